@@ -1,0 +1,2 @@
+//! The `mcpgw` command.
+fn main() {}

@@ -1,0 +1,5 @@
+//! Compilation of a validated policy into an immutable decision table.
+
+pub(crate) mod glob_dfa;
+pub(crate) mod pattern_set;
+pub(crate) mod unit;

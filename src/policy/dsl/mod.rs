@@ -1,0 +1,1 @@
+//! The `.mcpgw` policy language.

@@ -1,0 +1,4 @@
+//! The JSON rules format (`.mcp-gateway-rules.json`).
+
+mod lower;
+pub(crate) mod syntax;

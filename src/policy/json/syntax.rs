@@ -1,0 +1,414 @@
+//! A small JSON parser that keeps byte offsets.
+//!
+//! `serde_json::Value` forgets where each value stood, and a policy author needs every error,
+//! and every rule shown in an explanation, to point back at its line and column. This parser
+//! builds a tree of [`Node`]s that remember their offsets, detects duplicate keys (which
+//! `serde_json` silently collapses), and bounds nesting depth so hostile input cannot overflow
+//! the stack. Strings are decoded by `serde_json`, so escapes follow the standard exactly.
+
+use std::fmt;
+
+/// How deep arrays and objects may nest before the input is refused.
+const MAX_DEPTH: usize = 128;
+
+/// A JSON value with the byte offset at which it starts.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Node {
+    /// Byte offset of the value's first character.
+    pub offset: usize,
+    /// The value itself.
+    pub kind: NodeKind,
+}
+
+/// The shape of a [`Node`].
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum NodeKind {
+    Null,
+    Bool(bool),
+    /// The number's source text, kept verbatim.
+    Number(String),
+    String(String),
+    Array(Vec<Node>),
+    Object(Vec<Member>),
+}
+
+/// One `"key": value` pair of an object, in source order.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Member {
+    pub key: String,
+    /// Byte offset of the key's opening quote.
+    pub key_offset: usize,
+    pub value: Node,
+}
+
+impl NodeKind {
+    /// The JSON type name, for "expected X, found Y" messages.
+    pub(crate) fn type_name(&self) -> &'static str {
+        match self {
+            NodeKind::Null => "null",
+            NodeKind::Bool(_) => "a boolean",
+            NodeKind::Number(_) => "a number",
+            NodeKind::String(_) => "a string",
+            NodeKind::Array(_) => "an array",
+            NodeKind::Object(_) => "an object",
+        }
+    }
+}
+
+/// A syntax error with the offset where it was found and the path of the enclosing value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SyntaxError {
+    pub offset: usize,
+    pub message: String,
+    /// Path segments of the container the parser was inside, outermost first.
+    pub path: Vec<PathSegment>,
+}
+
+/// One step of a JSON path: an object key or an array index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum PathSegment {
+    Key(String),
+    Index(usize),
+}
+
+/// Renders a JSON path as `agents.backend.allow.tools.postgres[1]`; keys that are not plain
+/// identifiers are quoted, as in `agents["backend.*"]`.
+pub(crate) struct DisplayPath<'a>(pub &'a [PathSegment]);
+
+impl fmt::Display for DisplayPath<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str("$");
+        }
+        for (i, seg) in self.0.iter().enumerate() {
+            match seg {
+                PathSegment::Index(n) => write!(f, "[{n}]")?,
+                PathSegment::Key(k) if is_plain_key(k) => {
+                    if i > 0 {
+                        f.write_str(".")?;
+                    }
+                    f.write_str(k)?;
+                }
+                PathSegment::Key(k) => {
+                    let quoted = serde_json::to_string(k).map_err(|_| fmt::Error)?;
+                    write!(f, "[{quoted}]")?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn is_plain_key(k: &str) -> bool {
+    !k.is_empty() && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'$')
+}
+
+/// Parses a whole JSON document.
+pub(crate) fn parse(text: &str) -> Result<Node, SyntaxError> {
+    let mut p = Parser { text, pos: 0, path: Vec::new() };
+    p.skip_ws();
+    let node = p.value(0)?;
+    p.skip_ws();
+    if p.pos < text.len() {
+        return Err(p.error("unexpected trailing characters after the JSON document"));
+    }
+    Ok(node)
+}
+
+struct Parser<'a> {
+    text: &'a str,
+    pos: usize,
+    path: Vec<PathSegment>,
+}
+
+impl Parser<'_> {
+    fn error(&self, message: impl Into<String>) -> SyntaxError {
+        SyntaxError { offset: self.pos, message: message.into(), path: self.path.clone() }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.text.as_bytes().get(self.pos).copied()
+    }
+
+    fn skip_ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+            self.pos += 1;
+        }
+    }
+
+    fn describe_here(&self) -> String {
+        match self.text.get(self.pos..).and_then(|s| s.chars().next()) {
+            None => "end of input".to_owned(),
+            Some(c) => format!("`{}`", c.escape_debug()),
+        }
+    }
+
+    fn value(&mut self, depth: usize) -> Result<Node, SyntaxError> {
+        let offset = self.pos;
+        let kind = match self.peek() {
+            Some(b'{') => self.object(depth)?,
+            Some(b'[') => self.array(depth)?,
+            Some(b'"') => NodeKind::String(self.string()?),
+            Some(b't') => self.literal("true", NodeKind::Bool(true))?,
+            Some(b'f') => self.literal("false", NodeKind::Bool(false))?,
+            Some(b'n') => self.literal("null", NodeKind::Null)?,
+            Some(b'-' | b'0'..=b'9') => self.number()?,
+            _ => return Err(self.error(format!("expected a value, found {}", self.describe_here()))),
+        };
+        Ok(Node { offset, kind })
+    }
+
+    fn enter(&mut self, depth: usize) -> Result<(), SyntaxError> {
+        if depth >= MAX_DEPTH {
+            return Err(self.error(format!("nesting deeper than {MAX_DEPTH} levels")));
+        }
+        self.pos += 1;
+        self.skip_ws();
+        Ok(())
+    }
+
+    fn object(&mut self, depth: usize) -> Result<NodeKind, SyntaxError> {
+        self.enter(depth)?;
+        let mut members: Vec<Member> = Vec::new();
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+            return Ok(NodeKind::Object(members));
+        }
+        loop {
+            if self.peek() != Some(b'"') {
+                let what = if self.peek() == Some(b'}') {
+                    "a key after `,` (trailing commas are not allowed)".to_owned()
+                } else {
+                    format!("a quoted key, found {}", self.describe_here())
+                };
+                return Err(self.error(format!("expected {what}")));
+            }
+            let key_offset = self.pos;
+            let key = self.string()?;
+            if members.iter().any(|m| m.key == key) {
+                self.pos = key_offset;
+                return Err(self.error(format!("duplicate key `{key}`")));
+            }
+            self.skip_ws();
+            if self.peek() != Some(b':') {
+                return Err(self.error(format!("expected `:` after key, found {}", self.describe_here())));
+            }
+            self.pos += 1;
+            self.skip_ws();
+            self.path.push(PathSegment::Key(key.clone()));
+            let value = self.value(depth + 1)?;
+            self.path.pop();
+            members.push(Member { key, key_offset, value });
+            self.skip_ws();
+            match self.peek() {
+                Some(b',') => {
+                    self.pos += 1;
+                    self.skip_ws();
+                }
+                Some(b'}') => {
+                    self.pos += 1;
+                    return Ok(NodeKind::Object(members));
+                }
+                _ => {
+                    return Err(self.error(format!(
+                        "expected `,` or `}}` after an object member, found {}",
+                        self.describe_here()
+                    )));
+                }
+            }
+        }
+    }
+
+    fn array(&mut self, depth: usize) -> Result<NodeKind, SyntaxError> {
+        self.enter(depth)?;
+        let mut items = Vec::new();
+        if self.peek() == Some(b']') {
+            self.pos += 1;
+            return Ok(NodeKind::Array(items));
+        }
+        loop {
+            if self.peek() == Some(b']') {
+                return Err(self.error("expected a value after `,` (trailing commas are not allowed)"));
+            }
+            self.path.push(PathSegment::Index(items.len()));
+            let item = self.value(depth + 1)?;
+            self.path.pop();
+            items.push(item);
+            self.skip_ws();
+            match self.peek() {
+                Some(b',') => {
+                    self.pos += 1;
+                    self.skip_ws();
+                }
+                Some(b']') => {
+                    self.pos += 1;
+                    return Ok(NodeKind::Array(items));
+                }
+                _ => {
+                    return Err(self
+                        .error(format!("expected `,` or `]` after an array element, found {}", self.describe_here())));
+                }
+            }
+        }
+    }
+
+    /// Scans a string token and lets `serde_json` decode its escapes.
+    fn string(&mut self) -> Result<String, SyntaxError> {
+        let start = self.pos;
+        let bytes = self.text.as_bytes();
+        let mut i = start + 1;
+        loop {
+            match bytes.get(i) {
+                None => return Err(self.error("unterminated string")),
+                Some(b'"') => break,
+                Some(b'\\') => i += 2,
+                Some(b) if *b < 0x20 => {
+                    self.pos = i;
+                    return Err(self.error("control character inside a string (escape it)"));
+                }
+                Some(_) => i += 1,
+            }
+        }
+        let token = self.text.get(start..=i).ok_or_else(|| self.error("unterminated string"))?;
+        match serde_json::from_str::<String>(token) {
+            Ok(s) => {
+                self.pos = i + 1;
+                Ok(s)
+            }
+            Err(e) => {
+                self.pos = start + e.column().saturating_sub(1);
+                Err(self.error(format!("invalid string: {}", strip_position(&e))))
+            }
+        }
+    }
+
+    fn literal(&mut self, word: &str, kind: NodeKind) -> Result<NodeKind, SyntaxError> {
+        if self.text.get(self.pos..).is_some_and(|rest| rest.starts_with(word)) {
+            self.pos += word.len();
+            Ok(kind)
+        } else {
+            Err(self.error(format!("expected a value, found {}", self.describe_here())))
+        }
+    }
+
+    fn number(&mut self) -> Result<NodeKind, SyntaxError> {
+        let start = self.pos;
+        while let Some(b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9') = self.peek() {
+            self.pos += 1;
+        }
+        let token = self.text.get(start..self.pos).unwrap_or_default();
+        if serde_json::from_str::<serde_json::Number>(token).is_err() {
+            self.pos = start;
+            return Err(self.error(format!("invalid number `{token}`")));
+        }
+        Ok(NodeKind::Number(token.to_owned()))
+    }
+}
+
+/// `serde_json` appends " at line L column C" to its messages; we report positions ourselves.
+fn strip_position(e: &serde_json::Error) -> String {
+    let full = e.to_string();
+    let suffix = format!(" at line {} column {}", e.line(), e.column());
+    full.strip_suffix(&suffix).unwrap_or(&full).to_owned()
+}
+
+/// Converts byte offsets into 1-based line and column numbers (columns count characters).
+pub(crate) struct LineIndex<'a> {
+    text: &'a str,
+    line_starts: Vec<usize>,
+}
+
+impl<'a> LineIndex<'a> {
+    /// Indexes the line starts of `text`.
+    pub(crate) fn new(text: &'a str) -> Self {
+        let mut line_starts = vec![0];
+        line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        LineIndex { text, line_starts }
+    }
+
+    /// The 1-based line and column of a byte offset.
+    pub(crate) fn line_col(&self, offset: usize) -> (u32, u32) {
+        let line = self.line_starts.partition_point(|&s| s <= offset).max(1);
+        let start = self.line_starts.get(line - 1).copied().unwrap_or(0);
+        let col = self.text.get(start..offset.min(self.text.len())).map_or(0, |s| s.chars().count());
+        (u32::try_from(line).unwrap_or(u32::MAX), u32::try_from(col + 1).unwrap_or(u32::MAX))
+    }
+
+    /// The text of a 1-based line, without its line break.
+    pub(crate) fn line_text(&self, line: u32) -> &'a str {
+        let idx = (line as usize).saturating_sub(1);
+        let start = self.line_starts.get(idx).copied().unwrap_or(self.text.len());
+        let end = self.line_starts.get(idx + 1).map_or(self.text.len(), |e| e.saturating_sub(1));
+        self.text.get(start..end.max(start)).unwrap_or("").trim_end_matches('\r')
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_offsets_and_order() {
+        let n = parse(r#"{"b": [1, "x"], "a": true}"#).unwrap();
+        let NodeKind::Object(m) = n.kind else { panic!() };
+        assert_eq!(m[0].key, "b");
+        assert_eq!(m[0].key_offset, 1);
+        assert_eq!(m[1].key, "a");
+        let NodeKind::Array(items) = &m[0].value.kind else { panic!() };
+        assert_eq!(items[1].offset, 10);
+        assert_eq!(items[1].kind, NodeKind::String("x".into()));
+    }
+
+    #[test]
+    fn decodes_escapes_and_unicode() {
+        let n = parse(r#""a\u00e9\n\ud83d\ude00""#).unwrap();
+        assert_eq!(n.kind, NodeKind::String("aé\n😀".into()));
+    }
+
+    #[test]
+    fn reports_duplicate_keys_with_path() {
+        let e = parse("{\"agents\": {\"x\": {}, \"x\": {}}}").unwrap_err();
+        assert_eq!(e.message, "duplicate key `x`");
+        assert_eq!(DisplayPath(&e.path).to_string(), "agents");
+        assert_eq!(e.offset, 21);
+    }
+
+    #[test]
+    fn rejects_trailing_commas_and_garbage() {
+        assert!(parse("[1,]").unwrap_err().message.contains("trailing commas"));
+        assert!(parse("{\"a\":1,}").unwrap_err().message.contains("trailing commas"));
+        assert!(parse("{} x").unwrap_err().message.contains("trailing characters"));
+        assert!(parse("{\"a\" 1}").unwrap_err().message.contains("expected `:`"));
+        assert!(parse("\"abc").unwrap_err().message.contains("unterminated"));
+        assert!(parse("[01]").unwrap_err().message.contains("invalid number"));
+        assert!(parse("").unwrap_err().message.contains("end of input"));
+        assert!(parse(r#""\x""#).unwrap_err().message.contains("invalid string"));
+    }
+
+    #[test]
+    fn bounds_depth() {
+        let deep = "[".repeat(10_000);
+        assert!(parse(&deep).unwrap_err().message.contains("nesting deeper"));
+    }
+
+    #[test]
+    fn paths_render_like_jq() {
+        let p = [
+            PathSegment::Key("agents".into()),
+            PathSegment::Key("backend.*".into()),
+            PathSegment::Key("tools".into()),
+            PathSegment::Key("pg".into()),
+            PathSegment::Index(1),
+        ];
+        assert_eq!(DisplayPath(&p).to_string(), r#"agents["backend.*"].tools.pg[1]"#);
+    }
+
+    #[test]
+    fn line_index_counts_characters() {
+        let idx = LineIndex::new("ab\né x\n");
+        assert_eq!(idx.line_col(0), (1, 1));
+        assert_eq!(idx.line_col(3), (2, 1));
+        assert_eq!(idx.line_col(6), (2, 3));
+        assert_eq!(idx.line_text(2), "é x");
+    }
+}
