@@ -1,0 +1,46 @@
+//! Shared helpers for integration tests that run MCP servers (the fixture, the gateway) as
+//! real child processes and talk to them with an rmcp client.
+//!
+//! - [`process`]: spawning a binary with piped stdio and a continuously drained stderr;
+//! - [`client`]: an rmcp client over a child's pipes (or HTTP) that records notifications;
+//! - [`config`]: temporary config files;
+//! - [`procfs`]: checking from `/proc` whether processes are still alive.
+//!
+//! Each test crate uses a different subset, hence the blanket `dead_code` allowance.
+#![allow(dead_code, unused_imports)]
+
+pub mod client;
+pub mod config;
+pub mod process;
+pub mod procfs;
+
+use std::time::Duration;
+
+pub use client::{ConnectFailure, McpClient, PendingCall, Recorder};
+pub use config::{TempFiles, fixture_server, mcp_json};
+pub use process::{ChildProcess, Spawn, StderrLog};
+
+/// The fixture MCP server built from `src/bin/mcpgw-fixture`.
+pub fn fixture_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_mcpgw-fixture")
+}
+
+/// The gateway binary.
+pub fn mcpgw_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_mcpgw")
+}
+
+/// Polls `condition` every few milliseconds until it holds or `timeout` passes. Returns
+/// whether it held. Prefer this to fixed sleeps: it is as fast as the system allows.
+pub async fn eventually(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if condition() {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
