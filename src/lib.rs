@@ -2,6 +2,52 @@
 //! before allow.
 //!
 //! The crate is split along the lines of `DESIGN.md`: [`policy`] is a pure library (text to
-//! AST to compiled decision table), and the rest wires it to MCP over stdio or HTTP.
+//! AST to compiled decision table); [`config`] reads the two configuration files; the gateway
+//! modules wire the policy to MCP over stdio or HTTP; [`commands`] holds the policy tooling.
 
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod downstream;
+pub mod error;
 pub mod policy;
+pub mod transport;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use cli::{Cli, Command};
+
+/// Runs the `mcpgw` command line and returns its exit code.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    match cli.command {
+        None => serve(&cli.serve),
+        Some(Command::Serve(args)) => serve(&args),
+        Some(Command::Check(args)) => commands::check::run(&args),
+        Some(Command::Explain(args)) => commands::explain::run(&args),
+        Some(Command::Fmt(_)) | Some(Command::Test(_)) | Some(Command::Diff(_)) => {
+            eprintln!("not implemented yet");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(_args: &cli::ServeArgs) -> ExitCode {
+    eprintln!("not implemented yet");
+    ExitCode::FAILURE
+}
+
+/// Logs go to stderr (stdout carries only the protocol), filtered by `RUST_LOG`.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .with_target(false)
+        .try_init();
+}

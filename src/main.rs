@@ -1,2 +1,5 @@
-//! The `mcpgw` command.
-fn main() {}
+//! The `mcpgw` command; all logic lives in the library.
+
+fn main() -> std::process::ExitCode {
+    mcpgw::run()
+}

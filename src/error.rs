@@ -1,0 +1,114 @@
+//! The gateway's structured errors: what an agent sees when a tool call does not go through.
+//!
+//! Every error is a tool result with `isError: true`, whose `structuredContent` is
+//! `{"error": {"code", "message", "rule"?, "server"?, "tool"?}}` and whose text is the
+//! message, so agents that read only text still learn what went wrong.
+
+use rmcp::model::{CallToolResult, ContentBlock};
+use serde::Serialize;
+
+/// The error codes of DESIGN.md section 5 (plus `RATE_LIMITED` for HTTP rate limits).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ErrorCode {
+    /// Missing, unknown (when denied) or malformed agent id, or a spoofed bound identity.
+    InvalidAgentId,
+    /// The policy said no.
+    DeniedByPolicy,
+    /// The policy would allow the server, but it is not configured.
+    UnknownServer,
+    /// The server has no such tool.
+    ToolNotFound,
+    /// The downstream could not be started or reached, or died.
+    ServerUnavailable,
+    /// The call ran out of time and was cancelled downstream.
+    Timeout,
+    /// A parameter is wrong.
+    InvalidArgument,
+    /// The downstream answered with a protocol error.
+    DownstreamError,
+    /// The agent is over its rate limit.
+    RateLimited,
+}
+
+impl ErrorCode {
+    /// The code as written on the wire and in audit records.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidAgentId => "INVALID_AGENT_ID",
+            ErrorCode::DeniedByPolicy => "DENIED_BY_POLICY",
+            ErrorCode::UnknownServer => "UNKNOWN_SERVER",
+            ErrorCode::ToolNotFound => "TOOL_NOT_FOUND",
+            ErrorCode::ServerUnavailable => "SERVER_UNAVAILABLE",
+            ErrorCode::Timeout => "TIMEOUT",
+            ErrorCode::InvalidArgument => "INVALID_ARGUMENT",
+            ErrorCode::DownstreamError => "DOWNSTREAM_ERROR",
+            ErrorCode::RateLimited => "RATE_LIMITED",
+        }
+    }
+}
+
+/// One gateway error.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GatewayError {
+    /// What kind of error.
+    pub code: ErrorCode,
+    /// What happened, for the agent.
+    pub message: String,
+    /// The determining rule of a policy denial (`pattern` at `location`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    /// The server concerned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
+    /// The tool concerned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool: Option<String>,
+    /// For `RATE_LIMITED`: when to try again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
+}
+
+impl GatewayError {
+    /// An error with a code and a message.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        GatewayError { code, message: message.into(), rule: None, server: None, tool: None, retry_after_ms: None }
+    }
+
+    /// Names the server concerned.
+    #[must_use]
+    pub fn server(mut self, server: &str) -> Self {
+        self.server = Some(server.to_owned());
+        self
+    }
+
+    /// Names the tool concerned.
+    #[must_use]
+    pub fn tool(mut self, tool: &str) -> Self {
+        self.tool = Some(tool.to_owned());
+        self
+    }
+
+    /// Names the determining rule.
+    #[must_use]
+    pub fn rule(mut self, rule: Option<String>) -> Self {
+        self.rule = rule;
+        self
+    }
+
+    /// The error as an MCP tool result.
+    pub fn to_result(&self) -> CallToolResult {
+        let structured = serde_json::json!({ "error": self });
+        let mut result = CallToolResult::error(vec![ContentBlock::text(self.message.clone())]);
+        result.structured_content = Some(structured);
+        result
+    }
+}
+
+impl std::fmt::Display for GatewayError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code.as_str(), self.message)
+    }
+}
+
+impl std::error::Error for GatewayError {}
