@@ -38,6 +38,7 @@ pub use ast::{
 };
 pub use decide::{Decision, Reason, Request};
 pub use diagnostic::{Diagnostic, Diagnostics, Severity, Span};
+pub use dsl::{format_dsl_str, to_dsl_string};
 pub use explain::{Explanation, RuleRef};
 pub use lint::LintContext;
 pub use table::{CompileOptions, DecisionTable};

@@ -1,4 +1,5 @@
 //! The JSON rules format (`.mcp-gateway-rules.json`).
 
 mod lower;
+pub mod print;
 pub(crate) mod syntax;

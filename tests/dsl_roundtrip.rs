@@ -1,0 +1,258 @@
+//! Round trips between the policy AST, the `.mcpgw` language and the JSON rules.
+//!
+//! Any policy printed as DSL (or JSON) parses back to the same AST, up to source locations and
+//! the grouping of tool rules by server pattern (both printers and the DSL reader merge rules
+//! for the same server pattern in one block; see `normalize`). Printing is a fixed point, and
+//! converting DSL -> JSON -> DSL or JSON -> DSL -> JSON gives back the same text.
+
+use mcpgw::policy::dsl::{format_dsl_str, to_dsl_string};
+use mcpgw::policy::json::print::to_json_string;
+use mcpgw::policy::{AgentLimits, AgentPolicy, Defaults, Pattern, PolicySet, RuleBlock, RuleSource, ToolRules};
+use proptest::prelude::*;
+
+/// Clears every source location and merges tool rules that share a server pattern within a
+/// block (dropping groups without tool patterns), which is what printing and re-reading do.
+fn normalize(policy: &PolicySet) -> PolicySet {
+    let pat = |p: &Pattern| Pattern { text: p.text.clone(), source: RuleSource::default() };
+    let block = |b: &RuleBlock| {
+        let mut tools: Vec<ToolRules> = Vec::new();
+        for rules in &b.tools {
+            let patterns = rules.tools.iter().map(pat);
+            match tools.iter_mut().find(|t| t.server.text == rules.server.text) {
+                Some(t) => t.tools.extend(patterns),
+                None => tools.push(ToolRules { server: pat(&rules.server), tools: patterns.collect() }),
+            }
+        }
+        tools.retain(|t| !t.tools.is_empty());
+        RuleBlock { servers: b.servers.iter().map(pat).collect(), tools }
+    };
+    PolicySet {
+        source_name: String::new(),
+        agents: policy
+            .agents
+            .iter()
+            .map(|a| AgentPolicy { key: pat(&a.key), allow: block(&a.allow), deny: block(&a.deny), limits: a.limits })
+            .collect(),
+        defaults: policy.defaults,
+    }
+}
+
+/// Characters that stress quoting: glob and regex metacharacters, quotes, escapes, layout,
+/// control and direction characters, non-ASCII, and the DSL's own punctuation.
+const ALPHABET: &[char] = &[
+    'a', 'b', 'Z', '0', '_', '.', '-', '*', ' ', '"', '\\', '/', '?', '[', ']', '(', ')', '+', '^', '$', '|', '{', '}',
+    '#', ':', ',', '=', '\n', '\r', '\t', '\u{0}', '\u{7f}', '\u{202e}', 'é', 'я', '😀',
+];
+
+fn pattern_text(allow_empty: bool) -> impl Strategy<Value = String> {
+    let min = usize::from(!allow_empty);
+    prop_oneof![
+        4 => proptest::collection::vec(proptest::sample::select(ALPHABET), min..8).prop_map(|c| c.into_iter().collect()),
+        1 => proptest::sample::select(vec!["allow", "deny", "agent", "defaults", "limits", "servers", "tools", "on", "true", "*", "list_*"])
+            .prop_map(str::to_owned),
+    ]
+}
+
+fn pattern(allow_empty: bool) -> impl Strategy<Value = Pattern> {
+    pattern_text(allow_empty).prop_map(|text| Pattern { text, source: RuleSource::default() })
+}
+
+fn agent_key() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[A-Za-z0-9_.*-]{1,10}",
+        proptest::sample::select(vec!["allow", "deny", "agent", "*", "backend.*", "default"]).prop_map(str::to_owned),
+    ]
+}
+
+fn block(allow_empty: bool) -> impl Strategy<Value = RuleBlock> {
+    let tool_rules = (pattern(allow_empty), proptest::collection::vec(pattern(allow_empty), 0..4))
+        .prop_map(|(server, tools)| ToolRules { server, tools });
+    (proptest::collection::vec(pattern(allow_empty), 0..4), proptest::collection::vec(tool_rules, 0..4))
+        .prop_map(|(servers, tools)| RuleBlock { servers, tools })
+}
+
+fn limit() -> impl Strategy<Value = Option<u32>> {
+    prop_oneof![Just(None), (1u32..=u32::MAX).prop_map(Some), Just(Some(u32::MAX)), Just(Some(1))]
+}
+
+fn policy(allow_empty: bool) -> impl Strategy<Value = PolicySet> {
+    let agent = (agent_key(), block(allow_empty), block(allow_empty), limit(), limit()).prop_map(
+        |(key, allow, deny, requests_per_second, max_concurrent_calls)| AgentPolicy {
+            key: Pattern { text: key, source: RuleSource::default() },
+            allow,
+            deny,
+            limits: AgentLimits { requests_per_second, max_concurrent_calls },
+        },
+    );
+    (proptest::collection::vec(agent, 0..5), any::<bool>()).prop_map(|(mut agents, deny_on_missing_agent)| {
+        // Keys are unique in both syntaxes: keep the first block of each key.
+        let mut seen = std::collections::HashSet::new();
+        agents.retain(|a| seen.insert(a.key.text.clone()));
+        PolicySet { source_name: "generated".to_owned(), agents, defaults: Defaults { deny_on_missing_agent } }
+    })
+}
+
+fn from_dsl(text: &str) -> PolicySet {
+    PolicySet::from_dsl_str("p.mcpgw", text).unwrap_or_else(|e| panic!("printed DSL does not parse:\n{e}\n---\n{text}"))
+}
+
+fn from_json(text: &str) -> PolicySet {
+    PolicySet::from_json_str("p.json", text)
+        .unwrap_or_else(|e| panic!("printed JSON does not parse:\n{e}\n---\n{text}"))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn dsl_printing_parses_back_to_the_same_policy(p in policy(false)) {
+        let text = to_dsl_string(&p);
+        let back = from_dsl(&text);
+        prop_assert_eq!(normalize(&back), normalize(&p));
+        prop_assert_eq!(back.source_name.as_str(), "p.mcpgw");
+        prop_assert_eq!(to_dsl_string(&back), text);
+    }
+
+    #[test]
+    fn json_printing_parses_back_to_the_same_policy(p in policy(false)) {
+        let text = to_json_string(&p);
+        let back = from_json(&text);
+        prop_assert_eq!(normalize(&back), normalize(&p));
+        prop_assert_eq!(to_json_string(&back), text);
+    }
+
+    #[test]
+    fn dsl_to_json_to_dsl_keeps_the_text(p in policy(false)) {
+        let dsl = to_dsl_string(&p);
+        let json = to_json_string(&from_dsl(&dsl));
+        prop_assert_eq!(to_dsl_string(&from_json(&json)), dsl);
+    }
+
+    #[test]
+    fn json_to_dsl_to_json_keeps_the_text(p in policy(false)) {
+        let json = to_json_string(&p);
+        let dsl = to_dsl_string(&from_json(&json));
+        prop_assert_eq!(to_json_string(&from_dsl(&dsl)), json);
+    }
+
+    /// Empty patterns print (quoted as `""`) and read back; only the structural check, which
+    /// both syntaxes share, refuses them.
+    #[test]
+    fn empty_patterns_print_and_are_refused_only_for_being_empty(p in policy(true)) {
+        let text = to_dsl_string(&p);
+        match PolicySet::from_dsl_str("p.mcpgw", &text) {
+            Ok(back) => prop_assert_eq!(normalize(&back), normalize(&p)),
+            Err(e) => {
+                for d in e.iter() {
+                    prop_assert!(d.message.starts_with("empty "), "unexpected error: {}\n---\n{}", d, text);
+                }
+            }
+        }
+        let json = to_json_string(&p);
+        prop_assert!(serde_json::from_str::<serde_json::Value>(&json).is_ok());
+    }
+
+    /// The reader never panics, whatever it is given, and every error it reports has a
+    /// location inside the text.
+    #[test]
+    fn reading_arbitrary_text_never_panics(text in proptest::collection::vec(
+        prop_oneof![
+            4 => proptest::sample::select(vec!["agent", "defaults", "allow", "deny", "servers", "tools", "on", "limits",
+                "{", "}", ",", ":", "=", "\"", "\\", "#", "\n", " ", "x", "*", "1", "true", "é", "\r", "\u{FEFF}",
+                "requests_per_second", "deny_on_missing_agent", "\\u", "d83d"]).prop_map(str::to_owned),
+            1 => any::<String>(),
+        ], 0..60).prop_map(|parts| parts.concat())
+    ) {
+        if let Err(e) = PolicySet::from_dsl_str("p.mcpgw", &text) {
+            let lines = text.split('\n').count() + text.matches('\r').count();
+            for d in e.iter() {
+                if let Some(span) = d.span {
+                    prop_assert!(span.line as usize <= lines.max(1), "{} outside the text", d);
+                }
+            }
+        }
+    }
+}
+
+/// Adds comments to canonical text: for each line, per `plan`, nothing, a comment on its own
+/// line above it, a comment after it, or both. Returns the text and the comments' texts.
+fn sprinkle_comments(text: &str, plan: &[u8]) -> (String, Vec<String>) {
+    let mut out = String::new();
+    let mut added = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let choice = plan.get(i % plan.len().max(1)).copied().unwrap_or(0) % 4;
+        if choice & 1 == 1 {
+            let c = format!(" above {i}");
+            out.push_str(&format!("#{c}\n"));
+            added.push(c);
+        }
+        out.push_str(line);
+        if choice & 2 == 2 && !line.is_empty() {
+            let c = format!(" after {i} \"#,{{}}");
+            out.push_str(&format!("  #{c}"));
+            added.push(c);
+        }
+        out.push('\n');
+    }
+    (out, added)
+}
+
+/// The texts of every comment in formatted output (a `#` inside a quoted name is not one).
+fn comment_texts(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let mut in_quote = false;
+        let mut escaped = false;
+        for (i, c) in line.char_indices() {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' if in_quote => escaped = true,
+                '"' => in_quote = !in_quote,
+                '#' if !in_quote => {
+                    out.push(line[i + 1..].to_owned());
+                    break;
+                }
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// `format_dsl_str` keeps every comment, keeps the policy, and is a fixed point.
+    #[test]
+    fn formatting_keeps_every_comment(p in policy(false), plan in proptest::collection::vec(any::<u8>(), 1..16)) {
+        let (text, mut added) = sprinkle_comments(&to_dsl_string(&p), &plan);
+        let formatted = format_dsl_str("p.mcpgw", &text).unwrap_or_else(|e| panic!("{e}\n---\n{text}"));
+        prop_assert_eq!(normalize(&from_dsl(&formatted)), normalize(&p));
+        let mut kept = comment_texts(&formatted);
+        kept.sort();
+        added.sort();
+        prop_assert_eq!(kept, added, "\n---\n{}\n---\n{}", text, formatted);
+        prop_assert_eq!(format_dsl_str("p.mcpgw", &formatted).unwrap(), formatted);
+    }
+}
+
+/// The README's example policy, in both syntaxes, is the same policy.
+#[test]
+fn readme_example_in_both_syntaxes() {
+    let json = r#"{"agents": {"backend": {"allow": {"servers": ["postgres"], "tools": {"postgres": ["query", "list_*"]}},
+                        "deny":  {"tools": {"postgres": ["drop_*", "truncate_*"]}}}},
+ "defaults": {"deny_on_missing_agent": true}}"#;
+    let dsl = "defaults {
+  deny_on_missing_agent = true
+}
+
+agent backend {
+  allow servers postgres
+  allow tools on postgres: query, list_*
+  deny tools on postgres: drop_*, truncate_*
+}
+";
+    let from_json = from_json(json);
+    assert_eq!(normalize(&from_dsl(dsl)), normalize(&from_json));
+    assert_eq!(to_dsl_string(&from_json), dsl);
+}
