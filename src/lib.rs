@@ -28,10 +28,9 @@ pub fn run() -> ExitCode {
         Some(Command::Serve(args)) => serve(&args),
         Some(Command::Check(args)) => commands::check::run(&args),
         Some(Command::Explain(args)) => commands::explain::run(&args),
-        Some(Command::Fmt(_)) | Some(Command::Test(_)) | Some(Command::Diff(_)) => {
-            eprintln!("not implemented yet");
-            ExitCode::FAILURE
-        }
+        Some(Command::Fmt(args)) => commands::fmt::run(&args),
+        Some(Command::Test(args)) => commands::test_cases::run(&args),
+        Some(Command::Diff(args)) => commands::diff::run(&args),
     }
 }
 

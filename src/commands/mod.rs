@@ -4,7 +4,10 @@
 //! stderr.
 
 pub mod check;
+pub mod diff;
 pub mod explain;
+pub mod fmt;
+pub mod test_cases;
 
 use std::path::Path;
 use std::process::ExitCode;

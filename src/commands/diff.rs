@@ -1,0 +1,9 @@
+//! `mcpgw diff` (to be written).
+
+use std::process::ExitCode;
+
+/// Runs the command.
+pub fn run(_args: &crate::cli::DiffArgs) -> ExitCode {
+    eprintln!("not implemented yet");
+    ExitCode::FAILURE
+}
