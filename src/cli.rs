@@ -27,10 +27,74 @@ pub enum Command {
     /// Print a decision and why it was made.
     Explain(ExplainArgs),
     /// Pretty-print a policy file, or convert it between JSON and the `.mcpgw` language.
+    ///
+    /// Prints the canonical form of FILE to stdout, in the file's own syntax or the one `--to`
+    /// names. `.mcpgw` files keep their comments; converting to JSON drops them (with a note on
+    /// stderr).
+    ///
+    /// `--check` prints nothing and exits 0 when FILE is already canonical; otherwise it prints
+    /// the file name and the first differing lines, and exits 1.
+    ///
+    /// `--write` rewrites FILE in place, atomically (a temporary file in the same directory,
+    /// then a rename), and leaves it untouched when it is already canonical. With `--to` naming
+    /// the other syntax, `--write` creates the converted file beside FILE with the other
+    /// extension (`rules.json` -> `rules.mcpgw`, `policy.mcpgw` -> `policy.json`), refuses to
+    /// replace a file that already exists (exit 2), and leaves FILE as it was.
+    ///
+    /// Exit codes: 0 done, 1 not canonical (`--check`) or a write failed, 2 FILE cannot be read
+    /// or has errors.
+    #[command(verbatim_doc_comment)]
     Fmt(FmtArgs),
     /// Check expected decisions from a file of test cases.
+    ///
+    /// CASES is a JSON object:
+    ///
+    ///   {"rules": "policy.mcpgw",          (relative to CASES; --rules overrides it)
+    ///    "default_agent": "default",       (optional; --default-agent overrides it)
+    ///    "cases": [
+    ///      {"name": "backend may not drop tables",     (optional)
+    ///       "agent": "backend",            (omit, or null, for a request without agent id)
+    ///       "server": "postgres",
+    ///       "tool": "drop_table",          (omit to ask about the server alone)
+    ///       "expect": "deny",              ("allow" or "deny")
+    ///       "reason": "explicit_deny",     (optional: explicit_deny, allowed_by_rule,
+    ///                                       implicit_grant, no_matching_allow, server_denied,
+    ///                                       unknown_agent, invalid_agent)
+    ///       "rule": "agents.backend.deny.tools.postgres[0]"}]}
+    ///
+    /// or JSON lines, one case object per line (then the rules come from --rules,
+    /// GATEWAY_RULES or the default search).
+    ///
+    /// `rule` (a string or a list of strings) names rules that must be among the determining
+    /// rules, each written as its location (`agents.backend.deny.tools.postgres[0]`,
+    /// `policy.mcpgw:12:5`, or just `12:5` for a DSL file) or as its pattern text (`drop_*`).
+    ///
+    /// Each failing case is printed with the full explanation of the decision, then a summary
+    /// line `N passed, M failed`. Exit codes: 0 all passed, 1 some failed, 2 CASES or the rules
+    /// cannot be read or have errors (each error with its location).
+    #[command(verbatim_doc_comment)]
     Test(TestArgs),
     /// List every decision that changes between two policies.
+    ///
+    /// OLD and NEW may each be JSON or `.mcpgw`. The decisions compared are every (agent,
+    /// server) and (agent, server, tool) over the names the two policies mention:
+    ///
+    ///   agents:  every exact agent key; one sample id per agent pattern (`backend.*` ->
+    ///            `backend.x`); an id that no key matches (the unknown-agent case); and a
+    ///            request without agent id (the default-agent case);
+    ///   servers: every server name written in a rule, one sample name per server pattern,
+    ///            and the servers of the --tools catalogue;
+    ///   tools:   for each server, every tool name written in a rule that applies to it, one
+    ///            sample name per tool pattern, the catalogue's tools, and one name that no
+    ///            rule mentions (which shows changes to the implicit grant).
+    ///
+    /// Sample names stand for the names a pattern matches; give the real tool lists with
+    /// `--tools` ({"server": ["tool", ...]}) to compare over them too.
+    ///
+    /// Only changes of the decision (allow <-> deny) are listed, each with the reason and the
+    /// determining rules before and after. Exit codes, like diff(1): 0 no decision changes,
+    /// 1 some do, 2 a file cannot be read or has errors.
+    #[command(verbatim_doc_comment)]
     Diff(DiffArgs),
 }
 
@@ -142,10 +206,12 @@ pub struct FmtArgs {
     /// The syntax to print; the file's own by default.
     #[arg(long, value_enum)]
     pub to: Option<Syntax>,
-    /// Exit 1 if the file is not already in canonical form; print nothing.
+    /// Exit 1 if the file is not already in canonical form, printing where it differs; print
+    /// nothing and exit 0 if it is.
     #[arg(long, conflicts_with = "write")]
     pub check: bool,
-    /// Rewrite the file in place.
+    /// Rewrite the file in place (atomically); with `--to` of the other syntax, write the
+    /// converted file beside it with the other extension instead.
     #[arg(long)]
     pub write: bool,
 }
@@ -153,11 +219,16 @@ pub struct FmtArgs {
 /// Options of `mcpgw test`.
 #[derive(Debug, Clone, Args)]
 pub struct TestArgs {
-    /// The test cases (JSON).
+    /// The test cases (JSON, or JSON lines).
     pub cases: PathBuf,
-    /// The rules file; the cases file may name one instead.
-    #[arg(long, env = "GATEWAY_RULES", value_name = "FILE")]
+    /// The rules file. Wins over the `rules` the cases file names, which wins over
+    /// `GATEWAY_RULES` and the default search.
+    #[arg(long, value_name = "FILE")]
     pub rules: Option<PathBuf>,
+    /// The default agent, as `mcpgw serve --default-agent` would use; wins over the cases
+    /// file's `default_agent`.
+    #[arg(long, value_name = "ID")]
+    pub default_agent: Option<String>,
 }
 
 /// Options of `mcpgw diff`.
@@ -171,7 +242,12 @@ pub struct DiffArgs {
     /// policies mention.
     #[arg(long, value_name = "FILE")]
     pub tools: Option<PathBuf>,
-    /// Print JSON lines.
+    /// The default agent, as `mcpgw serve --default-agent` would use, for both policies.
+    #[arg(long, value_name = "ID")]
+    pub default_agent: Option<String>,
+    /// Print one JSON object per changed decision (`{"agent", "server", "tool"?, "before",
+    /// "after"}`, with explanations in the form `explain --json` prints) instead of text; the
+    /// summary goes to stderr.
     #[arg(long)]
     pub json: bool,
 }

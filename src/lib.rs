@@ -5,12 +5,19 @@
 //! AST to compiled decision table); [`config`] reads the two configuration files; the gateway
 //! modules wire the policy to MCP over stdio or HTTP; [`commands`] holds the policy tooling.
 
+pub mod audit;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod downstream;
 pub mod error;
+pub mod gateway;
+pub mod http;
+pub mod limits;
+pub mod metrics;
 pub mod policy;
+pub mod reload;
+pub mod serve;
 pub mod transport;
 
 use std::process::ExitCode;
@@ -34,9 +41,8 @@ pub fn run() -> ExitCode {
     }
 }
 
-fn serve(_args: &cli::ServeArgs) -> ExitCode {
-    eprintln!("not implemented yet");
-    ExitCode::FAILURE
+fn serve(args: &cli::ServeArgs) -> ExitCode {
+    serve::serve(args)
 }
 
 /// Logs go to stderr (stdout carries only the protocol), filtered by `RUST_LOG`.

@@ -1,9 +1,360 @@
-//! `mcpgw diff` (to be written).
+//! `mcpgw diff`: every decision that changes between two policies, for reviewing a change.
+//!
+//! Policies name patterns, not every agent, server and tool, so the comparison runs over a
+//! finite set of names built from both policies (see `mcpgw diff --help`): the names they write
+//! exactly, one sample name per pattern, an agent id no key matches, the request without agent
+//! id, one tool per server that no rule names, and any tool catalogue given with `--tools`.
 
+use std::io::Write;
+use std::path::Path;
 use std::process::ExitCode;
 
-/// Runs the command.
-pub fn run(_args: &crate::cli::DiffArgs) -> ExitCode {
-    eprintln!("not implemented yet");
-    ExitCode::FAILURE
+use crate::cli::DiffArgs;
+use crate::commands::{EXIT_BAD_INPUT, fail, load_table};
+use crate::config;
+use crate::policy::glob::glob_match;
+use crate::policy::json::syntax::{self, LineIndex, NodeKind};
+use crate::policy::{DecisionTable, Diagnostic, Diagnostics, Effect, Explanation, PolicySet, Request, Span};
+
+/// Runs the command: 0 when no decision changes, 1 when some do, 2 on bad input.
+pub fn run(args: &DiffArgs) -> ExitCode {
+    let (old_policy, old) = match load_table(&args.old, args.default_agent.as_deref()) {
+        Ok(t) => t,
+        Err(e) => return fail(&e),
+    };
+    let (new_policy, new) = match load_table(&args.new, args.default_agent.as_deref()) {
+        Ok(t) => t,
+        Err(e) => return fail(&e),
+    };
+    let catalogue = match &args.tools {
+        Some(path) => match load_catalogue(path) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::from(EXIT_BAD_INPUT);
+            }
+        },
+        None => Vec::new(),
+    };
+    let universe = Universe::build(&[&old_policy, &new_policy], &catalogue);
+    let (changes, compared) = compare(&universe, &old, &new);
+
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for c in &changes {
+        let text = if args.json { format!("{}\n", c.to_json()) } else { c.render() };
+        if out.write_all(text.as_bytes()).is_err() {
+            return ExitCode::FAILURE;
+        }
+    }
+    let summary = summary(&changes, compared);
+    let summary_written = if args.json {
+        eprintln!("{summary}");
+        Ok(())
+    } else {
+        writeln!(out, "{summary}")
+    };
+    if summary_written.and_then(|()| out.flush()).is_err() {
+        return ExitCode::FAILURE;
+    }
+    if changes.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}
+
+fn summary(changes: &[Change], compared: usize) -> String {
+    if changes.is_empty() {
+        return format!("no decision changes ({compared} decisions compared)");
+    }
+    let granted = changes.iter().filter(|c| c.after.is_allowed()).count();
+    let revoked = changes.len() - granted;
+    let plural = if changes.len() == 1 { "" } else { "s" };
+    format!(
+        "{} decision{plural} changed ({granted} now allowed, {revoked} now denied; {compared} decisions compared)",
+        changes.len()
+    )
+}
+
+/// A name to ask about, and why it is in the set when it is not written in a policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Name {
+    text: String,
+    note: Option<String>,
+}
+
+impl Name {
+    fn exact(text: &str) -> Self {
+        Name { text: text.to_owned(), note: None }
+    }
+}
+
+/// The names the comparison runs over.
+#[derive(Debug, Default)]
+struct Universe {
+    /// `None` is the request without agent id.
+    agents: Vec<(Option<String>, Option<String>)>,
+    /// Each server with the tools to ask about on it.
+    servers: Vec<(Name, Vec<Name>)>,
+}
+
+impl Universe {
+    fn build(policies: &[&PolicySet], catalogue: &[(String, Vec<String>)]) -> Universe {
+        let mut universe = Universe::default();
+
+        let keys: Vec<&str> = policies.iter().flat_map(|p| p.agents.iter().map(|a| a.key.text.as_str())).collect();
+        let exact_keys: Vec<&str> = keys.iter().copied().filter(|k| !k.contains('*')).collect();
+        let mut agents: Vec<Name> = Vec::new();
+        for key in &keys {
+            let name = if key.contains('*') {
+                let Some(sample) = sample(key, &exact_keys) else { continue };
+                Name { text: sample, note: Some(format!("a sample id for `{key}`")) }
+            } else {
+                Name::exact(key)
+            };
+            push_unique(&mut agents, name);
+        }
+        let unknown = ["unknown-agent", "nobody", "0", "-", "_", "."]
+            .into_iter()
+            .map(str::to_owned)
+            .chain((1..10).map(|i| format!("unknown-agent-{i}")))
+            .find(|id| !keys.iter().any(|k| glob_match(k, id)));
+        if let Some(id) = unknown {
+            push_unique(&mut agents, Name { text: id, note: Some("an id no agent key matches".to_owned()) });
+        }
+        universe.agents = agents.into_iter().map(|n| (Some(n.text), n.note)).collect();
+        universe.agents.push((None, None));
+
+        // Every server pattern of either policy, then the catalogue's servers.
+        let server_patterns: Vec<&str> = policies
+            .iter()
+            .flat_map(|p| p.rules())
+            .map(|r| r.server.text.as_str())
+            .chain(catalogue.iter().map(|(s, _)| s.as_str()))
+            .collect();
+        let mut servers: Vec<Name> = Vec::new();
+        names_for(&server_patterns, &mut servers);
+
+        for server in servers {
+            // The tool patterns of every rule that applies to this server, in either policy.
+            let tool_patterns: Vec<&str> = policies
+                .iter()
+                .flat_map(|p| p.rules())
+                .filter(|r| glob_match(&r.server.text, &server.text))
+                .filter_map(|r| r.tool.map(|t| t.text.as_str()))
+                .collect();
+            let mut tools: Vec<Name> = Vec::new();
+            let listed: Vec<&str> = catalogue
+                .iter()
+                .filter(|(s, _)| *s == server.text)
+                .flat_map(|(_, tools)| tools.iter().map(String::as_str))
+                .collect();
+            names_for(&tool_patterns.iter().chain(&listed).copied().collect::<Vec<_>>(), &mut tools);
+            if !tool_patterns.is_empty() {
+                let other = ["other_tool", "x"]
+                    .into_iter()
+                    .map(str::to_owned)
+                    .chain((1..10).map(|i| format!("other_tool_{i}")))
+                    .find(|t| !tool_patterns.iter().any(|p| glob_match(p, t)) && !listed.contains(&t.as_str()));
+                if let Some(t) = other {
+                    push_unique(&mut tools, Name { text: t, note: Some("a tool no rule names".to_owned()) });
+                }
+            }
+            universe.servers.push((server, tools));
+        }
+        universe
+    }
+}
+
+/// Adds the exact names of `patterns` in order, then a sample name for each glob.
+fn names_for(patterns: &[&str], out: &mut Vec<Name>) {
+    let exact: Vec<&str> = patterns.iter().copied().filter(|p| !p.contains('*')).collect();
+    for p in &exact {
+        push_unique(out, Name::exact(p));
+    }
+    for p in patterns.iter().filter(|p| p.contains('*')) {
+        if let Some(s) = sample(p, &exact) {
+            push_unique(out, Name { text: s, note: Some(format!("a sample name for `{p}`")) });
+        }
+    }
+}
+
+/// A name that `pattern` matches and that is not one of `taken`: each `*` replaced by `x`
+/// (or `x1`, `x2`, ...).
+fn sample(pattern: &str, taken: &[&str]) -> Option<String> {
+    std::iter::once("x".to_owned())
+        .chain((1..100).map(|i| format!("x{i}")))
+        .map(|fill| pattern.replace('*', &fill))
+        .find(|s| !taken.contains(&s.as_str()))
+}
+
+fn push_unique(names: &mut Vec<Name>, name: Name) {
+    if !names.iter().any(|n| n.text == name.text) {
+        names.push(name);
+    }
+}
+
+/// One decision that differs.
+struct Change {
+    agent_note: Option<String>,
+    server_note: Option<String>,
+    tool_note: Option<String>,
+    before: Explanation,
+    after: Explanation,
+}
+
+/// The changed decisions, and how many decisions were compared.
+fn compare(universe: &Universe, old: &DecisionTable, new: &DecisionTable) -> (Vec<Change>, usize) {
+    let mut changes = Vec::new();
+    let mut compared = 0;
+    for (agent, agent_note) in &universe.agents {
+        for (server, tools) in &universe.servers {
+            let requests = std::iter::once((Request::server(agent.as_deref(), &server.text), None))
+                .chain(tools.iter().map(|t| (Request::tool(agent.as_deref(), &server.text, &t.text), t.note.clone())));
+            for (req, tool_note) in requests {
+                compared += 1;
+                if old.decide(&req).effect == new.decide(&req).effect {
+                    continue;
+                }
+                changes.push(Change {
+                    agent_note: agent_note.clone(),
+                    server_note: server.note.clone(),
+                    tool_note,
+                    before: old.explain(&req),
+                    after: new.explain(&req),
+                });
+            }
+        }
+    }
+    (changes, compared)
+}
+
+fn effect_word(e: Effect) -> &'static str {
+    match e {
+        Effect::Allow => "allow",
+        Effect::Deny => "deny",
+    }
+}
+
+fn with_note(label: &str, name: &str, note: Option<&String>) -> String {
+    match note {
+        Some(n) => format!("{label} `{name}` ({n})"),
+        None => format!("{label} `{name}`"),
+    }
+}
+
+impl Change {
+    fn render(&self) -> String {
+        let why = &self.before;
+        let agent = match &why.agent {
+            Some(a) => with_note("agent", a, self.agent_note.as_ref()),
+            None => "no agent id".to_owned(),
+        };
+        let server = with_note("server", &why.server, self.server_note.as_ref());
+        let target = match &why.tool {
+            Some(t) => format!("{} on {server}", with_note("tool", t, self.tool_note.as_ref())),
+            None => server,
+        };
+        let mut s = format!(
+            "{target} for {agent}: {} -> {}\n",
+            effect_word(self.before.decision),
+            effect_word(self.after.decision)
+        );
+        for (label, e) in [("before", &self.before), ("after: ", &self.after)] {
+            s.push_str(&format!("  {label} {} ({})", effect_word(e.decision), e.reason.as_str()));
+            if let Some(d) = &e.judged_as {
+                s.push_str(&format!(", judged as `{d}`"));
+            }
+            if e.determining_rules.is_empty() {
+                s.push_str(", no rule decides\n");
+            } else {
+                let rules: Vec<String> = e.determining_rules.iter().map(ToString::to_string).collect();
+                s.push_str(&format!(": {}\n", rules.join("; ")));
+            }
+        }
+        s
+    }
+
+    fn to_json(&self) -> serde_json::Value {
+        let mut v = serde_json::json!({
+            "agent": self.before.agent,
+            "server": self.before.server,
+        });
+        if let Some(t) = &self.before.tool {
+            v["tool"] = t.clone().into();
+        }
+        for (key, note) in [("agent_note", &self.agent_note), ("server_note", &self.server_note), ("tool_note", &self.tool_note)]
+        {
+            if let Some(n) = note {
+                v[key] = n.clone().into();
+            }
+        }
+        v["before"] = serde_json::to_value(&self.before).unwrap_or_default();
+        v["after"] = serde_json::to_value(&self.after).unwrap_or_default();
+        v
+    }
+}
+
+/// Reads a tool catalogue, `{"server": ["tool", ...]}`, keeping its order.
+fn load_catalogue(path: &Path) -> Result<Vec<(String, Vec<String>)>, String> {
+    let text = config::read_text(path).map_err(|e| e.to_string())?;
+    let file = path.display().to_string();
+    let lines = LineIndex::new(&text);
+    let error = |offset: usize, message: String| {
+        let (line, column) = lines.line_col(offset);
+        Diagnostic::error(&file, message).at(Span { line, column }).with_line_text(lines.line_text(line))
+    };
+    let node = syntax::parse(&text).map_err(|e| error(e.offset, e.message).to_string())?;
+    let NodeKind::Object(members) = &node.kind else {
+        return Err(error(
+            node.offset,
+            format!("expected an object mapping server names to lists of tool names, found {}", node.kind.type_name()),
+        )
+        .to_string());
+    };
+    let mut errors = Vec::new();
+    let mut catalogue = Vec::new();
+    for m in members {
+        let NodeKind::Array(items) = &m.value.kind else {
+            errors.push(error(
+                m.value.offset,
+                format!("expected the tools of `{}` as an array of names, found {}", m.key, m.value.kind.type_name()),
+            ));
+            continue;
+        };
+        let mut tools = Vec::new();
+        for item in items {
+            match &item.kind {
+                NodeKind::String(s) => tools.push(s.clone()),
+                other => errors.push(error(item.offset, format!("expected a tool name, found {}", other.type_name()))),
+            }
+        }
+        catalogue.push((m.key.clone(), tools));
+    }
+    if errors.is_empty() { Ok(catalogue) } else { Err(Diagnostics(errors).to_string()) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(text: &str) -> PolicySet {
+        PolicySet::from_dsl_str("p.mcpgw", text).unwrap()
+    }
+
+    #[test]
+    fn the_universe_holds_written_names_samples_and_the_unknown_cases() {
+        let a = policy("agent backend { allow servers postgres, cache_* \n allow tools on postgres: query, list_* }");
+        let b = policy("agent backend.* { deny tools on *: drop_* }");
+        let u = Universe::build(&[&a, &b], &[("search".to_owned(), vec!["web".to_owned()])]);
+        let agents: Vec<Option<&str>> = u.agents.iter().map(|(a, _)| a.as_deref()).collect();
+        assert_eq!(agents, [Some("backend"), Some("backend.x"), Some("unknown-agent"), None]);
+        let servers: Vec<&str> = u.servers.iter().map(|(s, _)| s.text.as_str()).collect();
+        assert_eq!(servers, ["postgres", "search", "cache_x", "x"]);
+        let tools = |i: usize| u.servers[i].1.iter().map(|t| t.text.clone()).collect::<Vec<_>>();
+        assert_eq!(tools(0), ["query", "list_x", "drop_x", "other_tool"]);
+        assert_eq!(tools(1), ["web", "drop_x", "other_tool"]);
+    }
+
+    #[test]
+    fn samples_avoid_exact_names() {
+        assert_eq!(sample("a*", &["ax"]).as_deref(), Some("ax1"));
+        assert_eq!(sample("*", &[]).as_deref(), Some("x"));
+    }
 }

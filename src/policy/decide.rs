@@ -159,6 +159,13 @@ impl DecisionTable {
         judge(&mut facts, req.tool.is_some())
     }
 
+    /// Whether requests from `agent` are judged by some rules at all (it is well formed and
+    /// known, or the default agent stands in). When false, every decision for it is an
+    /// `unknown_agent` or `invalid_agent` denial.
+    pub fn agent_is_resolvable(&self, agent: Option<&str>) -> bool {
+        matches!(self.resolve(agent), Resolution::Units { .. })
+    }
+
     /// Resolves an agent id per DESIGN.md section 4 (default agent, unknown ids fail closed).
     pub(crate) fn resolve<'t>(&'t self, agent: Option<&'t str>) -> Resolution<'t> {
         let (id, via_default) = match agent.filter(|a| !a.is_empty()) {

@@ -11,6 +11,7 @@
 
 pub mod client;
 pub mod config;
+pub mod gateway;
 pub mod process;
 pub mod procfs;
 
@@ -18,6 +19,7 @@ use std::time::Duration;
 
 pub use client::{ConnectFailure, McpClient, PendingCall, Recorder};
 pub use config::{TempFiles, fixture_server, mcp_json};
+pub use gateway::{GatewayUnderTest, error_code, first_text, gateway_spawn, structured};
 pub use process::{ChildProcess, Spawn, StderrLog};
 
 /// The fixture MCP server built from `src/bin/mcpgw-fixture`.

@@ -1,0 +1,247 @@
+//! The audit trail: one JSON line per gateway tool call.
+//!
+//! Records go through a bounded channel to a writer task, so the request path never waits on
+//! the disk. When the writer falls behind and the channel is full, the request waits for room
+//! (nothing is dropped) and the event is counted and logged. The explanation of each decision
+//! is computed by the writer, from the snapshot the request was judged by.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Value, json};
+use tokio::io::AsyncWriteExt;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::ErrorCode;
+use crate::gateway::Judged;
+use crate::policy::{Effect, Request};
+
+/// Records waiting for the writer before requests start to wait.
+const QUEUE: usize = 8192;
+
+/// One gateway tool call, as the audit log records it.
+pub struct AuditEvent {
+    /// When the call arrived.
+    pub ts: SystemTime,
+    /// The gateway tool.
+    pub operation: &'static str,
+    /// The agent the call was judged as.
+    pub agent: Option<String>,
+    /// The id a spoofing request claimed, when it named another agent than the bound one.
+    pub claimed_agent: Option<String>,
+    /// The server concerned.
+    pub server: Option<String>,
+    /// The tool concerned.
+    pub tool: Option<String>,
+    /// The policy decision, when one was made.
+    pub judged: Option<Judged>,
+    /// `None` for success, else the error code.
+    pub outcome: Option<ErrorCode>,
+    /// Time spent in the gateway, downstream included.
+    pub latency: Duration,
+    /// The tool arguments, only with `--audit-args`.
+    pub args: Option<Value>,
+}
+
+enum Msg {
+    Event(Box<AuditEvent>),
+    Flush(oneshot::Sender<()>),
+}
+
+/// Counters for status output.
+#[derive(Debug, Default)]
+pub struct AuditStats {
+    /// Lines written.
+    pub written: AtomicU64,
+    /// Times a request had to wait because the writer was behind.
+    pub backpressure: AtomicU64,
+    /// Lines that could not be written (disk errors).
+    pub write_errors: AtomicU64,
+}
+
+/// The audit log handle.
+pub struct Audit {
+    tx: Option<mpsc::Sender<Msg>>,
+    path: Option<PathBuf>,
+    /// Counters.
+    pub stats: Arc<AuditStats>,
+}
+
+impl Audit {
+    /// An audit log that records nothing (for tools and tests that do not want one).
+    pub fn disabled() -> Audit {
+        Audit { tx: None, path: None, stats: Arc::default() }
+    }
+
+    /// Opens (appends to) the log at `path`, creating its directory, and starts the writer.
+    /// Must be called inside a Tokio runtime.
+    pub async fn open(path: &Path) -> std::io::Result<Audit> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            tokio::fs::create_dir_all(dir).await?;
+        }
+        let file = tokio::fs::OpenOptions::new().create(true).append(true).open(path).await?;
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let stats = Arc::new(AuditStats::default());
+        tokio::spawn(write_loop(file, rx, stats.clone()));
+        Ok(Audit { tx: Some(tx), path: Some(path.to_owned()), stats })
+    }
+
+    /// Where the log is written.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// Queues one record; waits for room if the writer is behind, and says so.
+    pub async fn record(&self, event: AuditEvent) {
+        let Some(tx) = &self.tx else { return };
+        match tx.try_send(Msg::Event(Box::new(event))) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(msg)) => {
+                let n = self.stats.backpressure.fetch_add(1, Ordering::Relaxed);
+                if n.is_power_of_two() {
+                    tracing::warn!("audit writer is behind; requests wait for it (happened {} times)", n + 1);
+                }
+                let _ = tx.send(msg).await;
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {}
+        }
+    }
+
+    /// Waits until every record queued so far is on disk (bounded by `limit`).
+    pub async fn flush(&self, limit: Duration) {
+        let Some(tx) = &self.tx else { return };
+        let (done, wait) = oneshot::channel();
+        if tx.send(Msg::Flush(done)).await.is_ok() {
+            let _ = tokio::time::timeout(limit, wait).await;
+        }
+    }
+}
+
+async fn write_loop(file: tokio::fs::File, mut rx: mpsc::Receiver<Msg>, stats: Arc<AuditStats>) {
+    let mut out = tokio::io::BufWriter::new(file);
+    let mut seq: u64 = 0;
+    let run = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis();
+    while let Some(msg) = rx.recv().await {
+        let mut pending = Some(msg);
+        // Write everything queued, then flush once.
+        while let Some(msg) = pending.take().or_else(|| rx.try_recv().ok()) {
+            match msg {
+                Msg::Event(ev) => {
+                    seq += 1;
+                    let mut line = render(&ev, &format!("{run:x}-{seq}")).to_string().into_bytes();
+                    line.push(b'\n');
+                    if out.write_all(&line).await.is_ok() {
+                        stats.written.fetch_add(1, Ordering::Relaxed);
+                    } else {
+                        stats.write_errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                Msg::Flush(done) => {
+                    let _ = out.flush().await;
+                    let _ = done.send(());
+                }
+            }
+        }
+        if out.flush().await.is_err() {
+            stats.write_errors.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    let _ = out.flush().await;
+}
+
+/// The JSON line of one event.
+pub fn render(ev: &AuditEvent, decision_id: &str) -> Value {
+    let (decision, reason, rules, snapshot) = match &ev.judged {
+        Some(j) => {
+            let req = Request { agent: j.agent.as_deref(), server: &j.server, tool: j.tool.as_deref() };
+            let why = j.snapshot.table.explain(&req);
+            let effect = match why.decision {
+                Effect::Allow => "allow",
+                Effect::Deny => "deny",
+            };
+            (
+                Value::from(effect),
+                Value::from(why.reason.as_str()),
+                serde_json::to_value(&why.determining_rules).unwrap_or_default(),
+                Value::from(why.snapshot),
+            )
+        }
+        None => (Value::Null, Value::Null, json!([]), Value::Null),
+    };
+    let mut line = json!({
+        "ts": rfc3339(ev.ts),
+        "decision_id": decision_id,
+        "agent_id": ev.agent,
+        "operation": ev.operation,
+        "server": ev.server,
+        "tool": ev.tool,
+        "decision": decision,
+        "reason": reason,
+        "determining_rules": rules,
+        "snapshot": snapshot,
+        "outcome": ev.outcome.map_or("ok", ErrorCode::as_str),
+        "latency_ms": (ev.latency.as_secs_f64() * 1e6).round() / 1e3,
+    });
+    if let Some(claimed) = &ev.claimed_agent {
+        line["spoofed_agent_id"] = Value::from(claimed.as_str());
+    }
+    if let Some(args) = &ev.args {
+        line["args"] = args.clone();
+    }
+    line
+}
+
+/// RFC 3339 UTC with milliseconds, e.g. `2026-11-26T10:32:30.123Z`.
+pub fn rfc3339(t: SystemTime) -> String {
+    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs();
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, day) = civil_from_days(days as i64);
+    format!(
+        "{y:04}-{m:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        d.subsec_millis()
+    )
+}
+
+/// Days since 1970-01-01 to a (year, month, day) date (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+/// The default audit log: `$XDG_CACHE_HOME/agent-mcp-gateway/audit.jsonl`, else under
+/// `~/.cache`.
+pub fn default_path() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join("agent-mcp-gateway").join("audit.jsonl"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_utc_timestamps() {
+        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
+        let t = UNIX_EPOCH + Duration::from_millis(1_795_689_150_123);
+        assert_eq!(rfc3339(t), "2026-11-26T10:32:30.123Z");
+        let leap = UNIX_EPOCH + Duration::from_secs(951_782_400);
+        assert_eq!(rfc3339(leap), "2000-02-29T00:00:00.000Z");
+    }
+}
