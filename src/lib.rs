@@ -48,7 +48,7 @@ fn serve(args: &cli::ServeArgs) -> ExitCode {
 /// Logs go to stderr (stdout carries only the protocol), filtered by `RUST_LOG`.
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rmcp=warn"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

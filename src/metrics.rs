@@ -5,6 +5,8 @@
 //! Agent ids the policy does not know are counted under one key, so random ids cannot grow
 //! the table without bound.
 
+pub mod prometheus;
+
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;

@@ -143,6 +143,7 @@ pub fn reload_servers(gw: &Arc<Gateway>) {
     let old = gw.servers.load_full();
     let (next, retired) = merge_servers(&old, &config, gw);
     gw.servers.store(Arc::new(next));
+    gw.http.store(Arc::new(config.http.clone()));
     let warnings: Vec<String> = config.warnings.iter().map(ToString::to_string).collect();
     gw.reload.success(Which::Servers, warnings);
     tracing::info!(path = %path.display(), servers = config.servers.len(), retired = retired.len(), "MCP config reloaded");

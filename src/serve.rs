@@ -111,6 +111,7 @@ pub async fn build(args: &ServeArgs) -> Result<Arc<Gateway>, String> {
         metrics: Metrics::default(),
         reload: reload_status,
         limits: Limits::default(),
+        http: ArcSwap::from_pointee(servers.http.clone()),
     };
     Ok(Arc::new(gw))
 }

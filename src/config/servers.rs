@@ -11,13 +11,43 @@ use crate::config::expand::{MissingVar, expand};
 use crate::policy::json::syntax::{self, DisplayPath, LineIndex, Member, Node, NodeKind, PathSegment};
 use crate::policy::{Diagnostic, Diagnostics, Span};
 
+mod gateway_section;
+
 /// The downstream servers, in file order, and the warnings found while reading them.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ServersConfig {
     /// The servers, in the order the file lists them.
     pub servers: Vec<ServerSpec>,
+    /// Settings for serving over HTTP (the `gateway.http` section).
+    pub http: HttpSettings,
     /// Problems that do not stop the gateway (ignored keys).
     pub warnings: Vec<Diagnostic>,
+}
+
+/// Settings for serving over HTTP.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HttpSettings {
+    /// Bearer tokens and the agents they authenticate. Empty: no authentication.
+    pub tokens: Vec<TokenEntry>,
+    /// `Host` values served besides the loopback names and the listen address.
+    pub allowed_hosts: Vec<String>,
+    /// Browser `Origin`s served besides loopback ones.
+    pub allowed_origins: Vec<String>,
+}
+
+/// One bearer token, kept only as its SHA-256 hash.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TokenEntry {
+    /// The agent the token authenticates.
+    pub agent: String,
+    /// SHA-256 of the token.
+    pub sha256: [u8; 32],
+}
+
+impl std::fmt::Debug for TokenEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TokenEntry {{ agent: {:?}, sha256: <hidden> }}", self.agent)
+    }
 }
 
 /// One downstream server.
@@ -97,9 +127,9 @@ pub fn parse_servers(
         ])
     })?;
     let mut reader = Reader { file, index: &index, lookup, path: Vec::new(), errors: Vec::new(), warnings: Vec::new() };
-    let servers = reader.root(&root);
+    let (servers, http) = reader.root(&root);
     if reader.errors.is_empty() {
-        Ok(ServersConfig { servers, warnings: reader.warnings })
+        Ok(ServersConfig { servers, http, warnings: reader.warnings })
     } else {
         let mut diags = Diagnostics(reader.errors);
         diags.attach_source_lines(text);
@@ -139,10 +169,11 @@ impl Reader<'_> {
         out
     }
 
-    fn root(&mut self, node: &Node) -> Vec<ServerSpec> {
+    fn root(&mut self, node: &Node) -> (Vec<ServerSpec>, HttpSettings) {
+        let mut http = HttpSettings::default();
         let NodeKind::Object(members) = &node.kind else {
             self.error(node.offset, format!("expected an object with `mcpServers`, found {}", node.kind.type_name()));
-            return Vec::new();
+            return (Vec::new(), http);
         };
         let mut servers = Vec::new();
         let mut found = false;
@@ -150,6 +181,8 @@ impl Reader<'_> {
             if m.key == "mcpServers" {
                 found = true;
                 servers = self.with("mcpServers", |r| r.servers(&m.value));
+            } else if m.key == "gateway" {
+                http = self.with("gateway", |r| r.gateway_section(&m.value));
             } else {
                 self.warn(m.key_offset, format!("unknown key `{}` is ignored", m.key));
             }
@@ -157,7 +190,7 @@ impl Reader<'_> {
         if !found {
             self.error(node.offset, "missing `mcpServers`".to_owned());
         }
-        servers
+        (servers, http)
     }
 
     fn servers(&mut self, node: &Node) -> Vec<ServerSpec> {

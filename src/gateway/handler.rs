@@ -20,6 +20,7 @@ use crate::error::{ErrorCode, GatewayError};
 use crate::gateway::identity::{Identity, SpoofAttempt};
 use crate::gateway::params::Params;
 use crate::gateway::{Gateway, Judged, PolicySnapshot, execute, list_servers, server_tools, status, tools};
+use crate::http::AuthenticatedAgent;
 use crate::limits::ConcurrencyPermit;
 
 /// One connection's handler: the shared gateway plus the identity of its caller.
@@ -33,8 +34,30 @@ pub struct GatewayHandler {
 impl GatewayHandler {
     /// A handler for callers with `identity`.
     pub fn new(gw: Arc<Gateway>, identity: Identity) -> Self {
-        let tools = Arc::new(tools::definitions(identity.agent_param()));
-        GatewayHandler { gw, identity, tools }
+        let schema = identity.agent_param();
+        Self::with_schema(gw, identity, schema)
+    }
+
+    /// A handler whose tool schemas treat `agent_id` as `schema` says (over authenticated
+    /// HTTP the token names the agent, so the parameter is absent).
+    pub fn with_schema(gw: Arc<Gateway>, identity: Identity, schema: tools::AgentParam) -> Self {
+        GatewayHandler { gw, identity, tools: Arc::new(tools::definitions(schema)) }
+    }
+
+    /// The identity of one request: the bearer token's agent over authenticated HTTP, else
+    /// the connection's.
+    fn request_identity(&self, context: &RequestContext<RoleServer>) -> std::borrow::Cow<'_, Identity> {
+        let token_agent = context
+            .extensions
+            .get::<axum::http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<AuthenticatedAgent>());
+        match token_agent {
+            Some(AuthenticatedAgent(agent)) => std::borrow::Cow::Owned(Identity {
+                bound: Some(agent.clone()),
+                has_default: self.identity.has_default,
+            }),
+            None => std::borrow::Cow::Borrowed(&self.identity),
+        }
     }
 }
 
@@ -143,6 +166,7 @@ impl ServerHandler for GatewayHandler {
         };
         let args: JsonObject = request.arguments.unwrap_or_default();
         let mut record = Record::default();
+        let identity = self.request_identity(&context);
         let given = args.get("agent_id");
         let (agent, spoof, result) = match given {
             Some(v) if !v.is_string() && !v.is_null() => (
@@ -152,9 +176,9 @@ impl ServerHandler for GatewayHandler {
             ),
             _ => {
                 let given = given.and_then(Value::as_str);
-                match self.identity.resolve(given) {
+                match identity.resolve(given) {
                     Ok(agent) => {
-                        let result = self.dispatch(operation, agent, &args, &mut record, &context).await;
+                        let result = self.dispatch(operation, agent, &identity, &args, &mut record, &context).await;
                         (agent.map(str::to_owned), None, result)
                     }
                     Err(spoof) => {
@@ -190,6 +214,7 @@ impl GatewayHandler {
         &self,
         operation: &'static str,
         agent: Option<&str>,
+        identity: &Identity,
         args: &JsonObject,
         record: &mut Record,
         context: &RequestContext<RoleServer>,
@@ -209,7 +234,7 @@ impl GatewayHandler {
             record,
             cancel: context.ct.clone(),
             context,
-            identity: &self.identity,
+            identity,
         };
         match operation {
             "list_servers" => list_servers::run(&mut call),

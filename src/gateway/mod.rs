@@ -21,7 +21,7 @@ use std::time::SystemTime;
 use arc_swap::ArcSwap;
 
 use crate::audit::Audit;
-use crate::config::servers::{ServerSpec, ServersConfig};
+use crate::config::servers::{HttpSettings, ServerSpec, ServersConfig};
 use crate::downstream::{Downstream, DownstreamSettings};
 use crate::error::{ErrorCode, GatewayError};
 use crate::limits::Limits;
@@ -117,6 +117,8 @@ pub struct Gateway {
     pub reload: ReloadStatus,
     /// Per-agent rate limits.
     pub limits: Limits,
+    /// HTTP settings (tokens, allowed hosts), reloaded with the MCP config.
+    pub http: ArcSwap<HttpSettings>,
 }
 
 /// A policy decision the gateway acted on, kept for the audit record.
