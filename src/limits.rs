@@ -10,11 +10,14 @@ use std::time::Instant;
 use crate::error::{ErrorCode, GatewayError};
 use crate::policy::DecisionTable;
 
+/// Calls in flight, per agent.
+type InFlightMap = Arc<Mutex<HashMap<String, u32>>>;
+
 /// The live state of every agent's limits.
 #[derive(Default)]
 pub struct Limits {
     buckets: Mutex<HashMap<String, Bucket>>,
-    in_flight: Arc<Mutex<HashMap<String, u32>>>,
+    in_flight: InFlightMap,
 }
 
 struct Bucket {
@@ -51,7 +54,11 @@ impl Limits {
     }
 
     /// Takes a slot under the agent's limit of calls in flight, released when dropped.
-    pub fn acquire_concurrency(&self, agent: Option<&str>, max: Option<u32>) -> Result<ConcurrencyPermit, GatewayError> {
+    pub fn acquire_concurrency(
+        &self,
+        agent: Option<&str>,
+        max: Option<u32>,
+    ) -> Result<ConcurrencyPermit, GatewayError> {
         let Some(max) = max else { return Ok(ConcurrencyPermit(None)) };
         let k = key(agent);
         let mut map = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
@@ -70,7 +77,7 @@ impl Limits {
 }
 
 /// A slot under a concurrency limit.
-pub struct ConcurrencyPermit(Option<(Arc<Mutex<HashMap<String, u32>>>, String)>);
+pub struct ConcurrencyPermit(Option<(InFlightMap, String)>);
 
 impl Drop for ConcurrencyPermit {
     fn drop(&mut self) {

@@ -151,10 +151,10 @@ impl Downstream {
 
     /// The live connection, starting (or restarting) the server if needed.
     pub async fn connection(&self, timeout: Duration) -> Result<Arc<Connection>, GatewayError> {
-        if let Some(c) = self.conn.load_full() {
-            if c.is_alive() {
-                return Ok(c);
-            }
+        if let Some(c) = self.conn.load_full()
+            && c.is_alive()
+        {
+            return Ok(c);
         }
         let mut life = self.life.lock().await;
         if let Some(c) = self.conn.load_full() {

@@ -5,6 +5,11 @@
 //! belongs to. A route is added as soon as the downstream token is known and removed when the
 //! call ends. A notification that arrives before its route (a race the protocol allows) waits
 //! briefly for it instead of being dropped.
+//!
+//! rmcp handles each incoming notification on its own task, so two progress notifications
+//! can reach [`ProgressRoutes::forward`] out of order. Progress only ever increases, so each
+//! route forwards under its own lock and drops a notification that is not ahead of the last
+//! one sent: the caller never sees progress go backwards.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -27,22 +32,29 @@ pub struct Route {
     pub token: ProgressToken,
 }
 
+/// A route and the last progress value sent on it.
+#[derive(Clone)]
+struct Entry {
+    route: Route,
+    last: std::sync::Arc<tokio::sync::Mutex<Option<f64>>>,
+}
+
 /// The routes of one downstream connection.
 #[derive(Default)]
 pub struct ProgressRoutes {
-    routes: Mutex<HashMap<ProgressToken, Route>>,
+    routes: Mutex<HashMap<ProgressToken, Entry>>,
     added: Notify,
 }
 
 impl ProgressRoutes {
     /// Routes progress for `downstream` to `route` until the returned guard is dropped.
     pub fn add(self: &std::sync::Arc<Self>, downstream: ProgressToken, route: Route) -> RouteGuard {
-        self.lock().insert(downstream.clone(), route);
+        self.lock().insert(downstream.clone(), Entry { route, last: Default::default() });
         self.added.notify_waiters();
         RouteGuard { routes: self.clone(), token: downstream }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ProgressToken, Route>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ProgressToken, Entry>> {
         self.routes.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -58,12 +70,18 @@ impl ProgressRoutes {
                 break None;
             }
         };
-        let Some(route) = route else {
+        let Some(entry) = route else {
             tracing::debug!(token = ?params.progress_token, "progress for a call that is no longer routed");
             return;
         };
-        params.progress_token = route.token;
-        if let Err(e) = route.peer.notify_progress(params).await {
+        let mut last = entry.last.lock().await;
+        if last.is_some_and(|l| params.progress <= l) {
+            tracing::debug!("dropped progress that arrived after a later one");
+            return;
+        }
+        *last = Some(params.progress);
+        params.progress_token = entry.route.token;
+        if let Err(e) = entry.route.peer.notify_progress(params).await {
             tracing::debug!("could not forward progress upstream: {e}");
         }
     }

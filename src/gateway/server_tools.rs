@@ -68,10 +68,10 @@ fn tool_json(tool: &Tool) -> (Value, u64) {
     if let Some(schema) = &tool.output_schema {
         m.insert("outputSchema".into(), Value::Object((**schema).clone()));
     }
-    if let Some(a) = &tool.annotations {
-        if let Ok(v) = serde_json::to_value(a) {
-            m.insert("annotations".into(), v);
-        }
+    if let Some(a) = &tool.annotations
+        && let Ok(v) = serde_json::to_value(a)
+    {
+        m.insert("annotations".into(), v);
     }
     let value = Value::Object(m);
     let bytes = serde_json::to_string(&value).map_or(0, |s| s.len()) as u64;

@@ -181,12 +181,12 @@ impl DecisionTable {
         if let Some(units) = self.lookup(id) {
             return Resolution::Units { id, units, via_default };
         }
-        if !via_default && !self.defaults.deny_on_missing_agent {
-            if let Some(d) = self.default_agent.as_deref() {
-                if let Some(units) = self.lookup(d) {
-                    return Resolution::Units { id: d, units, via_default: true };
-                }
-            }
+        if !via_default
+            && !self.defaults.deny_on_missing_agent
+            && let Some(d) = self.default_agent.as_deref()
+            && let Some(units) = self.lookup(d)
+        {
+            return Resolution::Units { id: d, units, via_default: true };
         }
         Resolution::Unknown
     }

@@ -156,11 +156,11 @@ impl Diagnostics {
     /// caret display works for problems found after parsing (validation, compilation).
     pub fn attach_source_lines(&mut self, text: &str) {
         for d in &mut self.0 {
-            if d.line_text.is_none() {
-                if let Some(span) = d.span {
-                    let line = text.split('\n').nth((span.line as usize).saturating_sub(1));
-                    d.line_text = line.map(|l| l.trim_end_matches('\r').to_owned());
-                }
+            if d.line_text.is_none()
+                && let Some(span) = d.span
+            {
+                let line = text.split('\n').nth((span.line as usize).saturating_sub(1));
+                d.line_text = line.map(|l| l.trim_end_matches('\r').to_owned());
             }
         }
     }

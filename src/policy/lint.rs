@@ -59,7 +59,7 @@ impl PolicySet {
 
     fn lint_empty_and_duplicates(&self, out: &mut Vec<Diagnostic>) {
         for agent in &self.agents {
-            if agent.allow.is_empty() && agent.deny.is_empty() {
+            if agent.allow.is_empty() && agent.deny.is_empty() && agent.limits.is_unlimited() {
                 out.push(
                     self.warn(
                         &agent.key,

@@ -65,10 +65,10 @@ where
     /// Writes one raw line (used for errors this transport answers by itself).
     async fn write_raw(&mut self, line: Vec<u8>) {
         let mut guard = self.writer.lock().await;
-        if let Some(w) = guard.as_mut() {
-            if w.write_all(&line).await.is_err() || w.flush().await.is_err() {
-                *guard = None;
-            }
+        if let Some(w) = guard.as_mut()
+            && (w.write_all(&line).await.is_err() || w.flush().await.is_err())
+        {
+            *guard = None;
         }
     }
 

@@ -85,10 +85,10 @@ impl<'p> PatternSetBuilder<'p> {
     pub(crate) fn push(&mut self, pattern: &'p str, id: u32) {
         match self.index.get(pattern) {
             Some(&i) => {
-                if let Some((_, ids)) = self.patterns.get_mut(i) {
-                    if ids.last() != Some(&id) {
-                        ids.push(id);
-                    }
+                if let Some((_, ids)) = self.patterns.get_mut(i)
+                    && ids.last() != Some(&id)
+                {
+                    ids.push(id);
                 }
             }
             None => {

@@ -249,10 +249,10 @@ impl Lowerer<'_> {
     /// A whole number from 1 to `u32::MAX`.
     fn positive(&mut self, node: &Node) -> Option<u32> {
         if let NodeKind::Number(text) = &node.kind {
-            if let Ok(n) = text.parse::<u32>() {
-                if n > 0 {
-                    return Some(n);
-                }
+            if let Ok(n) = text.parse::<u32>()
+                && n > 0
+            {
+                return Some(n);
             }
             self.error(node.offset, format!("expected a whole number from 1 to {}, found `{text}`", u32::MAX));
             return None;
