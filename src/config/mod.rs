@@ -144,7 +144,7 @@ mod tests {
         let path = dir.path().join("r.json");
         std::fs::write(&path, b"{\n  \"a\xff\": 1}").unwrap();
         let e = read_text(&path).unwrap_err().to_string();
-        assert!(e.ends_with("r.json:2:4: error: the file is not valid UTF-8 (at byte 5)"), "{e}");
+        assert!(e.ends_with("r.json:2:5: error: the file is not valid UTF-8 (at byte 6)"), "{e}");
     }
 
     #[test]

@@ -61,6 +61,9 @@ pub struct ServerSpec {
     pub transport: TransportSpec,
     /// The default call timeout for this server (`timeout_ms`), overriding the gateway's.
     pub timeout: Option<Duration>,
+    /// The command line or URL as written in the file, before `${VAR}` expansion, so that
+    /// showing it never reveals a secret.
+    pub target_template: String,
 }
 
 /// How to reach a downstream server.
@@ -97,15 +100,10 @@ impl TransportSpec {
 }
 
 impl ServerSpec {
-    /// What to show as the server's target: the command line or the URL (no env, no headers,
-    /// which may hold secrets).
-    pub fn target(&self) -> String {
-        match &self.transport {
-            TransportSpec::Stdio { command, args, .. } => {
-                std::iter::once(command.as_str()).chain(args.iter().map(String::as_str)).collect::<Vec<_>>().join(" ")
-            }
-            TransportSpec::Http { url, .. } => url.clone(),
-        }
+    /// What to show as the server's target: the command line or the URL as written, with
+    /// `${VAR}` references unexpanded (and no env or headers, which may hold secrets).
+    pub fn target(&self) -> &str {
+        &self.target_template
     }
 }
 
@@ -255,7 +253,16 @@ impl Reader<'_> {
             None => None,
         };
         let transport = if is_http { self.http(&name, &m.value, &get)? } else { self.stdio(&name, &m.value, &get)? };
-        Some(ServerSpec { name, description, transport, timeout })
+        let raw = |key: &str| match get(key).map(|f| &f.value.kind) {
+            Some(NodeKind::String(s)) => vec![s.clone()],
+            Some(NodeKind::Array(items)) => items
+                .iter()
+                .filter_map(|i| if let NodeKind::String(s) = &i.kind { Some(s.clone()) } else { None })
+                .collect(),
+            _ => Vec::new(),
+        };
+        let target_template = if is_http { raw("url") } else { [raw("command"), raw("args")].concat() }.join(" ");
+        Some(ServerSpec { name, description, transport, timeout, target_template })
     }
 
     fn stdio<'n>(
@@ -425,7 +432,7 @@ mod tests {
         assert_eq!(headers[1], ("X-Team".into(), "core".into()));
         assert_eq!(c.servers[1].timeout, Some(Duration::from_millis(1500)));
         assert!(c.warnings.is_empty());
-        assert_eq!(c.servers[0].target(), "node s.js /h");
+        assert_eq!(c.servers[0].target(), "node s.js ${HOME:-/h}", "targets never show expanded values");
     }
 
     #[test]
@@ -441,7 +448,8 @@ mod tests {
     fn unknown_keys_warn_and_bad_shapes_fail() {
         let c = parse(r#"{"mcpServers": {"a": {"command": "x", "disabled": false}}, "other": 1}"#).unwrap();
         assert_eq!(c.warnings.len(), 2);
-        assert!(c.warnings[1].message.contains("unknown key `disabled`"));
+        assert!(c.warnings.iter().any(|w| w.message.contains("unknown key `disabled`")));
+        assert!(c.warnings.iter().any(|w| w.message.contains("unknown key `other`")));
         for (text, want) in [
             (r#"{"mcpServers": {"a": {}}}"#, "needs `command` (stdio) or `url` (http)"),
             (r#"{"mcpServers": {"a": {"url": "ftp://x"}}}"#, "must start with http"),
