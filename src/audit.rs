@@ -37,6 +37,9 @@ pub struct AuditEvent {
     pub tool: Option<String>,
     /// The policy decision, when one was made.
     pub judged: Option<Judged>,
+    /// The snapshot that served the call when it made no single decision (`list_servers`,
+    /// `get_gateway_status`); `decision` and `reason` are then null.
+    pub snapshot: Option<String>,
     /// `None` for success, else the error code.
     pub outcome: Option<ErrorCode>,
     /// Time spent in the gateway, downstream included.
@@ -168,7 +171,7 @@ pub fn render(ev: &AuditEvent, decision_id: &str) -> Value {
                 Value::from(why.snapshot),
             )
         }
-        None => (Value::Null, Value::Null, json!([]), Value::Null),
+        None => (Value::Null, Value::Null, json!([]), ev.snapshot.as_deref().map_or(Value::Null, Value::from)),
     };
     let mut line = json!({
         "ts": rfc3339(ev.ts),
@@ -199,13 +202,7 @@ pub fn rfc3339(t: SystemTime) -> String {
     let secs = d.as_secs();
     let (days, rem) = (secs / 86_400, secs % 86_400);
     let (y, m, day) = civil_from_days(days as i64);
-    format!(
-        "{y:04}-{m:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        d.subsec_millis()
-    )
+    format!("{y:04}-{m:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z", rem / 3600, rem % 3600 / 60, rem % 60, d.subsec_millis())
 }
 
 /// Days since 1970-01-01 to a (year, month, day) date (Howard Hinnant's algorithm).

@@ -23,7 +23,19 @@ pub struct Limits {
 struct Bucket {
     tokens: f64,
     last: Instant,
+    /// The rate the bucket last refilled at (its capacity too).
+    rate: f64,
 }
+
+impl Bucket {
+    /// Whether the bucket has refilled completely by `now`, so forgetting it changes nothing.
+    fn is_full(&self, now: Instant) -> bool {
+        self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate >= self.rate
+    }
+}
+
+/// Past this many buckets, full ones are forgotten (agent patterns admit unbounded ids).
+const PRUNE_ABOVE: usize = 1024;
 
 fn key(agent: Option<&str>) -> String {
     agent.unwrap_or("").to_owned()
@@ -37,9 +49,13 @@ impl Limits {
         let rate = f64::from(rate);
         let now = Instant::now();
         let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
-        let bucket = buckets.entry(key(agent)).or_insert(Bucket { tokens: rate, last: now });
+        if buckets.len() > PRUNE_ABOVE {
+            buckets.retain(|_, b| !b.is_full(now));
+        }
+        let bucket = buckets.entry(key(agent)).or_insert(Bucket { tokens: rate, last: now, rate });
         bucket.tokens = (bucket.tokens + now.duration_since(bucket.last).as_secs_f64() * rate).min(rate);
         bucket.last = now;
+        bucket.rate = rate;
         if bucket.tokens >= 1.0 {
             bucket.tokens -= 1.0;
             return Ok(());
@@ -119,5 +135,26 @@ mod tests {
         assert!(l.acquire_concurrency(Some("a"), Some(1)).is_err());
         drop(first);
         assert!(l.acquire_concurrency(Some("a"), Some(1)).is_ok());
+    }
+
+    #[test]
+    fn full_buckets_are_forgotten() {
+        let p = PolicySet::from_json_str("r.json", r#"{"agents": {"a.*": {"limits": {"requests_per_second": 1}}}}"#)
+            .unwrap();
+        let t = DecisionTable::compile(&p).unwrap();
+        let l = Limits::default();
+        let long_ago = Instant::now() - std::time::Duration::from_secs(5);
+        {
+            let mut buckets = l.buckets.lock().unwrap();
+            for i in 0..2000 {
+                buckets.insert(format!("a.{i}"), Bucket { tokens: 0.0, last: long_ago, rate: 1.0 });
+            }
+            buckets.insert("a.busy".into(), Bucket { tokens: 0.0, last: Instant::now(), rate: 1.0 });
+        }
+        assert!(l.check_rate(Some("a.new"), &t).is_ok());
+        let buckets = l.buckets.lock().unwrap();
+        let mut kept: Vec<&String> = buckets.keys().collect();
+        kept.sort();
+        assert_eq!(kept, ["a.busy", "a.new"]);
     }
 }

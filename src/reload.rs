@@ -93,7 +93,11 @@ impl ReloadStatus {
 }
 
 /// Loads and compiles a rules file. Fails with every located error.
-pub fn compile_rules(path: &Path, default_agent: Option<&str>, known_servers: Option<&[String]>) -> Result<(PolicySnapshot, Vec<String>), String> {
+pub fn compile_rules(
+    path: &Path,
+    default_agent: Option<&str>,
+    known_servers: Option<&[String]>,
+) -> Result<(PolicySnapshot, Vec<String>), String> {
     let text = config::read_text(path).map_err(|e| e.to_string())?;
     let policy = config::parse_rules(path, &text).map_err(|e| e.to_string())?;
     let options = CompileOptions { default_agent: default_agent.map(str::to_owned) };
@@ -166,11 +170,7 @@ fn merge_servers(old: &ServerSet, config: &ServersConfig, gw: &Gateway) -> (Serv
         }
     }
     let next = ServerSet::from_list(list);
-    let retired = old
-        .iter()
-        .filter(|d| next.get(d.name()).is_none_or(|n| !Arc::ptr_eq(n, d)))
-        .cloned()
-        .collect();
+    let retired = old.iter().filter(|d| next.get(d.name()).is_none_or(|n| !Arc::ptr_eq(n, d))).cloned().collect();
     (next, retired)
 }
 
@@ -196,7 +196,8 @@ pub fn watch(gw: Arc<Gateway>) -> Option<notify::RecommendedWatcher> {
     };
     let watcher = match watcher {
         Ok(mut w) => {
-            let mut dirs: Vec<PathBuf> = [&rules, &servers].iter().filter_map(|p| p.parent().map(Path::to_path_buf)).collect();
+            let mut dirs: Vec<PathBuf> =
+                [&rules, &servers].iter().filter_map(|p| p.parent().map(Path::to_path_buf)).collect();
             dirs.dedup();
             for dir in dirs {
                 if let Err(e) = w.watch(&dir, RecursiveMode::NonRecursive) {

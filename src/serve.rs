@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use rmcp::{RoleServer, ServiceExt};
+use tokio::io::AsyncRead;
+use tokio_util::sync::CancellationToken;
 
 use crate::audit::{self, Audit};
 use crate::cli::{ServeArgs, TransportKind};
@@ -46,7 +48,8 @@ async fn run(args: &ServeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let identity = Identity { bound: args.agent.clone(), has_default: gw.policy.load().table.default_agent().is_some() };
+    let identity =
+        Identity { bound: args.agent.clone(), has_default: gw.policy.load().table.default_agent().is_some() };
     let _watcher = reload::watch(gw.clone());
     let result = match args.transport {
         TransportKind::Stdio => serve_stdio(gw.clone(), identity).await,
@@ -86,7 +89,7 @@ pub async fn build(args: &ServeArgs) -> Result<Arc<Gateway>, String> {
     let audit = open_audit(args.audit_log.clone()).await?;
 
     let downstream_settings = Arc::new(DownstreamSettings {
-        max_message: DEFAULT_MAX_MESSAGE_BYTES,
+        max_message: max_message_bytes(),
         default_timeout: Duration::from_millis(args.timeout_ms.max(1)),
         start_timeout: Duration::from_secs(30),
     });
@@ -148,7 +151,12 @@ fn summarize(
     for s in &servers.servers {
         eprintln!("    * {} ({})", s.name, s.transport.kind());
     }
-    eprintln!("  - {} agent block(s), {} rule(s), snapshot {}", table.agent_count(), table.rule_count(), table.snapshot_id());
+    eprintln!(
+        "  - {} agent block(s), {} rule(s), snapshot {}",
+        table.agent_count(),
+        table.rule_count(),
+        table.snapshot_id()
+    );
     let unknown = if table.defaults().deny_on_missing_agent { "denied" } else { "judged as the default agent" };
     eprintln!("  - Unknown agents: {unknown}");
     match (&args.agent, table.default_agent()) {
@@ -167,9 +175,12 @@ fn summarize(
 }
 
 async fn serve_stdio(gw: Arc<Gateway>, identity: Identity) -> Result<(), String> {
+    let max_message = gw.downstream_settings.max_message;
     let handler = GatewayHandler::new(gw, identity);
     let (read, write) = rmcp::transport::stdio_pipes();
-    let transport = LineTransport::<RoleServer, _, _>::new(read, write, DEFAULT_MAX_MESSAGE_BYTES, "client");
+    let eof = CancellationToken::new();
+    let read = EofSignal { inner: read, eof: eof.clone() };
+    let transport = LineTransport::<RoleServer, _, _>::new(read, write, max_message, "client");
     eprintln!("Gateway is ready on stdio.");
     let service = match handler.serve(transport).await {
         Ok(s) => s,
@@ -179,14 +190,66 @@ async fn serve_stdio(gw: Arc<Gateway>, identity: Identity) -> Result<(), String>
         }
     };
     let ct = service.cancellation_token();
+    let waiting = service.waiting();
+    tokio::pin!(waiting);
     tokio::select! {
-        _ = service.waiting() => tracing::info!("stdin closed; shutting down"),
+        _ = &mut waiting => tracing::info!("stdin closed; shutting down"),
+        () = eof.cancelled() => {
+            tracing::info!("stdin closed; shutting down");
+            // rmcp would wait up to 5 s for the calls in flight before `waiting` returns,
+            // which alone is the whole time a shutdown may take. Give them a moment only;
+            // stopping the downstreams then ends whatever is left.
+            if tokio::time::timeout(STDIN_CLOSED_GRACE, &mut waiting).await.is_err() {
+                tracing::info!("calls still in flight are abandoned");
+            }
+        }
         signal = shutdown_signal() => {
             tracing::info!("{signal}; shutting down");
             ct.cancel();
         }
     }
     Ok(())
+}
+
+/// How long calls in flight may still answer after the client closed stdin (a client that
+/// pipes its requests in and closes at once still gets quick answers). With the downstreams'
+/// own grace to exit, this keeps the whole shutdown under 5 s.
+const STDIN_CLOSED_GRACE: Duration = Duration::from_millis(1000);
+
+/// The client's stdin, signalling end of file as soon as it is read (rmcp only reports it
+/// after draining the calls in flight for up to 5 s).
+struct EofSignal<R> {
+    inner: R,
+    eof: CancellationToken,
+}
+
+impl<R: AsyncRead + Unpin> AsyncRead for EofSignal<R> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
+        if matches!(polled, std::task::Poll::Ready(Ok(()))) && buf.filled().len() == before && buf.remaining() > 0 {
+            self.eof.cancel();
+        }
+        polled
+    }
+}
+
+/// The cap on one message, both from the client and from stdio downstreams.
+///
+/// Test-only knob: the hidden environment variable `MCPGW_TEST_MAX_MESSAGE_BYTES` replaces
+/// [`DEFAULT_MAX_MESSAGE_BYTES`], so the integration tests can check what happens above the cap
+/// without pushing 128 MiB through a debug build. It is deliberately not a CLI flag: users have
+/// no reason to lower the cap, and raising it only moves the point where a message is refused.
+fn max_message_bytes() -> usize {
+    std::env::var("MCPGW_TEST_MAX_MESSAGE_BYTES")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(DEFAULT_MAX_MESSAGE_BYTES)
 }
 
 /// Resolves on SIGINT or SIGTERM, naming it.

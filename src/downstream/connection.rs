@@ -14,7 +14,7 @@ use rmcp::{RoleClient, ServiceExt};
 use crate::config::servers::{ServerSpec, TransportSpec};
 use crate::downstream::client::{ProxyClient, ToolCache};
 use crate::downstream::process::ChildProcess;
-use crate::downstream::progress::ProgressRoutes;
+use crate::downstream::progress::{Counted, ProgressRoutes};
 use crate::downstream::stderr_tail::{StderrTail, spawn_drain};
 use crate::transport::LineTransport;
 
@@ -50,6 +50,7 @@ impl Connection {
                 let process = Arc::new(process);
                 spawn_drain(name.clone(), pipes.stderr, tail.clone());
                 let transport = LineTransport::<RoleClient, _, _>::new(pipes.stdout, pipes.stdin, max_message, &name);
+                let transport = Counted::new(transport, routes.clone());
                 let served = tokio::time::timeout(timeout, handler.serve(transport)).await;
                 let service = match served {
                     Ok(Ok(service)) => service,
@@ -80,7 +81,7 @@ impl Connection {
                     .custom_headers(custom)
                     .max_json_response_size(max_message)
                     .max_sse_event_size(max_message);
-                let transport = StreamableHttpClientTransport::from_config(config);
+                let transport = Counted::new(StreamableHttpClientTransport::from_config(config), routes.clone());
                 let service = match tokio::time::timeout(timeout, handler.serve(transport)).await {
                     Ok(Ok(service)) => service,
                     Ok(Err(e)) => return Err(format!("could not connect to {url}: {e}")),

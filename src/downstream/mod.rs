@@ -97,6 +97,9 @@ impl Lifecycle {
     }
 }
 
+/// The longest a call's result waits for its last progress notifications to be forwarded.
+const PROGRESS_SETTLE: Duration = Duration::from_millis(500);
+
 /// A connection that lived this long counts as healthy: its death starts backoff afresh.
 const HEALTHY_UPTIME: Duration = Duration::from_secs(10);
 
@@ -156,7 +159,19 @@ impl Downstream {
         {
             return Ok(c);
         }
-        let mut life = self.life.lock().await;
+        // Another call may hold the lock for as long as its own (longer) start timeout; this
+        // call's timeout still applies while it waits.
+        let Ok(mut life) = tokio::time::timeout(timeout, self.life.lock()).await else {
+            return Err(GatewayError::new(
+                ErrorCode::Timeout,
+                format!(
+                    "server `{}` is still starting and was not ready within {} ms",
+                    self.spec.name,
+                    timeout.as_millis()
+                ),
+            )
+            .server(&self.spec.name));
+        };
         if let Some(c) = self.conn.load_full() {
             if c.is_alive() {
                 return Ok(c);
@@ -254,7 +269,7 @@ impl Downstream {
                 Ok(h) => h,
                 Err(e) => return Err(self.service_error(e, &conn, &tool, timeout).await),
             };
-        let _route = progress.map(|r| conn.routes.add(handle.progress_token.clone(), r));
+        let route = conn.routes.add(handle.progress_token.clone(), progress);
         let id = handle.id.clone();
         let response = tokio::select! {
             r = handle.await_response() => r,
@@ -266,6 +281,9 @@ impl Downstream {
                 return Err(GatewayError::new(ErrorCode::Timeout, "the call was cancelled by the client").server(&self.spec.name).tool(&tool));
             }
         };
+        // The response can overtake the progress sent just before it: forward that first.
+        route.settle(PROGRESS_SETTLE).await;
+        drop(route);
         match response {
             Ok(ServerResult::CallToolResult(r)) => Ok(r),
             Ok(_) => Err(GatewayError::new(

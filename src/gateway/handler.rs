@@ -52,10 +52,9 @@ impl GatewayHandler {
             .get::<axum::http::request::Parts>()
             .and_then(|parts| parts.extensions.get::<AuthenticatedAgent>());
         match token_agent {
-            Some(AuthenticatedAgent(agent)) => std::borrow::Cow::Owned(Identity {
-                bound: Some(agent.clone()),
-                has_default: self.identity.has_default,
-            }),
+            Some(AuthenticatedAgent(agent)) => {
+                std::borrow::Cow::Owned(Identity { bound: Some(agent.clone()), has_default: self.identity.has_default })
+            }
             None => std::borrow::Cow::Borrowed(&self.identity),
         }
     }
@@ -67,6 +66,9 @@ pub(crate) struct Record {
     pub server: Option<String>,
     pub tool: Option<String>,
     pub judged: Option<Judged>,
+    /// The snapshot that served a call that made no single decision (`list_servers`,
+    /// `get_gateway_status`), so its audit line still says which policy answered.
+    pub snapshot: Option<String>,
     pub args: Option<Value>,
 }
 
@@ -85,6 +87,7 @@ impl Call<'_> {
     /// Fails with `INVALID_AGENT_ID` when the agent cannot be resolved at all.
     pub fn check_agent(&mut self, snapshot: &Arc<PolicySnapshot>) -> Result<(), GatewayError> {
         if snapshot.table.agent_is_resolvable(self.agent) {
+            self.record.snapshot = Some(snapshot.table.snapshot_id().to_owned());
             return Ok(());
         }
         let (judged, result) = self.gw.judge(snapshot, self.agent, "", None);
@@ -109,7 +112,9 @@ impl Call<'_> {
         self.gw.servers.load().get(name).cloned().ok_or_else(|| {
             GatewayError::new(
                 ErrorCode::UnknownServer,
-                format!("server `{name}` is not configured (the policy allows it, but the MCP config has no such server)"),
+                format!(
+                    "server `{name}` is not configured (the policy allows it, but the MCP config has no such server)"
+                ),
             )
             .server(name)
         })
@@ -169,11 +174,9 @@ impl ServerHandler for GatewayHandler {
         let identity = self.request_identity(&context);
         let given = args.get("agent_id");
         let (agent, spoof, result) = match given {
-            Some(v) if !v.is_string() && !v.is_null() => (
-                None,
-                None,
-                Err(GatewayError::new(ErrorCode::InvalidArgument, "`agent_id` must be a string")),
-            ),
+            Some(v) if !v.is_string() && !v.is_null() => {
+                (None, None, Err(GatewayError::new(ErrorCode::InvalidArgument, "`agent_id` must be a string")))
+            }
             _ => {
                 let given = given.and_then(Value::as_str);
                 match identity.resolve(given) {
@@ -191,19 +194,22 @@ impl ServerHandler for GatewayHandler {
         let latency = started.elapsed();
         let outcome = result.as_ref().err().map(|e| e.code);
         self.gw.metrics.record(agent.as_deref(), &self.gw.policy.load().table, operation, outcome, latency);
-        self.gw.audit.record(AuditEvent {
-            ts,
-            operation,
-            agent,
-            claimed_agent: spoof,
-            server: record.server,
-            tool: record.tool,
-            judged: record.judged,
-            outcome,
-            latency,
-            args: record.args,
-        })
-        .await;
+        self.gw
+            .audit
+            .record(AuditEvent {
+                ts,
+                operation,
+                agent,
+                claimed_agent: spoof,
+                server: record.server,
+                tool: record.tool,
+                judged: record.judged,
+                snapshot: record.snapshot,
+                outcome,
+                latency,
+                args: record.args,
+            })
+            .await;
         let result = result.unwrap_or_else(|e| e.to_result());
         Ok(result.into())
     }
@@ -227,15 +233,7 @@ impl GatewayHandler {
         };
         let params = Params::new(args, operation, allowed)?;
         self.gw.limits.check_rate(agent, &self.gw.policy.load().table)?;
-        let mut call = Call {
-            gw: &self.gw,
-            agent,
-            params,
-            record,
-            cancel: context.ct.clone(),
-            context,
-            identity,
-        };
+        let mut call = Call { gw: &self.gw, agent, params, record, cancel: context.ct.clone(), context, identity };
         match operation {
             "list_servers" => list_servers::run(&mut call),
             "get_server_tools" => server_tools::run(&mut call).await,

@@ -4,6 +4,7 @@
 //! current policy snapshot and server set behind `ArcSwap`s, so a reload swaps them without
 //! locks and a call in flight keeps the snapshot it loaded.
 
+mod execute;
 pub mod handler;
 pub mod identity;
 mod list_servers;
@@ -11,7 +12,6 @@ pub mod params;
 mod server_tools;
 mod status;
 pub mod tools;
-mod execute;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -57,7 +57,11 @@ impl ServerSet {
     /// A set of fresh (not started) downstreams for a config.
     pub fn new(config: &ServersConfig, settings: &Arc<DownstreamSettings>) -> Self {
         Self::from_list(
-            config.servers.iter().map(|s: &ServerSpec| Arc::new(Downstream::new(s.clone(), settings.clone()))).collect(),
+            config
+                .servers
+                .iter()
+                .map(|s: &ServerSpec| Arc::new(Downstream::new(s.clone(), settings.clone())))
+                .collect(),
         )
     }
 

@@ -5,13 +5,14 @@
 
 use rmcp::model::CallToolResult;
 use serde_json::{Value, json};
+use std::path::Path;
 use std::sync::atomic::Ordering;
 
 use crate::error::GatewayError;
 use crate::gateway::handler::Call;
 use crate::metrics::Metrics;
 use crate::policy::Request;
-use crate::reload::Which;
+use crate::reload::{FileStatus, Which};
 
 /// Builds the status report for the calling agent.
 pub(crate) fn run(call: &mut Call<'_>) -> Result<CallToolResult, GatewayError> {
@@ -36,10 +37,15 @@ pub(crate) fn run(call: &mut Call<'_>) -> Result<CallToolResult, GatewayError> {
         .collect();
 
     let key = Metrics::agent_key(call.agent, table);
+    let paths = [gw.settings.rules_path.as_path(), gw.settings.mcp_config_path.as_path()];
+    let reload = |which| {
+        let status = gw.reload.get(which);
+        if debug { status } else { redact_file_status(status, &paths) }
+    };
     let mut body = json!({
         "reload": {
-            "rules": gw.reload.get(Which::Rules),
-            "mcp_config": gw.reload.get(Which::Servers),
+            "rules": reload(Which::Rules),
+            "mcp_config": reload(Which::Servers),
         },
         "policy": {
             "snapshot": table.snapshot_id(),
@@ -70,4 +76,54 @@ pub(crate) fn run(call: &mut Call<'_>) -> Result<CallToolResult, GatewayError> {
         });
     }
     Ok(CallToolResult::structured(body))
+}
+
+/// Without `--debug`, reload errors and warnings keep only their headline lines, with each
+/// config path shortened to its file name. The problem and its location (`rules.json:3:5`)
+/// stay; the directory, the quoted source lines and the rule paths (`at agents.backend...`),
+/// which would show one agent the others' ids and rules, go. The full text is in the log.
+fn redact_file_status(mut status: FileStatus, paths: &[&Path]) -> FileStatus {
+    status.last_error = status.last_error.map(|e| redact(&e, paths));
+    status.warnings = status.warnings.iter().map(|w| redact(w, paths)).collect();
+    status
+}
+
+fn redact(text: &str, paths: &[&Path]) -> String {
+    let mut names: Vec<(String, String)> = Vec::new();
+    for path in paths {
+        let Some(name) = path.file_name().map(|n| n.to_string_lossy().into_owned()) else { continue };
+        let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        for full in [absolute.display().to_string(), path.display().to_string()] {
+            names.push((full, name.clone()));
+        }
+    }
+    // Longest first, so an absolute path is not half-replaced by a relative one it ends with.
+    names.sort_by_key(|(full, _)| std::cmp::Reverse(full.len()));
+    text.lines()
+        .filter(|line| !line.starts_with(char::is_whitespace) && !is_quoted_source(line))
+        .map(|line| names.iter().fold(line.to_owned(), |l, (full, name)| l.replace(full.as_str(), name)))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A quoted source line of a diagnostic: `12 | text`.
+fn is_quoted_source(line: &str) -> bool {
+    let digits = line.bytes().take_while(u8::is_ascii_digit).count();
+    digits > 0 && line[digits..].starts_with(" |")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redaction_keeps_the_headline_and_the_file_name() {
+        let error = "/srv/cfg/rules.json:3:5: error: unknown field `alow`\n  at agents.backend\n  |\n3 |     \"alow\": {}\n  |     ^\n  hint: did you mean `allow`?\n/srv/cfg/rules.json:9:1: error: second";
+        let paths = [Path::new("/srv/cfg/rules.json"), Path::new("/srv/cfg/.mcp.json")];
+        assert_eq!(redact(error, &paths), "rules.json:3:5: error: unknown field `alow`\nrules.json:9:1: error: second");
+        assert_eq!(
+            redact("cannot read /srv/cfg/.mcp.json: No such file or directory", &paths),
+            "cannot read .mcp.json: No such file or directory"
+        );
+    }
 }

@@ -68,7 +68,14 @@ pub fn definitions(agent: AgentParam) -> Vec<Tool> {
     ]
 }
 
-fn tool(name: &'static str, description: &'static str, agent: AgentParam, agent_id: &Value, props: Value, required: &[&str]) -> Tool {
+fn tool(
+    name: &'static str,
+    description: &'static str,
+    agent: AgentParam,
+    agent_id: &Value,
+    props: Value,
+    required: &[&str],
+) -> Tool {
     let mut properties = serde_json::Map::new();
     if agent != AgentParam::Absent {
         properties.insert("agent_id".into(), agent_id.clone());

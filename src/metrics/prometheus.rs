@@ -24,7 +24,11 @@ pub fn render(gw: &Gateway) -> String {
     for ((agent, op), s) in &ops {
         let labels = format!("agent=\"{}\",operation=\"{op}\"", escape(agent));
         for le in BUCKETS {
-            let _ = writeln!(out, "mcpgw_call_duration_seconds_bucket{{{labels},le=\"{le}\"}} {}", s.latency.count_le(le * 1000.0));
+            let _ = writeln!(
+                out,
+                "mcpgw_call_duration_seconds_bucket{{{labels},le=\"{le}\"}} {}",
+                s.latency.count_le(le * 1000.0)
+            );
         }
         let _ = writeln!(out, "mcpgw_call_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}", s.latency.total());
         let _ = writeln!(out, "mcpgw_call_duration_seconds_sum{{{labels}}} {}", s.latency.sum_seconds());
@@ -34,7 +38,11 @@ pub fn render(gw: &Gateway) -> String {
     let servers = gw.servers.load();
     let reports: Vec<_> = servers.iter().map(|d| (d.name().to_owned(), d.status())).collect();
     for (name, help, get) in [
-        ("mcpgw_server_calls_total", "Calls forwarded to a downstream server.", (|r: &crate::downstream::StatusReport| r.calls) as fn(&_) -> u64),
+        (
+            "mcpgw_server_calls_total",
+            "Calls forwarded to a downstream server.",
+            (|r: &crate::downstream::StatusReport| r.calls) as fn(&_) -> u64,
+        ),
         ("mcpgw_server_errors_total", "Forwarded calls that failed (not counting isError results).", |r| r.errors),
         ("mcpgw_server_restarts_total", "Times a downstream server was started again.", |r| r.restarts),
     ] {
@@ -49,11 +57,14 @@ pub fn render(gw: &Gateway) -> String {
         let _ = writeln!(out, "mcpgw_server_up{{server=\"{}\"}} {up}", escape(server));
     }
 
+    // Each family's samples must follow its own HELP/TYPE lines, together.
+    let files = [("rules", gw.reload.get(Which::Rules)), ("mcp_config", gw.reload.get(Which::Servers))];
     header(&mut out, "mcpgw_reloads_total", "counter", "Configuration loads tried, by file.");
-    header(&mut out, "mcpgw_reload_failures_total", "counter", "Configuration loads that failed, by file.");
-    for (file, which) in [("rules", Which::Rules), ("mcp_config", Which::Servers)] {
-        let s = gw.reload.get(which);
+    for (file, s) in &files {
         let _ = writeln!(out, "mcpgw_reloads_total{{file=\"{file}\"}} {}", s.attempts);
+    }
+    header(&mut out, "mcpgw_reload_failures_total", "counter", "Configuration loads that failed, by file.");
+    for (file, s) in &files {
         let _ = writeln!(out, "mcpgw_reload_failures_total{{file=\"{file}\"}} {}", s.failures);
     }
     header(&mut out, "mcpgw_policy_info", "gauge", "The policy snapshot being served.");

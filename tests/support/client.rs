@@ -252,6 +252,13 @@ impl McpClient {
         eventually(timeout, || self.is_transport_closed()).await
     }
 
+    /// Closes the connection (the child sees its stdin close) and hands back the child, still
+    /// running, so a test can watch how it exits.
+    pub async fn disconnect(mut self) -> Option<ChildProcess> {
+        let _ = self.service.close_with_timeout(Duration::from_secs(2)).await;
+        self.child.take()
+    }
+
     /// Closes the connection and kills the child's process group.
     pub async fn close(mut self) {
         let _ = self.service.close_with_timeout(Duration::from_secs(2)).await;

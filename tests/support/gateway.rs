@@ -1,11 +1,12 @@
 //! Starting the real `mcpgw` binary on temporary config files and talking to it.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use rmcp::model::CallToolResult;
-use serde_json::Value;
+use serde_json::{Value, json};
 
-use super::{McpClient, Spawn, TempFiles, mcp_json};
+use super::{McpClient, Spawn, TempFiles, eventually, mcp_json};
 
 /// A running gateway, its client, and the files it reads.
 pub struct GatewayUnderTest {
@@ -37,11 +38,60 @@ pub fn gateway_spawn(files: &TempFiles, servers: &[(&str, Value)], rules: &Value
 impl GatewayUnderTest {
     /// Starts the gateway with these servers, rules and extra arguments.
     pub async fn start(servers: &[(&str, Value)], rules: &Value, args: &[&str]) -> Self {
+        Self::start_env(servers, rules, args, &[]).await
+    }
+
+    /// Starts the gateway with extra environment variables too.
+    pub async fn start_env(servers: &[(&str, Value)], rules: &Value, args: &[&str], env: &[(&str, &str)]) -> Self {
         let files = TempFiles::new();
-        let spawn = gateway_spawn(&files, servers, rules, args);
-        let client = McpClient::spawn(&spawn).await;
+        let mut spawn = gateway_spawn(&files, servers, rules, args);
+        for (k, v) in env {
+            spawn = spawn.env(k, v);
+        }
+        Self::from_spawn(files, &spawn).await
+    }
+
+    /// Starts a prepared gateway command whose files live in `files`.
+    pub async fn from_spawn(files: TempFiles, spawn: &Spawn) -> Self {
+        let client = McpClient::spawn(spawn).await;
         let audit = files.file_path("audit.jsonl");
         GatewayUnderTest { client, files, audit }
+    }
+
+    /// The gateway's pid (also its process group).
+    pub fn pid(&mut self) -> u32 {
+        self.client.child().pid()
+    }
+
+    /// The rules file.
+    pub fn rules_path(&self) -> PathBuf {
+        self.files.file_path("rules.json")
+    }
+
+    /// The MCP config file.
+    pub fn mcp_path(&self) -> PathBuf {
+        self.files.file_path(".mcp.json")
+    }
+
+    /// `structuredContent` of `get_gateway_status` for `agent` (no `agent_id` when `None`);
+    /// panics if it is an error.
+    pub async fn status(&self, agent: Option<&str>) -> Value {
+        let args = agent.map_or_else(|| json!({}), |a| json!({"agent_id": a}));
+        let r = self.call("get_gateway_status", args).await;
+        assert_ne!(r.is_error, Some(true), "get_gateway_status failed: {r:?}");
+        structured(&r).clone()
+    }
+
+    /// Waits until the audit log has at least `n` lines and returns them all.
+    pub async fn wait_audit(&self, n: usize, timeout: Duration) -> Vec<Value> {
+        let mut lines = Vec::new();
+        eventually(timeout, || {
+            lines = self.audit_lines();
+            lines.len() >= n
+        })
+        .await;
+        assert!(lines.len() >= n, "expected {n} audit lines, found {}: {lines:#?}", lines.len());
+        lines
     }
 
     /// Calls a gateway tool; panics on a protocol error (gateway errors are results).
@@ -54,13 +104,11 @@ impl GatewayUnderTest {
         self.client.child().stderr().text()
     }
 
-    /// The audit log's lines, parsed.
+    /// The audit log's complete lines, parsed (a line still being written is left out).
     pub fn audit_lines(&self) -> Vec<Value> {
-        std::fs::read_to_string(&self.audit)
-            .unwrap_or_default()
-            .lines()
-            .map(|l| serde_json::from_str(l).expect("audit lines are JSON"))
-            .collect()
+        let text = std::fs::read_to_string(&self.audit).unwrap_or_default();
+        let complete = text.rfind('\n').map_or("", |end| &text[..end]);
+        complete.lines().map(|l| serde_json::from_str(l).expect("audit lines are JSON")).collect()
     }
 }
 
@@ -80,4 +128,42 @@ pub fn error_code(r: &CallToolResult) -> Option<String> {
 /// The text of the first content block.
 pub fn first_text(r: &CallToolResult) -> String {
     r.content.first().and_then(|c| c.as_text()).map(|t| t.text.clone()).unwrap_or_default()
+}
+
+/// The tool names in a `get_server_tools` result.
+pub fn tool_names(r: &CallToolResult) -> Vec<String> {
+    structured(r)["tools"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no tools in {r:?}"))
+        .iter()
+        .map(|t| t["name"].as_str().expect("a tool name").to_owned())
+        .collect()
+}
+
+/// The server names in a `list_servers` result.
+pub fn server_names(r: &CallToolResult) -> Vec<String> {
+    structured(r)["servers"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no servers in {r:?}"))
+        .iter()
+        .map(|s| s["name"].as_str().expect("a server name").to_owned())
+        .collect()
+}
+
+/// Checks the shape every gateway error shares (`isError`, `{"error": {"code", "message"}}`,
+/// the message as text) and returns the `error` object.
+pub fn gateway_error(r: &CallToolResult) -> &Value {
+    assert_eq!(r.is_error, Some(true), "not an error: {r:?}");
+    let error = &structured(r)["error"];
+    let message = error["message"].as_str().unwrap_or_else(|| panic!("no error message in {r:?}"));
+    assert!(error["code"].is_string(), "no error code in {r:?}");
+    assert_eq!(first_text(r), message, "the text of an error is its message");
+    error
+}
+
+/// A fixture server entry that also writes its event log to `log`.
+pub fn logged_fixture(name: &str, log: &std::path::Path, extra: &[&str]) -> Value {
+    let mut args = vec!["--name", name, "--log-file", log.to_str().expect("a UTF-8 path")];
+    args.extend_from_slice(extra);
+    super::fixture_server(&args)
 }

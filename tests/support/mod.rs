@@ -4,6 +4,7 @@
 //! - [`process`]: spawning a binary with piped stdio and a continuously drained stderr;
 //! - [`client`]: an rmcp client over a child's pipes (or HTTP) that records notifications;
 //! - [`config`]: temporary config files;
+//! - [`http`]: the gateway served over HTTP, and a raw HTTP/1.1 client;
 //! - [`procfs`]: checking from `/proc` whether processes are still alive.
 //!
 //! Each test crate uses a different subset, hence the blanket `dead_code` allowance.
@@ -12,6 +13,7 @@
 pub mod client;
 pub mod config;
 pub mod gateway;
+pub mod http;
 pub mod process;
 pub mod procfs;
 
@@ -19,7 +21,10 @@ use std::time::Duration;
 
 pub use client::{ConnectFailure, McpClient, PendingCall, Recorder};
 pub use config::{TempFiles, fixture_server, mcp_json};
-pub use gateway::{GatewayUnderTest, error_code, first_text, gateway_spawn, structured};
+pub use gateway::{
+    GatewayUnderTest, error_code, first_text, gateway_error, gateway_spawn, logged_fixture, server_names, structured,
+    tool_names,
+};
 pub use process::{ChildProcess, Spawn, StderrLog};
 
 /// The fixture MCP server built from `src/bin/mcpgw-fixture`.

@@ -9,7 +9,17 @@ use serde_json::{Value, json};
 /// The built-in tools, in the order `tools/list` reports them.
 pub fn builtin_tools() -> Vec<Tool> {
     vec![
-        tool("echo", "Return the given text as one text block.", text_schema()),
+        tool(
+            "echo",
+            "Return the given text as one text block (or only its length, with length_only).",
+            object(
+                json!({
+                    "text": {"type": "string", "description": "the text to return"},
+                    "length_only": {"type": "boolean", "default": false, "description": "return `<n> bytes` instead"}
+                }),
+                &["text"],
+            ),
+        ),
         tool(
             "add",
             "Add two numbers; the sum comes back as text and as structuredContent {sum}.",

@@ -17,9 +17,16 @@ const BIG_LIMIT: usize = 1 << 30;
 #[derive(Deserialize)]
 pub struct EchoArgs {
     text: String,
+    /// Answer `<n> bytes` instead of the text, so a test can send a huge argument without
+    /// paying for an equally huge reply.
+    #[serde(default)]
+    length_only: bool,
 }
 
 pub fn echo(args: EchoArgs) -> CallToolResult {
+    if args.length_only {
+        return text(format!("{} bytes", args.text.len()));
+    }
     text(args.text)
 }
 
