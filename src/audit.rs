@@ -156,6 +156,7 @@ async fn write_loop(file: tokio::fs::File, mut rx: mpsc::Receiver<Msg>, stats: A
 
 /// The JSON line of one event.
 pub fn render(ev: &AuditEvent, decision_id: &str) -> Value {
+    let mut judged_as = None;
     let (decision, reason, rules, snapshot) = match &ev.judged {
         Some(j) => {
             let req = Request { agent: j.agent.as_deref(), server: &j.server, tool: j.tool.as_deref() };
@@ -164,6 +165,7 @@ pub fn render(ev: &AuditEvent, decision_id: &str) -> Value {
                 Effect::Allow => "allow",
                 Effect::Deny => "deny",
             };
+            judged_as = why.judged_as.clone();
             (
                 Value::from(effect),
                 Value::from(why.reason.as_str()),
@@ -187,6 +189,10 @@ pub fn render(ev: &AuditEvent, decision_id: &str) -> Value {
         "outcome": ev.outcome.map_or("ok", ErrorCode::as_str),
         "latency_ms": (ev.latency.as_secs_f64() * 1e6).round() / 1e3,
     });
+    if let Some(default) = judged_as {
+        // The request had no (or an unknown) id and the default agent's rules applied.
+        line["judged_as"] = Value::from(default);
+    }
     if let Some(claimed) = &ev.claimed_agent {
         line["spoofed_agent_id"] = Value::from(claimed.as_str());
     }

@@ -29,6 +29,9 @@ pub enum ErrorCode {
     DownstreamError,
     /// The agent is over its rate limit.
     RateLimited,
+    /// The client cancelled the call. The client never sees this (a cancelled request gets no
+    /// response); it exists so the audit log tells cancellations from timeouts.
+    Cancelled,
 }
 
 impl ErrorCode {
@@ -44,6 +47,7 @@ impl ErrorCode {
             ErrorCode::InvalidArgument => "INVALID_ARGUMENT",
             ErrorCode::DownstreamError => "DOWNSTREAM_ERROR",
             ErrorCode::RateLimited => "RATE_LIMITED",
+            ErrorCode::Cancelled => "CANCELLED",
         }
     }
 }

@@ -274,6 +274,10 @@ async fn unknown_agents_fall_back_to_the_default_only_when_the_rules_say_so() {
         .call("execute_tool", json!({"agent_id": "ghost", "server": "tools", "tool": "echo", "args": {"text": "x"}}))
         .await;
     assert_eq!(error_code(&r).as_deref(), Some("DENIED_BY_POLICY"), "never allow-all: {r:?}");
+    // The audit line says whose rules decided.
+    let lines = gw.wait_audit(2, Duration::from_secs(3)).await;
+    assert_eq!(lines[1]["agent_id"], "ghost", "{}", lines[1]);
+    assert_eq!(lines[1]["judged_as"], "ops", "{}", lines[1]);
     gw.client.close().await;
 
     // Lenient but with no default agent: still refused.

@@ -2,6 +2,7 @@
 //! drops the cached tool list when the server says it changed.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use arc_swap::ArcSwapOption;
 use rmcp::model::{ClientCapabilities, ClientConfig, Implementation, ProgressNotificationParam, ProtocolVersion, Tool};
@@ -11,9 +12,13 @@ use rmcp::{ClientHandler, RoleClient};
 use crate::downstream::progress::ProgressRoutes;
 
 /// A downstream's tool list, cached until `notifications/tools/list_changed`.
+///
+/// A generation counter keeps a listing that was started before a change notification from
+/// being cached after it: such a list may already be stale.
 #[derive(Default)]
 pub struct ToolCache {
     tools: ArcSwapOption<Vec<Tool>>,
+    generation: AtomicU64,
 }
 
 impl ToolCache {
@@ -22,15 +27,27 @@ impl ToolCache {
         self.tools.load_full()
     }
 
-    /// Stores a freshly listed set of tools.
-    pub fn set(&self, tools: Vec<Tool>) -> Arc<Vec<Tool>> {
+    /// The generation to pass to [`set`](Self::set) for a listing started now.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    /// Caches a list that was requested at `generation`, unless the list changed since.
+    pub fn set(&self, tools: Vec<Tool>, generation: u64) -> Arc<Vec<Tool>> {
         let tools = Arc::new(tools);
-        self.tools.store(Some(tools.clone()));
+        if self.generation() == generation {
+            self.tools.store(Some(tools.clone()));
+            // An invalidation may have slipped in between the check and the store.
+            if self.generation() != generation {
+                self.tools.store(None);
+            }
+        }
         tools
     }
 
     /// Forgets the list so the next use lists again.
     pub fn invalidate(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
         self.tools.store(None);
     }
 }

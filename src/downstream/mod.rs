@@ -225,8 +225,9 @@ impl Downstream {
         if let Some(tools) = conn.tools.get() {
             return Ok(tools);
         }
+        let generation = conn.tools.generation();
         match tokio::time::timeout(timeout, conn.peer().list_all_tools()).await {
-            Ok(Ok(tools)) => Ok(conn.tools.set(tools)),
+            Ok(Ok(tools)) => Ok(conn.tools.set(tools, generation)),
             Ok(Err(e)) => Err(self.service_error(e, &conn, "tools/list", timeout).await),
             Err(_) => Err(GatewayError::new(
                 ErrorCode::Timeout,
@@ -278,7 +279,7 @@ impl Downstream {
                     CancelledNotificationParam::new(Some(id), Some("cancelled by the gateway's client".into())),
                 );
                 let _ = conn.peer().send_notification(note.into()).await;
-                return Err(GatewayError::new(ErrorCode::Timeout, "the call was cancelled by the client").server(&self.spec.name).tool(&tool));
+                return Err(GatewayError::new(ErrorCode::Cancelled, "the call was cancelled by the client").server(&self.spec.name).tool(&tool));
             }
         };
         // The response can overtake the progress sent just before it: forward that first.

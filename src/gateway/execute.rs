@@ -23,8 +23,9 @@ pub(crate) async fn run(call: &mut Call<'_>) -> Result<CallToolResult, GatewayEr
     let snapshot = call.gw.policy.load_full();
     call.judge(&snapshot, server, Some(tool))?;
     let downstream = call.server(server)?;
+    // One budget for the whole call: starting the server, listing its tools and the call.
     let timeout = downstream.timeout(timeout);
-
+    let started = std::time::Instant::now();
     let tools = downstream.tools(timeout).await?;
     if !tools.iter().any(|t| t.name == tool) {
         return Err(not_found(server, tool));
@@ -32,5 +33,6 @@ pub(crate) async fn run(call: &mut Call<'_>) -> Result<CallToolResult, GatewayEr
     let mut params = CallToolRequestParams::new(tool.to_owned());
     params.arguments = args;
     let _limit = call.concurrency_permit()?;
-    downstream.call(params, timeout, call.progress_route(), call.cancel.clone()).await
+    let remaining = timeout.saturating_sub(started.elapsed()).max(Duration::from_millis(1));
+    downstream.call(params, remaining, call.progress_route(), call.cancel.clone()).await
 }
