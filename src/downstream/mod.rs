@@ -100,6 +100,28 @@ impl Lifecycle {
 /// The longest a call's result waits for its last progress notifications to be forwarded.
 const PROGRESS_SETTLE: Duration = Duration::from_millis(500);
 
+/// The time one gateway call may take, all stages together (starting the server, listing its
+/// tools, the call). Errors name the whole budget, which is what the caller asked for.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    /// The whole budget.
+    pub total: Duration,
+    /// When the call began.
+    pub started: std::time::Instant,
+}
+
+impl Budget {
+    /// A budget of `total` starting now.
+    pub fn new(total: Duration) -> Self {
+        Budget { total, started: std::time::Instant::now() }
+    }
+
+    /// What is left (at least a millisecond, so a spent budget still fails by timing out).
+    pub fn remaining(&self) -> Duration {
+        self.total.saturating_sub(self.started.elapsed()).max(Duration::from_millis(1))
+    }
+}
+
 /// A connection that lived this long counts as healthy: its death starts backoff afresh.
 const HEALTHY_UPTIME: Duration = Duration::from_secs(10);
 
@@ -237,18 +259,18 @@ impl Downstream {
         }
     }
 
-    /// Calls a tool and returns the downstream's result as it is. Progress goes to `progress`;
-    /// cancelling `cancel` cancels the call downstream.
+    /// Calls a tool and returns the downstream's result as it is, within what is left of
+    /// `budget`. Progress goes to `progress`; cancelling `cancel` cancels the call downstream.
     pub async fn call(
         &self,
         params: CallToolRequestParams,
-        timeout: Duration,
+        budget: Budget,
         progress: Option<Route>,
         cancel: CancellationToken,
     ) -> Result<CallToolResult, GatewayError> {
         let _in_flight = InFlight::enter(self);
         self.calls.fetch_add(1, Ordering::Relaxed);
-        let result = self.call_inner(params, timeout, progress, cancel).await;
+        let result = self.call_inner(params, budget, progress, cancel).await;
         if result.is_err() {
             self.errors.fetch_add(1, Ordering::Relaxed);
         }
@@ -258,17 +280,18 @@ impl Downstream {
     async fn call_inner(
         &self,
         params: CallToolRequestParams,
-        timeout: Duration,
+        budget: Budget,
         progress: Option<Route>,
         cancel: CancellationToken,
     ) -> Result<CallToolResult, GatewayError> {
         let tool = params.name.to_string();
-        let conn = self.connection(timeout).await?;
+        let conn = self.connection(budget.remaining()).await?;
+        let timeout = budget.remaining();
         let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
         let handle =
             match conn.peer().send_request_with_option(request, PeerRequestOptions::with_timeout(timeout)).await {
                 Ok(h) => h,
-                Err(e) => return Err(self.service_error(e, &conn, &tool, timeout).await),
+                Err(e) => return Err(self.service_error(e, &conn, &tool, budget.total).await),
             };
         let route = conn.routes.add(handle.progress_token.clone(), progress);
         let id = handle.id.clone();
@@ -293,7 +316,7 @@ impl Downstream {
             )
             .server(&self.spec.name)
             .tool(&tool)),
-            Err(e) => Err(self.service_error(e, &conn, &tool, timeout).await.tool(&tool)),
+            Err(e) => Err(self.service_error(e, &conn, &tool, budget.total).await.tool(&tool)),
         }
     }
 

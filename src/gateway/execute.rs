@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use rmcp::model::{CallToolRequestParams, CallToolResult};
 
+use crate::downstream::Budget;
 use crate::error::GatewayError;
 use crate::gateway::handler::Call;
 use crate::gateway::server_tools::not_found;
@@ -24,15 +25,13 @@ pub(crate) async fn run(call: &mut Call<'_>) -> Result<CallToolResult, GatewayEr
     call.judge(&snapshot, server, Some(tool))?;
     let downstream = call.server(server)?;
     // One budget for the whole call: starting the server, listing its tools and the call.
-    let timeout = downstream.timeout(timeout);
-    let started = std::time::Instant::now();
-    let tools = downstream.tools(timeout).await?;
+    let budget = Budget::new(downstream.timeout(timeout));
+    let tools = downstream.tools(budget.remaining()).await?;
     if !tools.iter().any(|t| t.name == tool) {
         return Err(not_found(server, tool));
     }
     let mut params = CallToolRequestParams::new(tool.to_owned());
     params.arguments = args;
     let _limit = call.concurrency_permit()?;
-    let remaining = timeout.saturating_sub(started.elapsed()).max(Duration::from_millis(1));
-    downstream.call(params, remaining, call.progress_route(), call.cancel.clone()).await
+    downstream.call(params, budget, call.progress_route(), call.cancel.clone()).await
 }
