@@ -10,13 +10,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::ErrorCode;
 use crate::gateway::Judged;
-use crate::policy::{Effect, Request};
+use crate::policy::{Effect, Request, RuleRef};
 
 /// Records waiting for the writer before requests start to wait.
 const QUEUE: usize = 8192;
@@ -133,7 +133,7 @@ async fn write_loop(file: tokio::fs::File, mut rx: mpsc::Receiver<Msg>, stats: A
             match msg {
                 Msg::Event(ev) => {
                     seq += 1;
-                    let mut line = render(&ev, &format!("{run:x}-{seq}")).to_string().into_bytes();
+                    let mut line = render(&ev, &format!("{run:x}-{seq}"));
                     line.push(b'\n');
                     if out.write_all(&line).await.is_ok() {
                         stats.written.fetch_add(1, Ordering::Relaxed);
@@ -154,52 +154,63 @@ async fn write_loop(file: tokio::fs::File, mut rx: mpsc::Receiver<Msg>, stats: A
     let _ = out.flush().await;
 }
 
-/// The JSON line of one event.
-pub fn render(ev: &AuditEvent, decision_id: &str) -> Value {
-    let mut judged_as = None;
-    let (decision, reason, rules, snapshot) = match &ev.judged {
-        Some(j) => {
-            let req = Request { agent: j.agent.as_deref(), server: &j.server, tool: j.tool.as_deref() };
-            let why = j.snapshot.table.explain(&req);
-            let effect = match why.decision {
-                Effect::Allow => "allow",
-                Effect::Deny => "deny",
-            };
-            judged_as = why.judged_as.clone();
-            (
-                Value::from(effect),
-                Value::from(why.reason.as_str()),
-                serde_json::to_value(&why.determining_rules).unwrap_or_default(),
-                Value::from(why.snapshot),
-            )
-        }
-        None => (Value::Null, Value::Null, json!([]), ev.snapshot.as_deref().map_or(Value::Null, Value::from)),
+/// One audit line, serialized straight from borrowed fields (no intermediate JSON tree: the
+/// writer is on the busiest path of a loaded gateway).
+#[derive(serde::Serialize)]
+struct Line<'a> {
+    ts: String,
+    decision_id: &'a str,
+    agent_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    judged_as: Option<String>,
+    operation: &'a str,
+    server: Option<&'a str>,
+    tool: Option<&'a str>,
+    decision: Option<&'static str>,
+    reason: Option<&'static str>,
+    determining_rules: Vec<RuleRef>,
+    snapshot: Option<String>,
+    outcome: &'static str,
+    latency_ms: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    spoofed_agent_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    args: Option<&'a Value>,
+}
+
+/// The JSON line of one event, without the line break.
+pub fn render(ev: &AuditEvent, decision_id: &str) -> Vec<u8> {
+    let mut line = Line {
+        ts: rfc3339(ev.ts),
+        decision_id,
+        agent_id: ev.agent.as_deref(),
+        judged_as: None,
+        operation: ev.operation,
+        server: ev.server.as_deref(),
+        tool: ev.tool.as_deref(),
+        decision: None,
+        reason: None,
+        determining_rules: Vec::new(),
+        snapshot: ev.snapshot.clone(),
+        outcome: ev.outcome.map_or("ok", ErrorCode::as_str),
+        latency_ms: (ev.latency.as_secs_f64() * 1e6).round() / 1e3,
+        spoofed_agent_id: ev.claimed_agent.as_deref(),
+        args: ev.args.as_ref(),
     };
-    let mut line = json!({
-        "ts": rfc3339(ev.ts),
-        "decision_id": decision_id,
-        "agent_id": ev.agent,
-        "operation": ev.operation,
-        "server": ev.server,
-        "tool": ev.tool,
-        "decision": decision,
-        "reason": reason,
-        "determining_rules": rules,
-        "snapshot": snapshot,
-        "outcome": ev.outcome.map_or("ok", ErrorCode::as_str),
-        "latency_ms": (ev.latency.as_secs_f64() * 1e6).round() / 1e3,
-    });
-    if let Some(default) = judged_as {
+    if let Some(j) = &ev.judged {
+        let req = Request { agent: j.agent.as_deref(), server: &j.server, tool: j.tool.as_deref() };
+        let why = j.snapshot.table.explain(&req);
+        line.decision = Some(match why.decision {
+            Effect::Allow => "allow",
+            Effect::Deny => "deny",
+        });
+        line.reason = Some(why.reason.as_str());
         // The request had no (or an unknown) id and the default agent's rules applied.
-        line["judged_as"] = Value::from(default);
+        line.judged_as = why.judged_as;
+        line.determining_rules = why.determining_rules;
+        line.snapshot = Some(why.snapshot);
     }
-    if let Some(claimed) = &ev.claimed_agent {
-        line["spoofed_agent_id"] = Value::from(claimed.as_str());
-    }
-    if let Some(args) = &ev.args {
-        line["args"] = args.clone();
-    }
-    line
+    serde_json::to_vec(&line).unwrap_or_default()
 }
 
 /// RFC 3339 UTC with milliseconds, e.g. `2026-11-26T10:32:30.123Z`.

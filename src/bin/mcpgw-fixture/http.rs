@@ -33,6 +33,11 @@ pub async fn serve(state: Arc<State>, addr: SocketAddr, required: Vec<RequiredHe
         .layer(middleware::from_fn_with_state(Arc::new(required), require_headers));
     let listener = tokio::net::TcpListener::bind(addr).await?;
     eprintln!("listening on http://{}/mcp", listener.local_addr()?);
+    // Small SSE writes would otherwise wait for the client's delayed ACK (~40 ms per call on a
+    // kept-alive connection), which would make the fixture a poor baseline.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, app).await?;
     Ok(())
 }
