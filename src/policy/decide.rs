@@ -8,6 +8,7 @@
 use std::borrow::Cow;
 
 use crate::policy::ast::Effect;
+use crate::policy::compile::fast::FastEntry;
 use crate::policy::compile::unit::ServerView;
 use crate::policy::table::DecisionTable;
 use crate::policy::validate::is_valid_agent_id;
@@ -150,6 +151,16 @@ impl DecisionTable {
     /// Decides a request. This is the fast path: it stops at the first rule that settles the
     /// answer, and it agrees with [`explain`](DecisionTable::explain) by construction.
     pub fn decide(&self, req: &Request<'_>) -> Decision {
+        // An exact agent key on a server its blocks name: the flattened facts. A missing id is
+        // judged as the default agent, as `resolve` does; an id found here is an exact key, so
+        // it is well-formed and `resolve` would have found the same units.
+        let id = match req.agent.filter(|a| !a.is_empty()) {
+            Some(a) => Some(a),
+            None => self.default_agent.as_deref(),
+        };
+        if let Some(entry) = id.and_then(|id| self.fast.get(id, req.server)) {
+            return judge(&mut FastFacts { entry, tool: req.tool, tool_mask: None }, req.tool.is_some());
+        }
         let units = match self.resolve(req.agent) {
             Resolution::Units { units, .. } => units,
             Resolution::Unknown => return Decision::deny(Reason::UnknownAgent),
@@ -254,5 +265,30 @@ impl Facts for LazyFacts<'_, '_> {
     #[inline]
     fn has_allow_tools(&mut self) -> bool {
         self.views.any(|v| v.has_allow_tools(self.server))
+    }
+}
+
+/// Facts read from the flattened table ([`FastEntry`]).
+struct FastFacts<'t, 'r> {
+    entry: FastEntry<'t>,
+    tool: Option<&'r str>,
+    /// The tool name's byte mask, computed at most once.
+    tool_mask: Option<u64>,
+}
+
+impl Facts for FastFacts<'_, '_> {
+    #[inline]
+    fn server_hit(&mut self, effect: Effect) -> bool {
+        self.entry.server_hit(effect)
+    }
+
+    #[inline]
+    fn tool_hit(&mut self, effect: Effect) -> bool {
+        self.tool.is_some_and(|tool| self.entry.tool_hit(effect, tool, &mut self.tool_mask))
+    }
+
+    #[inline]
+    fn has_allow_tools(&mut self) -> bool {
+        self.entry.has_allow_tools()
     }
 }

@@ -5,7 +5,8 @@ use std::borrow::Cow;
 use rustc_hash::FxHashMap;
 
 use crate::policy::ast::{AgentLimits, Defaults, Effect, PolicySet, RuleSource};
-use crate::policy::compile::pattern_set::{GlobTooComplex, PatternSet, PatternSetBuilder};
+use crate::policy::compile::fast::FastIndex;
+use crate::policy::compile::pattern_set::{GlobChecks, GlobTooComplex, PatternSet, PatternSetBuilder};
 use crate::policy::compile::unit::{AgentUnit, build_unit};
 use crate::policy::diagnostic::{Diagnostic, Diagnostics};
 use crate::policy::glob::{GlobKind, classify};
@@ -49,6 +50,8 @@ pub struct DecisionTable {
     /// Agent key patterns; the ids are unit indices.
     pub(crate) pattern_agents: PatternSet,
     pub(crate) unit_limits: Box<[AgentLimits]>,
+    /// The decide fast path: exact agents on servers they name, flattened.
+    pub(crate) fast: FastIndex,
     pub(crate) defaults: Defaults,
     pub(crate) default_agent: Option<Box<str>>,
     pub(crate) source_name: Box<str>,
@@ -98,8 +101,9 @@ impl DecisionTable {
         }
         let mut units = Vec::with_capacity(policy.agents.len());
         let mut errors = Vec::new();
+        let mut checks = GlobChecks::default();
         for block in &per_block {
-            match build_unit(block) {
+            match build_unit(block, &mut checks) {
                 Ok(unit) => units.push(unit),
                 Err(e) => errors.push(too_complex(policy, &rules, e)),
             }
@@ -116,7 +120,7 @@ impl DecisionTable {
                 _ => patterns.push(&agent.key.text, rule_id(i)),
             }
         }
-        let pattern_agents = patterns.build().map_err(|e| {
+        let pattern_agents = patterns.build(&mut checks).map_err(|e| {
             let at = e.ids.first().and_then(|&i| policy.agents.get(i as usize));
             let message = format!("agent pattern `{}` is too complex to compile: {}", e.pattern, e.reason);
             let d = match at {
@@ -125,7 +129,7 @@ impl DecisionTable {
             };
             Diagnostics(vec![d])
         })?;
-        let exact_agents = exact
+        let exact_agents: FxHashMap<Box<str>, Box<[u32]>> = exact
             .into_iter()
             .map(|(key, mut list)| {
                 pattern_agents.collect(&key, &mut list);
@@ -134,6 +138,7 @@ impl DecisionTable {
                 (key, list.into_boxed_slice())
             })
             .collect();
+        let fast = FastIndex::build(exact_agents.iter().map(|(k, v)| (&**k, &**v)), &units);
 
         let default_agent = options
             .default_agent
@@ -146,6 +151,7 @@ impl DecisionTable {
             exact_agents,
             pattern_agents,
             unit_limits: policy.agents.iter().map(|a| a.limits).collect(),
+            fast,
             defaults: policy.defaults,
             default_agent: default_agent.map(Into::into),
             source_name: policy.source_name.as_str().into(),
@@ -185,6 +191,7 @@ impl DecisionTable {
             + self.rules.iter().map(|r| r.agent.len() + r.server.len() + 96).sum::<usize>()
             + self.exact_agents.iter().map(|(k, v)| k.len() + v.len() * 4 + 32).sum::<usize>()
             + self.pattern_agents.memory_usage()
+            + self.fast.memory_usage()
     }
 
     /// The rate limits that apply to `agent` (resolved as for decisions): for each limit, the

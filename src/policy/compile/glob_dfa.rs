@@ -80,6 +80,11 @@ impl GlobChunk {
         }
     }
 
+    /// The glob texts, by DFA pattern index.
+    pub(crate) fn globs(&self) -> &[Box<str>] {
+        &self.globs
+    }
+
     /// Heap bytes used by this chunk.
     pub(crate) fn memory_usage(&self) -> usize {
         self.dfa.memory_usage()
@@ -98,6 +103,12 @@ pub(crate) fn build_chunks(globs: &[(&str, IdList)]) -> Result<Vec<GlobChunk>, T
         start = end;
     }
     Ok(chunks)
+}
+
+/// Whether `glob` fits the size limits in a chunk of its own ([`build_chunks`] fails exactly
+/// when some glob does not).
+pub(crate) fn fits_alone(glob: &str) -> Result<(), String> {
+    build_one(&[(glob, IdList::default())]).map(|_| ())
 }
 
 /// Builds `globs[start..end]` as one chunk, or splits it in half when it is too big.

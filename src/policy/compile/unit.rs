@@ -9,7 +9,7 @@
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::policy::ast::{Effect, RuleView};
-use crate::policy::compile::pattern_set::{GlobTooComplex, IdList, PatternSet, PatternSetBuilder};
+use crate::policy::compile::pattern_set::{GlobChecks, GlobTooComplex, IdList, PatternSet, PatternSetBuilder};
 use crate::policy::glob::{GlobKind, classify, glob_match};
 
 /// One agent block, compiled.
@@ -61,6 +61,11 @@ impl AgentUnit {
             Some(entry) => ServerView::Entry(entry),
             None => ServerView::Other(&self.other),
         }
+    }
+
+    /// The server names this block writes exactly.
+    pub(crate) fn server_names(&self) -> impl Iterator<Item = &str> {
+        self.servers.keys().map(|k| &**k)
     }
 
     /// Approximate heap bytes used.
@@ -119,6 +124,15 @@ impl ServerView<'_> {
         }
     }
 
+    /// Calls `f` with every tool set of `effect` whose server key matches `server`: the sets
+    /// that [`tool_hit`](Self::tool_hit) probes.
+    pub(crate) fn for_each_tool_set(&self, effect: Effect, server: &str, mut f: impl FnMut(&PatternSet)) {
+        match self {
+            ServerView::Entry(e) => f(e.tools(effect)),
+            ServerView::Other(o) => o.groups_for(server).for_each(|g| f(g.tools(effect))),
+        }
+    }
+
     /// Appends the ids of the server rules of `effect` that match `server`.
     pub(crate) fn collect_server(&self, effect: Effect, server: &str, out: &mut Vec<u32>) {
         match (self, effect) {
@@ -167,7 +181,7 @@ impl OtherServers {
 }
 
 /// Compiles the rules of one agent block. `rules` pairs each rule with its id.
-pub(crate) fn build_unit(rules: &[(u32, RuleView<'_>)]) -> Result<AgentUnit, GlobTooComplex> {
+pub(crate) fn build_unit(rules: &[(u32, RuleView<'_>)], checks: &mut GlobChecks) -> Result<AgentUnit, GlobTooComplex> {
     let mut names: Vec<&str> = Vec::new();
     let mut seen: FxHashSet<&str> = FxHashSet::default();
     // Rules whose server pattern is exact, by name; and the others, to be matched by glob.
@@ -196,9 +210,9 @@ pub(crate) fn build_unit(rules: &[(u32, RuleView<'_>)]) -> Result<AgentUnit, Glo
         for &(id, rule) in applicable {
             entry.push(id, rule);
         }
-        servers.insert(Box::from(name), entry.build()?);
+        servers.insert(Box::from(name), entry.build(checks)?);
     }
-    Ok(AgentUnit { servers, other: build_other(&glob_rules)? })
+    Ok(AgentUnit { servers, other: build_other(&glob_rules, checks)? })
 }
 
 /// Collects the rules that apply to one exactly named server.
@@ -220,19 +234,19 @@ impl<'p> EntryBuilder<'p> {
         }
     }
 
-    fn build(mut self) -> Result<ServerEntry, GlobTooComplex> {
+    fn build(mut self, checks: &mut GlobChecks) -> Result<ServerEntry, GlobTooComplex> {
         self.deny_server.sort_unstable();
         self.allow_server.sort_unstable();
         Ok(ServerEntry {
             deny_server: self.deny_server.into_boxed_slice(),
             allow_server: self.allow_server.into_boxed_slice(),
-            deny_tools: self.deny_tools.build()?,
-            allow_tools: self.allow_tools.build()?,
+            deny_tools: self.deny_tools.build(checks)?,
+            allow_tools: self.allow_tools.build(checks)?,
         })
     }
 }
 
-fn build_other(glob_rules: &[(u32, RuleView<'_>)]) -> Result<OtherServers, GlobTooComplex> {
+fn build_other(glob_rules: &[(u32, RuleView<'_>)], checks: &mut GlobChecks) -> Result<OtherServers, GlobTooComplex> {
     let mut deny_servers = PatternSetBuilder::default();
     let mut allow_servers = PatternSetBuilder::default();
     let mut groups: Vec<(&str, u32, PatternSetBuilder<'_>, PatternSetBuilder<'_>)> = Vec::new();
@@ -262,8 +276,8 @@ fn build_other(glob_rules: &[(u32, RuleView<'_>)]) -> Result<OtherServers, GlobT
         .map(|(server, first_id, deny, allow)| {
             let mut key = PatternSetBuilder::default();
             key.push(server, first_id);
-            Ok(ToolGroup { server: key.build()?, deny: deny.build()?, allow: allow.build()? })
+            Ok(ToolGroup { server: key.build(checks)?, deny: deny.build(checks)?, allow: allow.build(checks)? })
         })
         .collect::<Result<Vec<_>, GlobTooComplex>>()?;
-    Ok(OtherServers { deny_servers: deny_servers.build()?, allow_servers: allow_servers.build()?, groups })
+    Ok(OtherServers { deny_servers: deny_servers.build(checks)?, allow_servers: allow_servers.build(checks)?, groups })
 }
