@@ -62,8 +62,8 @@ pub enum Command {
     ///                                       unknown_agent, invalid_agent)
     ///       "rule": "agents.backend.deny.tools.postgres[0]"}]}
     ///
-    /// or JSON lines, one case object per line (then the rules come from --rules,
-    /// GATEWAY_RULES or the default search).
+    /// or just the array of cases, or JSON lines with one case object per line (for those two,
+    /// the rules come from --rules, GATEWAY_RULES or the default search).
     ///
     /// `rule` (a string or a list of strings) names rules that must be among the determining
     /// rules, each written as its location (`agents.backend.deny.tools.postgres[0]`,
@@ -219,7 +219,7 @@ pub struct FmtArgs {
 /// Options of `mcpgw test`.
 #[derive(Debug, Clone, Args)]
 pub struct TestArgs {
-    /// The test cases (JSON, or JSON lines).
+    /// The test cases (a JSON object, an array of cases, or JSON lines).
     pub cases: PathBuf,
     /// The rules file. Wins over the `rules` the cases file names, which wins over
     /// `GATEWAY_RULES` and the default search.

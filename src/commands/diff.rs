@@ -256,7 +256,7 @@ impl Change {
             effect_word(self.before.decision),
             effect_word(self.after.decision)
         );
-        for (label, e) in [("before", &self.before), ("after: ", &self.after)] {
+        for (label, e) in [("before:", &self.before), ("after: ", &self.after)] {
             s.push_str(&format!("  {label} {} ({})", effect_word(e.decision), e.reason.as_str()));
             if let Some(d) = &e.judged_as {
                 s.push_str(&format!(", judged as `{d}`"));
@@ -271,24 +271,36 @@ impl Change {
         s
     }
 
-    fn to_json(&self) -> serde_json::Value {
-        let mut v = serde_json::json!({
-            "agent": self.before.agent,
-            "server": self.before.server,
-        });
-        if let Some(t) = &self.before.tool {
-            v["tool"] = t.clone().into();
-        }
-        for (key, note) in [("agent_note", &self.agent_note), ("server_note", &self.server_note), ("tool_note", &self.tool_note)]
-        {
-            if let Some(n) = note {
-                v[key] = n.clone().into();
-            }
-        }
-        v["before"] = serde_json::to_value(&self.before).unwrap_or_default();
-        v["after"] = serde_json::to_value(&self.after).unwrap_or_default();
-        v
+    fn to_json(&self) -> String {
+        let json = ChangeJson {
+            agent: self.before.agent.as_deref(),
+            agent_note: self.agent_note.as_deref(),
+            server: &self.before.server,
+            server_note: self.server_note.as_deref(),
+            tool: self.before.tool.as_deref(),
+            tool_note: self.tool_note.as_deref(),
+            before: &self.before,
+            after: &self.after,
+        };
+        serde_json::to_string(&json).unwrap_or_default()
     }
+}
+
+/// The JSON form of a [`Change`], fields in this order.
+#[derive(serde::Serialize)]
+struct ChangeJson<'a> {
+    agent: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    agent_note: Option<&'a str>,
+    server: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    server_note: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_note: Option<&'a str>,
+    before: &'a Explanation,
+    after: &'a Explanation,
 }
 
 /// Reads a tool catalogue, `{"server": ["tool", ...]}`, keeping its order.

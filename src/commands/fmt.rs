@@ -245,7 +245,10 @@ mod tests {
     fn hunk_shows_only_the_differing_lines_with_context() {
         let old = "a\nb\nc\nd\n";
         let new = "a\nB\nc\nd\n";
-        assert_eq!(hunk(Path::new("p.mcpgw"), old, new), "--- p.mcpgw\n+++ p.mcpgw (canonical)\n@@ -1 +1 @@\n a\n-b\n+B\n c\n");
+        assert_eq!(
+            hunk(Path::new("p.mcpgw"), old, new),
+            "--- p.mcpgw\n+++ p.mcpgw (canonical)\n@@ -1 +1 @@\n a\n-b\n+B\n c\n"
+        );
         let h = hunk(Path::new("p"), "x", "x\n");
         assert!(h.contains("-x\n\\ no newline at end of file\n+x\n"), "{h}");
     }

@@ -1,6 +1,7 @@
 //! `mcpgw test`: expected decisions, checked against a policy.
 //!
-//! A cases file is a JSON object (or JSON lines, one case per line; see `mcpgw test --help`):
+//! A cases file is a JSON object (or an array of cases, or JSON lines with one case per line;
+//! see `mcpgw test --help`):
 //!
 //! ```json
 //! {"rules": "policy.mcpgw",
@@ -76,7 +77,7 @@ pub fn run(args: &TestArgs) -> ExitCode {
         failed += 1;
         let mut report = format!("FAIL {file}:{}:{}", case.span.line, case.span.column);
         if let Some(name) = &case.name {
-            report.push_str(&format!(" {name}"));
+            report.push_str(&format!(": {name}"));
         }
         report.push('\n');
         for p in &problems {
@@ -196,14 +197,17 @@ fn parse_suite(file: &str, text: &str) -> Result<Suite, Diagnostics> {
     let mut cx = Cx { file, lines: &lines, line_offset: 0, errors: Vec::new() };
     match syntax::parse(text) {
         Ok(node) => {
-            let is_suite = match &node.kind {
-                NodeKind::Object(members) => members.iter().any(|m| SUITE_KEYS.contains(&m.key.as_str())),
-                _ => true,
-            };
-            let suite = if is_suite {
-                cx.suite(&node)
-            } else {
-                Suite { cases: cx.case(&node, &[]).into_iter().collect(), ..Suite::default() }
+            let suite = match &node.kind {
+                // A bare array of cases.
+                NodeKind::Array(items) => Suite {
+                    cases: items.iter().enumerate().filter_map(|(i, n)| cx.case(n, &[PathSegment::Index(i)])).collect(),
+                    ..Suite::default()
+                },
+                // A single case (JSON lines with one line).
+                NodeKind::Object(members) if !members.iter().any(|m| SUITE_KEYS.contains(&m.key.as_str())) => {
+                    Suite { cases: cx.case(&node, &[]).into_iter().collect(), ..Suite::default() }
+                }
+                _ => cx.suite(&node),
             };
             cx.finish(suite)
         }
@@ -259,7 +263,8 @@ impl Cx<'_> {
         self.errors.push(d);
     }
 
-    fn finish(self, suite: Suite) -> Result<Suite, Diagnostics> {
+    fn finish(mut self, suite: Suite) -> Result<Suite, Diagnostics> {
+        self.errors.sort_by_key(|d| d.span.map(|s| (s.line, s.column)));
         if self.errors.is_empty() { Ok(suite) } else { Err(Diagnostics(self.errors)) }
     }
 
@@ -359,9 +364,11 @@ impl Cx<'_> {
                     match self.string(&m.value, &path, false).flatten().as_deref() {
                         Some("allow") => case.expect = Effect::Allow,
                         Some("deny") => case.expect = Effect::Deny,
-                        Some(other) => {
-                            self.error(m.value.offset, &path, format!("`expect` must be \"allow\" or \"deny\", not `{other}`"))
-                        }
+                        Some(other) => self.error(
+                            m.value.offset,
+                            &path,
+                            format!("`expect` must be \"allow\" or \"deny\", not `{other}`"),
+                        ),
                         None => {}
                     }
                 }
@@ -454,6 +461,9 @@ mod tests {
         .unwrap();
         assert_eq!(lines.cases.len(), 2);
         assert_eq!(lines.cases[1].span.line, 3);
+
+        let array = parse_suite("c.json", r#"[{"server": "s", "expect": "deny"}, {"server": "t", "expect": "allow"}]"#);
+        assert_eq!(array.unwrap().cases.len(), 2);
     }
 
     #[test]
@@ -466,16 +476,17 @@ mod tests {
         )
         .unwrap_err()
         .to_string();
-        assert!(e.contains("c.json:2:42: error: `expect` must be \"allow\" or \"deny\", not `alow`"), "{e}");
+        assert!(e.contains("c.json:2:43: error: `expect` must be \"allow\" or \"deny\", not `alow`"), "{e}");
         assert!(e.contains("c.json:3:13: error: expected a string or null, found a number"), "{e}");
-        assert!(e.contains("c.json:3:43: error: unknown reason `nope`"), "{e}");
-        assert!(e.contains("c.json:3:51: error: unknown key `extra`"), "{e}");
+        assert!(e.contains("c.json:3:44: error: unknown reason `nope`"), "{e}");
+        assert!(e.contains("c.json:3:52: error: unknown key `extra`"), "{e}");
         assert!(e.contains("c.json:3:3: error: the test case has no `server`"), "{e}");
         assert!(e.contains("at cases[1].extra"), "{e}");
 
-        let e = parse_suite("c.jsonl", "{\"server\": \"s\", \"expect\": \"deny\"}\n{\"server\": \"s\" \"expect\": 1}\n")
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("c.jsonl:2:15: error: expected `,` or `}` after an object member"), "{e}");
+        let e =
+            parse_suite("c.jsonl", "{\"server\": \"s\", \"expect\": \"deny\"}\n{\"server\": \"s\" \"expect\": 1}\n")
+                .unwrap_err()
+                .to_string();
+        assert!(e.contains("c.jsonl:2:16: error: expected `,` or `}` after an object member"), "{e}");
     }
 }

@@ -24,6 +24,8 @@ pub mod decide;
 pub mod diagnostic;
 pub mod dsl;
 pub mod explain;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod glob;
 pub mod json;
 pub mod lint;
