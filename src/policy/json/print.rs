@@ -145,6 +145,12 @@ fn array<'p>(items: impl Iterator<Item = &'p Pattern>, indent: usize) -> String 
 /// Writes a JSON string literal exactly as `serde_json` does: `"` and `\` escaped, the short
 /// escapes for common control characters, `\u00XX` for the other ones, everything else as is.
 fn write_string(out: &mut String, s: &str) {
+    write_escaped(out, s, false);
+}
+
+/// Writes `s` as a JSON string literal. With `ascii_only`, every character outside printable
+/// ASCII is written as `\uXXXX` (UTF-16 units), as the DSL printer wants for reviewable diffs.
+pub(crate) fn write_escaped(out: &mut String, s: &str, ascii_only: bool) {
     out.push('"');
     for c in s.chars() {
         match c {
@@ -155,7 +161,13 @@ fn write_string(out: &mut String, s: &str) {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            ' '..='~' => out.push(c),
+            c if u32::from(c) < 0x20 || ascii_only => {
+                let mut units = [0u16; 2];
+                for unit in c.encode_utf16(&mut units) {
+                    out.push_str(&format!("\\u{unit:04x}"));
+                }
+            }
             c => out.push(c),
         }
     }
