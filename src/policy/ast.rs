@@ -175,6 +175,24 @@ impl PolicySet {
 }
 
 impl RuleBlock {
+    /// The tool rules grouped by server pattern, in first-seen order, with empty groups left
+    /// out: the shape both printers write (JSON objects cannot repeat a key).
+    pub fn tools_by_server(&self) -> Vec<(&Pattern, Vec<&Pattern>)> {
+        let mut groups: Vec<(&Pattern, Vec<&Pattern>)> = Vec::new();
+        let mut index: rustc_hash::FxHashMap<&str, usize> = rustc_hash::FxHashMap::default();
+        for rules in &self.tools {
+            match index.get(rules.server.text.as_str()).and_then(|&i| groups.get_mut(i)) {
+                Some((_, tools)) => tools.extend(&rules.tools),
+                None => {
+                    index.insert(&rules.server.text, groups.len());
+                    groups.push((&rules.server, rules.tools.iter().collect()));
+                }
+            }
+        }
+        groups.retain(|(_, tools)| !tools.is_empty());
+        groups
+    }
+
     /// Whether the block holds no rules at all.
     pub fn is_empty(&self) -> bool {
         self.servers.is_empty() && self.tools.iter().all(|t| t.tools.is_empty())

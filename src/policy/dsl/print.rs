@@ -14,7 +14,6 @@
 use super::comments::{Comments, Slot, write_leading, write_trailing};
 use super::names::{name, write_name};
 use crate::policy::ast::{AgentPolicy, Effect, PolicySet, RuleBlock};
-use crate::policy::json::print::merged_tools;
 
 /// Statements longer than this many characters are broken into one name per line.
 pub(crate) const MAX_WIDTH: usize = 100;
@@ -155,7 +154,7 @@ fn write_block(out: &mut String, i: usize, effect: Effect, block: &RuleBlock, co
         write_trailing(out, slot);
         out.push('\n');
     }
-    for (server, tools) in merged_tools(block) {
+    for (server, tools) in block.tools_by_server() {
         let names: Vec<String> = tools.iter().map(|p| name(&p.text)).collect();
         let slot = comments.get(&Slot::Rule(i, effect, Some(server.text.clone())));
         write_leading(out, "  ", slot);

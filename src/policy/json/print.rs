@@ -5,8 +5,6 @@
 //! the policy's order, which a `serde_json::Map` would sort. It is written by hand so that no
 //! error path exists: printing cannot fail.
 
-use std::collections::HashMap;
-
 use crate::policy::ast::{AgentPolicy, Pattern, PolicySet, RuleBlock};
 
 /// Prints a policy as canonical, pretty JSON ending in a newline.
@@ -60,27 +58,6 @@ pub fn to_json_string(policy: &PolicySet) -> String {
     out
 }
 
-/// The tool rules of a block grouped by server pattern text, in order of first appearance,
-/// without groups that hold no tool pattern.
-///
-/// JSON can hold a server key only once per block, so this grouping is the JSON shape; the DSL
-/// printer uses it too, so both syntaxes print one rule line per server pattern.
-pub(crate) fn merged_tools(block: &RuleBlock) -> Vec<(&Pattern, Vec<&Pattern>)> {
-    let mut groups: Vec<(&Pattern, Vec<&Pattern>)> = Vec::new();
-    let mut index: HashMap<&str, usize> = HashMap::new();
-    for rules in &block.tools {
-        match index.get(rules.server.text.as_str()).and_then(|&i| groups.get_mut(i)) {
-            Some((_, tools)) => tools.extend(&rules.tools),
-            None => {
-                index.insert(&rules.server.text, groups.len());
-                groups.push((&rules.server, rules.tools.iter().collect()));
-            }
-        }
-    }
-    groups.retain(|(_, tools)| !tools.is_empty());
-    groups
-}
-
 fn write_agent(out: &mut String, agent: &AgentPolicy) {
     let mut members: Vec<String> = Vec::new();
     for (name, block) in [("allow", &agent.allow), ("deny", &agent.deny)] {
@@ -114,7 +91,7 @@ fn block_members(block: &RuleBlock) -> Option<String> {
     if !block.servers.is_empty() {
         members.push(format!("        \"servers\": {}", array(block.servers.iter(), 8)));
     }
-    let groups = merged_tools(block);
+    let groups = block.tools_by_server();
     if !groups.is_empty() {
         let entries: Vec<String> = groups
             .iter()
