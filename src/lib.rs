@@ -45,13 +45,14 @@ fn serve(args: &cli::ServeArgs) -> ExitCode {
     serve::serve(args)
 }
 
-/// Logs go to stderr (stdout carries only the protocol), filtered by `RUST_LOG`.
+/// Logs go to stderr (stdout carries only the protocol), filtered by `RUST_LOG`, with the
+/// configured secrets taken out ([`config::secrets::LogWriter`]).
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rmcp=warn"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(config::secrets::LogWriter)
         .with_ansi(false)
         .with_target(false)
         .try_init();

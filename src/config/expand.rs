@@ -12,6 +12,17 @@ pub struct MissingVar {
 /// An empty variable counts as set for `${NAME}` and as unset for `${NAME:-default}`, as in
 /// the shell.
 pub fn expand(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, MissingVar> {
+    expand_noting(text, lookup, &mut |_, _| {})
+}
+
+/// [`expand`], calling `noted(name, value)` for each value taken from a variable (defaults
+/// are written in the file and are not reported), so the caller can keep those values out of
+/// what it shows.
+pub fn expand_noting(
+    text: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    noted: &mut dyn FnMut(&str, &str),
+) -> Result<String, MissingVar> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(start) = rest.find("${") {
@@ -22,11 +33,17 @@ pub fn expand(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Str
             return Ok(out);
         };
         let body = &after[..end];
-        let value = match body.split_once(":-") {
-            Some((name, default)) => lookup(name).filter(|v| !v.is_empty()).unwrap_or_else(|| default.to_owned()),
-            None => lookup(body).ok_or_else(|| MissingVar { name: body.to_owned() })?,
+        let (name, value) = match body.split_once(":-") {
+            Some((name, default)) => (name, lookup(name).filter(|v| !v.is_empty()).ok_or(default)),
+            None => (body, Ok(lookup(body).ok_or_else(|| MissingVar { name: body.to_owned() })?)),
         };
-        out.push_str(&value);
+        match value {
+            Ok(value) => {
+                noted(name, &value);
+                out.push_str(&value);
+            }
+            Err(default) => out.push_str(default),
+        }
         rest = &after[end + 1..];
     }
     out.push_str(rest);
@@ -60,5 +77,13 @@ mod tests {
         assert_eq!(expand("${HOME}${HOME}", &vars).unwrap(), "/home/me/home/me");
         assert_eq!(expand("Bearer ${NOPE}", &vars).unwrap_err(), MissingVar { name: "NOPE".into() });
         assert_eq!(expand("é${HOME}é", &vars).unwrap(), "é/home/meé");
+    }
+
+    #[test]
+    fn notes_values_from_variables_only() {
+        let mut noted = Vec::new();
+        let text = expand_noting("${HOME}:${NOPE:-d}:${EMPTY:-e}", &vars, &mut |n, v| noted.push(format!("{n}={v}")));
+        assert_eq!(text.unwrap(), "/home/me:d:e");
+        assert_eq!(noted, ["HOME=/home/me"]);
     }
 }

@@ -5,6 +5,7 @@
 //! [`servers`] and [`crate::policy`].
 
 pub mod expand;
+pub mod secrets;
 pub mod servers;
 
 use std::path::{Path, PathBuf};
@@ -128,10 +129,16 @@ pub fn load_rules(path: &Path) -> Result<PolicySet, ConfigError> {
     parse_rules(path, &read_text(path)?).map_err(ConfigError::Invalid)
 }
 
-/// Reads and parses a `.mcp.json`, expanding `${VAR}` from the process environment.
+/// Reads and parses a `.mcp.json`, expanding `${VAR}` from the process environment. The
+/// servers' secrets are kept out of the log from then on ([`secrets::hide_in_logs`]).
 pub fn load_servers(path: &Path) -> Result<ServersConfig, ConfigError> {
     let text = read_text(path)?;
-    servers::parse_servers(&path.display().to_string(), &text, &expand::from_env).map_err(ConfigError::Invalid)
+    let config =
+        servers::parse_servers(&path.display().to_string(), &text, &expand::from_env).map_err(ConfigError::Invalid)?;
+    for server in &config.servers {
+        secrets::hide_in_logs(&server.secrets);
+    }
+    Ok(config)
 }
 
 #[cfg(test)]

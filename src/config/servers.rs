@@ -7,11 +7,13 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::config::expand::{MissingVar, expand};
+use crate::config::expand::{MissingVar, expand_noting};
+use crate::config::secrets::Secrets;
 use crate::policy::json::syntax::{self, DisplayPath, LineIndex, Member, Node, NodeKind, PathSegment};
 use crate::policy::{Diagnostic, Diagnostics, Span};
 
 mod gateway_section;
+mod masking;
 
 /// The downstream servers, in file order, and the warnings found while reading them.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -64,6 +66,9 @@ pub struct ServerSpec {
     /// The command line or URL as written in the file, before `${VAR}` expansion, so that
     /// showing it never reveals a secret.
     pub target_template: String,
+    /// The values of its `${VAR}` references and its header values, to be removed from any
+    /// message about it.
+    pub secrets: Secrets,
 }
 
 /// How to reach a downstream server.
@@ -118,19 +123,27 @@ pub fn parse_servers(
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<ServersConfig, Diagnostics> {
     let index = LineIndex::new(text);
+    // Quoted source lines never show values that may be secrets (see `masking`).
     let root = syntax::parse(text).map_err(|e| {
         let (line, column) = index.line_col(e.offset);
-        Diagnostics(vec![
-            Diagnostic::error(file, e.message).at(Span { line, column }).with_line_text(index.line_text(line)),
-        ])
+        let shown = masking::mask_all_values(index.line_text(line));
+        Diagnostics(vec![Diagnostic::error(file, e.message).at(Span { line, column }).with_line_text(shown)])
     })?;
-    let mut reader = Reader { file, index: &index, lookup, path: Vec::new(), errors: Vec::new(), warnings: Vec::new() };
+    let mut reader = Reader {
+        file,
+        index: &index,
+        lookup,
+        path: Vec::new(),
+        errors: Vec::new(),
+        warnings: Vec::new(),
+        secrets: Secrets::default(),
+    };
     let (servers, http) = reader.root(&root);
     if reader.errors.is_empty() {
         Ok(ServersConfig { servers, http, warnings: reader.warnings })
     } else {
         let mut diags = Diagnostics(reader.errors);
-        diags.attach_source_lines(text);
+        diags.attach_source_lines(&masking::mask_secret_values(text, &root));
         Err(diags)
     }
 }
@@ -142,6 +155,8 @@ struct Reader<'a> {
     path: Vec<PathSegment>,
     errors: Vec<Diagnostic>,
     warnings: Vec<Diagnostic>,
+    /// The `${VAR}` values of the server being read.
+    secrets: Secrets,
 }
 
 impl Reader<'_> {
@@ -200,6 +215,7 @@ impl Reader<'_> {
     }
 
     fn server(&mut self, m: &Member) -> Option<ServerSpec> {
+        self.secrets = Secrets::default();
         let name = m.key.clone();
         if name.is_empty() {
             self.error(m.key_offset, "empty server name".to_owned());
@@ -262,7 +278,13 @@ impl Reader<'_> {
             _ => Vec::new(),
         };
         let target_template = if is_http { raw("url") } else { [raw("command"), raw("args")].concat() }.join(" ");
-        Some(ServerSpec { name, description, transport, timeout, target_template })
+        let mut secrets = std::mem::take(&mut self.secrets);
+        if let TransportSpec::Http { headers, .. } = &transport {
+            for (header, value) in headers {
+                secrets.add_header(header, value);
+            }
+        }
+        Some(ServerSpec { name, description, transport, timeout, target_template, secrets })
     }
 
     fn stdio<'n>(
@@ -297,9 +319,23 @@ impl Reader<'_> {
             return None;
         };
         let url_offset = url.value.offset;
+        // The message quotes the URL as written: expanded, it may hold a secret.
+        let written = match &url.value.kind {
+            NodeKind::String(s) => s.clone(),
+            _ => String::new(),
+        };
         let url = self.string(name, url)?;
         if !(url.starts_with("http://") || url.starts_with("https://")) {
-            self.error(url_offset, format!("server `{name}`: url `{url}` must start with http:// or https://"));
+            let message = match (written == url, url.split_once("://")) {
+                (true, _) => format!("server `{name}`: url `{url}` must start with http:// or https://"),
+                (false, Some((scheme, _))) => format!(
+                    "server `{name}`: url `{written}` expands to `{scheme}://...`, which is not http:// or https://"
+                ),
+                (false, None) => {
+                    format!("server `{name}`: url `{written}` does not expand to an http:// or https:// URL")
+                }
+            };
+            self.error(url_offset, message);
             return None;
         }
         let headers = match get("headers") {
@@ -319,7 +355,8 @@ impl Reader<'_> {
             self.error(node.offset, format!("server `{server}`: expected a string, found {}", node.kind.type_name()));
             return None;
         };
-        match expand(raw, self.lookup) {
+        let secrets = &mut self.secrets;
+        match expand_noting(raw, self.lookup, &mut |name, value| secrets.add_variable(name, value)) {
             Ok(v) => Some(v),
             Err(MissingVar { name }) => {
                 self.error(

@@ -37,7 +37,14 @@ pub struct Connection {
 impl Connection {
     /// Starts the server and runs the MCP handshake. On failure, returns why, with the exit
     /// status and stderr tail when there are any.
+    ///
+    /// The message has the server's secrets removed: it quotes the command, the URL, the
+    /// HTTP library's errors and the server's stderr, any of which may hold one.
     pub async fn start(spec: &ServerSpec, max_message: usize, timeout: Duration) -> Result<Connection, String> {
+        Self::start_inner(spec, max_message, timeout).await.map_err(|why| spec.secrets.redact(&why).into_owned())
+    }
+
+    async fn start_inner(spec: &ServerSpec, max_message: usize, timeout: Duration) -> Result<Connection, String> {
         let name: Arc<str> = spec.name.as_str().into();
         let tools = Arc::new(ToolCache::default());
         let routes = Arc::new(ProgressRoutes::default());
@@ -48,8 +55,9 @@ impl Connection {
                 let (process, pipes) = ChildProcess::spawn(command, args, env, cwd.as_deref())
                     .map_err(|e| format!("could not start `{command}`: {e}"))?;
                 let process = Arc::new(process);
-                spawn_drain(name.clone(), pipes.stderr, tail.clone());
+                spawn_drain(name.clone(), pipes.stderr, tail.clone(), spec.secrets.clone());
                 let transport = LineTransport::<RoleClient, _, _>::new(pipes.stdout, pipes.stdin, max_message, &name);
+                let closed = transport.closed();
                 let transport = Counted::new(transport, routes.clone());
                 let served = tokio::time::timeout(timeout, handler.serve(transport)).await;
                 let service = match served {
@@ -66,6 +74,7 @@ impl Connection {
                     }
                 };
                 tracing::info!(server = %name, pid = process.pid(), "downstream started");
+                reap_when_closed(name.clone(), process.clone(), closed);
                 Ok(Connection::new(service, Some(process), tail, tools, routes).await)
             }
             TransportSpec::Http { url, headers } => {
@@ -89,7 +98,8 @@ impl Connection {
                         return Err(format!("{url} did not answer `initialize` within {} ms", timeout.as_millis()));
                     }
                 };
-                tracing::info!(server = %name, %url, "downstream connected");
+                // The URL as written: expanded, it may hold a secret.
+                tracing::info!(server = %name, url = %spec.target(), "downstream connected");
                 Ok(Connection::new(service, None, tail, tools, routes).await)
             }
         }
@@ -155,6 +165,27 @@ impl Connection {
             p.terminate_group(TERMINATE_GRACE).await;
         }
     }
+}
+
+/// How long a server whose stdout ended gets to exit by itself before it is stopped. Long
+/// enough for [`Connection::death_report`] to see a crash's own exit status, rather than the
+/// signal the gateway sends.
+const EXIT_GRACE: Duration = Duration::from_millis(500);
+
+/// Stops the process group as soon as the server's stdout ends.
+///
+/// A dead connection is otherwise only noticed, and its process stopped, by the next call to
+/// that server, which may never come: a server that closed its stdout but kept running stayed
+/// alive, holding its pipes, and the process group of one that crashed kept any grandchildren.
+/// Stopping it twice (here and in [`Connection::shutdown`]) is harmless.
+fn reap_when_closed(server: Arc<str>, process: Arc<ChildProcess>, closed: tokio_util::sync::CancellationToken) {
+    tokio::spawn(async move {
+        closed.cancelled().await;
+        if process.wait_exit(EXIT_GRACE).await.is_none() {
+            tracing::info!(%server, pid = process.pid(), "the connection closed but the process kept running; stopping it");
+        }
+        process.terminate_group(TERMINATE_GRACE).await;
+    });
 }
 
 /// A failure message with the exit status and the stderr tail.

@@ -169,9 +169,11 @@ impl Downstream {
         requested.or(self.spec.timeout).unwrap_or(self.settings.default_timeout)
     }
 
+    /// `SERVER_UNAVAILABLE`, saying why. `why` may quote the server's stderr or an HTTP
+    /// library's error (which quotes the URL), so the server's secrets are taken out.
     fn unavailable(&self, why: impl std::fmt::Display) -> GatewayError {
-        GatewayError::new(ErrorCode::ServerUnavailable, format!("server `{}` is unavailable: {why}", self.spec.name))
-            .server(&self.spec.name)
+        let message = format!("server `{}` is unavailable: {why}", self.spec.name);
+        GatewayError::new(ErrorCode::ServerUnavailable, self.spec.secrets.redact(&message)).server(&self.spec.name)
     }
 
     /// The live connection, starting (or restarting) the server if needed.
@@ -339,11 +341,10 @@ impl Downstream {
                 } else {
                     ErrorCode::DownstreamError
                 };
-                GatewayError::new(
-                    code,
-                    format!("server `{}` answered with error {}: {}", self.spec.name, err.code.0, err.message),
-                )
-                .server(&self.spec.name)
+                // The server's own words: they may repeat a secret it was given.
+                let message =
+                    format!("server `{}` answered with error {}: {}", self.spec.name, err.code.0, err.message);
+                GatewayError::new(code, self.spec.secrets.redact(&message)).server(&self.spec.name)
             }
             ServiceError::TransportClosed | ServiceError::TransportSend(_) => {
                 self.unavailable(conn.death_report().await)

@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncReadExt};
 
+use crate::config::secrets::Secrets;
+
 /// Lines kept for error messages.
 const TAIL_LINES: usize = 20;
 /// Characters kept of one line.
@@ -40,20 +42,41 @@ impl StderrTail {
     }
 }
 
-/// Reads `stderr` until it closes, logging lines as `server` and keeping the tail.
-pub fn spawn_drain(server: Arc<str>, mut stderr: impl AsyncRead + Unpin + Send + 'static, tail: Arc<StderrTail>) {
+/// Reads `stderr` until it closes, logging lines as `server` and keeping the tail. Lines are
+/// logged and kept with the server's `secrets` removed: a server that prints its own token
+/// (in a usage error, say) must not put it in the gateway's log or in an agent's error.
+pub fn spawn_drain(
+    server: Arc<str>,
+    mut stderr: impl AsyncRead + Unpin + Send + 'static,
+    tail: Arc<StderrTail>,
+    secrets: Secrets,
+) {
     tokio::spawn(async move {
         let mut buf = vec![0u8; 8192];
         let mut line: Vec<u8> = Vec::new();
         let mut limiter = Limiter::new();
         loop {
-            let n = match stderr.read(&mut buf).await {
+            // While lines are being suppressed, report their count when the window ends even
+            // if the child then goes quiet: a burst that ends within a second would otherwise
+            // go unmentioned until the next line, which may never come.
+            let read = stderr.read(&mut buf);
+            let n = match limiter.window_end() {
+                Some(end) => tokio::select! {
+                    n = read => n,
+                    () = tokio::time::sleep_until(end.into()) => {
+                        limiter.flush(&server);
+                        continue;
+                    }
+                },
+                None => read.await,
+            };
+            let n = match n {
                 Ok(0) | Err(_) => break,
                 Ok(n) => n,
             };
             for &b in &buf[..n] {
                 if b == b'\n' {
-                    emit(&server, &tail, &mut limiter, &line);
+                    emit(&server, &tail, &mut limiter, &line, &secrets);
                     line.clear();
                 } else if line.len() < LINE_CHARS * 4 {
                     line.push(b);
@@ -61,14 +84,16 @@ pub fn spawn_drain(server: Arc<str>, mut stderr: impl AsyncRead + Unpin + Send +
             }
         }
         if !line.is_empty() {
-            emit(&server, &tail, &mut limiter, &line);
+            emit(&server, &tail, &mut limiter, &line, &secrets);
         }
         limiter.flush(&server);
     });
 }
 
-fn emit(server: &str, tail: &StderrTail, limiter: &mut Limiter, raw: &[u8]) {
-    let text: String = String::from_utf8_lossy(raw).trim_end_matches('\r').chars().take(LINE_CHARS).collect();
+fn emit(server: &str, tail: &StderrTail, limiter: &mut Limiter, raw: &[u8], secrets: &Secrets) {
+    let line = String::from_utf8_lossy(raw);
+    let line = secrets.redact(&line);
+    let text: String = line.trim_end_matches('\r').chars().take(LINE_CHARS).collect();
     if limiter.allow(server) {
         tracing::info!(server, "stderr: {text}");
     }
@@ -102,6 +127,11 @@ impl Limiter {
         }
     }
 
+    /// When the current window ends, if lines were suppressed in it.
+    fn window_end(&self) -> Option<Instant> {
+        (self.suppressed > 0).then(|| self.window + Duration::from_secs(1))
+    }
+
     fn flush(&mut self, server: &str) {
         if self.suppressed > 0 {
             tracing::warn!(server, "stderr: {} more lines not logged (rate limit)", self.suppressed);
@@ -118,7 +148,7 @@ mod tests {
     async fn keeps_the_last_lines() {
         let tail = Arc::new(StderrTail::default());
         let input: Vec<u8> = (0..30).flat_map(|i| format!("line {i}\n").into_bytes()).chain(*b"partial").collect();
-        spawn_drain("t".into(), std::io::Cursor::new(input), tail.clone());
+        spawn_drain("t".into(), std::io::Cursor::new(input), tail.clone(), Secrets::default());
         for _ in 0..100 {
             if tail.text().ends_with("partial") {
                 break;

@@ -155,6 +155,33 @@ impl ServerHandler for GatewayHandler {
         self.tools.iter().find(|t| t.name == name).cloned()
     }
 
+    /// rmcp hands over a request it could not parse into its typed model as a custom request,
+    /// and answers those "method not found". For a method the gateway does serve, the real
+    /// problem is its parameters (`tools/call` with a numeric `name`, say), so say so: a
+    /// client author then looks at the right thing.
+    async fn on_custom_request(
+        &self,
+        request: rmcp::model::CustomRequest,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::CustomResult, ErrorData> {
+        let method = request.method.as_str();
+        let problem = match method {
+            "tools/call" => request.params_as::<CallToolRequestParams>().err().map(|e| e.to_string()),
+            "tools/list" => request.params_as::<PaginatedRequestParams>().err().map(|e| e.to_string()),
+            "initialize" | "ping" => Some("malformed parameters".to_owned()),
+            _ => {
+                let message = format!("method not found: `{method}`");
+                return Err(ErrorData::new(rmcp::model::ErrorCode::METHOD_NOT_FOUND, message, None));
+            }
+        };
+        let detail = match (request.params.is_none(), problem) {
+            (true, _) if method == "tools/call" => "`params` is required".to_owned(),
+            (_, Some(problem)) => problem,
+            (_, None) => "malformed parameters".to_owned(),
+        };
+        Err(ErrorData::invalid_params(format!("invalid parameters for `{method}`: {detail}"), None))
+    }
+
     async fn call_tool(
         &self,
         request: CallToolRequestParams,

@@ -5,10 +5,12 @@
 //! of an oversized line, finds its JSON-RPC `id` there, and answers it: an oversized request
 //! from the peer gets an error response, and an oversized response to one of our requests is
 //! delivered as an error for that request. Input that is not JSON-RPC gets a parse or
-//! invalid-request error (from a client) or is skipped with a warning (from a server).
+//! invalid-request error (from a client), by its own id wherever one can be found, or is
+//! skipped with a rate-limited warning (from a server).
 
 use std::marker::PhantomData;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use rmcp::model::{ErrorCode, ErrorData, JsonRpcError, JsonRpcMessage, JsonRpcVersion2_0, RequestId};
 use rmcp::service::{RxJsonRpcMessage, ServiceRole, TxJsonRpcMessage};
@@ -16,11 +18,16 @@ use rmcp::transport::Transport;
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::sync::Mutex;
+use tokio_util::sync::{CancellationToken, DropGuard};
 
 use crate::transport::id_scan::{LineHead, scan_head};
 
 /// How much of an oversized line is kept to find its `id`.
 const HEAD_BYTES: usize = 64 * 1024;
+
+/// Lines of non-JSON output from a server logged per second; the rest are only counted. A
+/// server that prints junk as fast as it can (`yes`) must not flood the gateway's log.
+const JUNK_LOG_PER_SECOND: u32 = 20;
 
 /// The error code for a message over the size cap (JSON-RPC's server-defined range).
 pub const MESSAGE_TOO_LARGE: ErrorCode = ErrorCode(-32001);
@@ -34,7 +41,41 @@ pub struct LineTransport<Role, R, W> {
     max_line: usize,
     writer: Arc<Mutex<Option<W>>>,
     peer_name: Arc<str>,
+    /// Cancelled when the peer's output ends (see [`LineTransport::closed`]).
+    closed: CancellationToken,
+    _closed_on_drop: DropGuard,
+    junk_log: JunkLog,
     _role: PhantomData<fn() -> Role>,
+}
+
+/// Rate-limits the warnings about a server's non-JSON output.
+struct JunkLog {
+    window: Instant,
+    logged: u32,
+    suppressed: u64,
+}
+
+impl JunkLog {
+    /// Whether to log one more line now; counts it otherwise.
+    fn allow(&mut self, peer: &str) -> bool {
+        if self.window.elapsed() >= Duration::from_secs(1) {
+            self.flush(peer);
+            self.window = Instant::now();
+            self.logged = 0;
+        }
+        self.logged += 1;
+        if self.logged > JUNK_LOG_PER_SECOND {
+            self.suppressed += 1;
+        }
+        self.logged <= JUNK_LOG_PER_SECOND
+    }
+
+    fn flush(&mut self, peer: &str) {
+        if self.suppressed > 0 {
+            tracing::warn!(%peer, "{} more lines of output that is not JSON-RPC were not logged (rate limit)", self.suppressed);
+            self.suppressed = 0;
+        }
+    }
 }
 
 struct Oversized {
@@ -51,7 +92,11 @@ where
     /// A transport reading lines of at most `max_line` bytes. `peer_name` names the other
     /// side in logs and error messages.
     pub fn new(read: R, write: W, max_line: usize, peer_name: &str) -> Self {
+        let closed = CancellationToken::new();
         LineTransport {
+            _closed_on_drop: closed.clone().drop_guard(),
+            closed,
+            junk_log: JunkLog { window: Instant::now(), logged: 0, suppressed: 0 },
             read: BufReader::with_capacity(64 * 1024, read),
             line: Vec::new(),
             oversized: None,
@@ -62,18 +107,21 @@ where
         }
     }
 
-    /// Writes one raw line (used for errors this transport answers by itself).
-    async fn write_raw(&mut self, line: Vec<u8>) {
-        let mut guard = self.writer.lock().await;
-        if let Some(w) = guard.as_mut()
-            && (w.write_all(&line).await.is_err() || w.flush().await.is_err())
-        {
-            *guard = None;
-        }
+    /// A token cancelled once the peer's output ends (end of file or a read error) or the
+    /// transport is dropped. The owner of a child process uses it to stop a server that
+    /// closed its stdout but kept running, at once rather than at the next call.
+    pub fn closed(&self) -> CancellationToken {
+        self.closed.clone()
     }
 
-    /// Answers a peer's request with an error, by id.
-    async fn reply_error(&mut self, id: Option<Value>, code: ErrorCode, message: String) {
+    /// Answers a peer's request with an error, by id (a null id when none could be found).
+    ///
+    /// The line is written by a task of its own, never awaited here: rmcp polls `receive`
+    /// inside a `select!` and drops it whenever another event is ready first, so an await in
+    /// `receive` could lose the answer (the line is already consumed) or, worse, stop
+    /// `write_all` half-way and leave half a message on the stream. The task takes the
+    /// writer's lock, so the line goes out whole, between two other messages.
+    fn reply_error(&self, id: Option<Value>, code: ErrorCode, message: String) {
         let body = serde_json::json!({
             "jsonrpc": "2.0",
             "id": id.unwrap_or(Value::Null),
@@ -81,14 +129,23 @@ where
         });
         let mut line = body.to_string().into_bytes();
         line.push(b'\n');
-        self.write_raw(line).await;
+        let writer = self.writer.clone();
+        tokio::spawn(async move {
+            let mut guard = writer.lock().await;
+            if let Some(w) = guard.as_mut()
+                && (w.write_all(&line).await.is_err() || w.flush().await.is_err())
+            {
+                *guard = None;
+            }
+        });
     }
 
     /// Handles a complete line: a message to deliver, or `None` after dealing with it here.
-    async fn on_line(&mut self) -> Option<RxJsonRpcMessage<Role>> {
+    fn on_line(&mut self) -> Option<RxJsonRpcMessage<Role>> {
         let line = std::mem::take(&mut self.line);
         let text = trim_line(&line);
-        if text.is_empty() {
+        // Blank lines (some clients end messages with an extra newline) carry no message.
+        if text.iter().all(u8::is_ascii_whitespace) {
             self.line = line;
             self.line.clear();
             return None;
@@ -97,7 +154,7 @@ where
         let result = match parsed {
             Ok(msg) => Some(msg),
             Err(e) => {
-                self.on_bad_message(text, &e).await;
+                self.on_bad_message(text, &e);
                 None
             }
         };
@@ -106,29 +163,89 @@ where
         result
     }
 
-    async fn on_bad_message(&mut self, text: &[u8], e: &serde_json::Error) {
+    /// Deals with a line that is not a message rmcp understands.
+    ///
+    /// From a server (we are the client) it is logged and skipped; a request among it is
+    /// refused by id. From a client, every line that could be waiting for an answer gets one
+    /// (JSON-RPC 2.0 section 5): a parse error or an invalid-request error, by the line's own
+    /// id where one can be found and with a null id otherwise. Without that, a client whose
+    /// request held invalid UTF-8, nesting deeper than the parser allows, or was a batch would
+    /// wait for its answer forever. Notifications and stray responses are never answered.
+    fn on_bad_message(&mut self, text: &[u8], e: &serde_json::Error) {
         let value: Option<Value> = serde_json::from_slice(text).ok();
-        let id = value.as_ref().and_then(|v| v.get("id")).cloned();
-        let is_request = value.as_ref().is_some_and(|v| v.get("method").is_some());
-        match (value.is_some(), is_request, id) {
-            (true, true, Some(id)) => {
+        if Role::IS_CLIENT {
+            let id = value.as_ref().and_then(|v| v.get("id")).cloned();
+            let is_request = value.as_ref().is_some_and(|v| v.get("method").is_some());
+            match (value.is_some(), is_request, id) {
+                (true, true, Some(id)) => {
+                    tracing::debug!(peer = %self.peer_name, "invalid request: {e}");
+                    self.reply_error(Some(id), ErrorCode::INVALID_REQUEST, format!("invalid request: {e}"));
+                }
+                (true, _, _) => tracing::debug!(peer = %self.peer_name, "ignoring an unexpected message: {e}"),
+                (false, _, _) => {
+                    if self.junk_log.allow(&self.peer_name) {
+                        let shown = String::from_utf8_lossy(&text[..text.len().min(200)]).into_owned();
+                        tracing::warn!(peer = %self.peer_name, "ignoring output that is not JSON-RPC: {shown:?}");
+                    }
+                }
+            }
+            return;
+        }
+        let Some(value) = value else {
+            // Not JSON at all (a syntax error, invalid UTF-8, or nesting past serde's limit).
+            // The id of a request is usually near its start, so scan for it by hand.
+            let id = match scan_head(text) {
+                LineHead { id: Some(id), is_request: true } => Some(id),
+                _ => None,
+            };
+            tracing::debug!(peer = %self.peer_name, "parse error: {e}");
+            self.reply_error(id, ErrorCode::PARSE_ERROR, format!("parse error: {e}"));
+            return;
+        };
+        match value {
+            Value::Array(items) if !items.is_empty() => {
+                // MCP dropped JSON-RPC batches; refuse each request in one by its id.
+                let message = "JSON-RPC batches are not supported; send one message per line";
+                let ids: Vec<Value> = items
+                    .iter()
+                    .filter(|item| item.get("method").is_some())
+                    .filter_map(|item| item.get("id").cloned())
+                    .collect();
+                if ids.is_empty() {
+                    self.reply_error(None, ErrorCode::INVALID_REQUEST, message.to_owned());
+                }
+                for id in ids {
+                    self.reply_error(Some(id), ErrorCode::INVALID_REQUEST, message.to_owned());
+                }
+            }
+            Value::Object(ref obj) => {
+                let has_id = obj.contains_key("id");
+                let is_response = obj.contains_key("result") || obj.contains_key("error");
+                match obj.get("method") {
+                    // A notification, however malformed, is never answered.
+                    Some(Value::String(_)) if !has_id => {
+                        tracing::debug!(peer = %self.peer_name, "ignoring an invalid notification: {e}");
+                    }
+                    None if is_response => {
+                        tracing::debug!(peer = %self.peer_name, "ignoring an unexpected response: {e}");
+                    }
+                    _ => {
+                        tracing::debug!(peer = %self.peer_name, "invalid request: {e}");
+                        let id = obj.get("id").cloned();
+                        self.reply_error(id, ErrorCode::INVALID_REQUEST, format!("invalid request: {e}"));
+                    }
+                }
+            }
+            _ => {
                 tracing::debug!(peer = %self.peer_name, "invalid request: {e}");
-                self.reply_error(Some(id), ErrorCode::INVALID_REQUEST, format!("invalid request: {e}")).await;
-            }
-            (true, _, _) => tracing::debug!(peer = %self.peer_name, "ignoring an unexpected message: {e}"),
-            (false, _, _) if Role::IS_CLIENT => {
-                let shown = String::from_utf8_lossy(&text[..text.len().min(200)]).into_owned();
-                tracing::warn!(peer = %self.peer_name, "ignoring output that is not JSON-RPC: {shown:?}");
-            }
-            (false, _, _) => {
-                tracing::debug!(peer = %self.peer_name, "parse error: {e}");
-                self.reply_error(None, ErrorCode::PARSE_ERROR, format!("parse error: {e}")).await;
+                let message = format!("invalid request: expected a JSON-RPC message object, found {}", kind(&value));
+                self.reply_error(None, ErrorCode::INVALID_REQUEST, message);
             }
         }
     }
 
     /// Handles an oversized line once its end is seen.
-    async fn on_oversized(&mut self, o: Oversized) -> Option<RxJsonRpcMessage<Role>> {
+    fn on_oversized(&self, o: Oversized) -> Option<RxJsonRpcMessage<Role>> {
         let message = format!(
             "message of {} bytes from {} exceeds the limit of {} bytes",
             o.total, self.peer_name, self.max_line
@@ -136,7 +253,7 @@ where
         tracing::error!("{message}");
         match scan_head(&o.head) {
             LineHead { id: Some(id), is_request: true } => {
-                self.reply_error(Some(id), MESSAGE_TOO_LARGE, message).await;
+                self.reply_error(Some(id), MESSAGE_TOO_LARGE, message);
                 None
             }
             LineHead { id: Some(id), is_request: false } => {
@@ -152,11 +269,31 @@ where
     }
 }
 
+/// The JSON type of `v`, for error messages.
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an empty array",
+        Value::Object(_) => "an object",
+    }
+}
+
 /// Strips the line break, a carriage return and a UTF-8 byte order mark.
 fn trim_line(line: &[u8]) -> &[u8] {
     let line = line.strip_suffix(b"\n").unwrap_or(line);
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line)
+}
+
+impl<Role, R, W> LineTransport<Role, R, W> {
+    /// The peer's output ended: say so to whoever watches [`LineTransport::closed`].
+    fn on_end(&mut self) {
+        self.junk_log.flush(&self.peer_name);
+        self.closed.cancel();
+    }
 }
 
 impl<Role, R, W> Transport<Role> for LineTransport<Role, R, W>
@@ -185,17 +322,20 @@ where
     }
 
     /// Cancel-safe: bytes are moved from the reader's buffer into `self.line` with no await in
-    /// between, so a cancelled call resumes the same line next time.
+    /// between, so a cancelled call resumes the same line next time, and a finished line is
+    /// handled without awaiting (see [`Self::reply_error`]).
     async fn receive(&mut self) -> Option<RxJsonRpcMessage<Role>> {
         loop {
             let buf = match self.read.fill_buf().await {
                 Ok(buf) => buf,
                 Err(e) => {
                     tracing::debug!(peer = %self.peer_name, "read error: {e}");
+                    self.on_end();
                     return None;
                 }
             };
             if buf.is_empty() {
+                self.on_end();
                 return None;
             }
             let newline = memchr::memchr(b'\n', buf);
@@ -219,8 +359,8 @@ where
                 continue;
             }
             let delivered = match self.oversized.take() {
-                Some(o) => self.on_oversized(o).await,
-                None => self.on_line().await,
+                Some(o) => self.on_oversized(o),
+                None => self.on_line(),
             };
             if delivered.is_some() {
                 return delivered;

@@ -5,7 +5,8 @@
 //! - [`client`]: an rmcp client over a child's pipes (or HTTP) that records notifications;
 //! - [`config`]: temporary config files;
 //! - [`http`]: the gateway served over HTTP, and a raw HTTP/1.1 client;
-//! - [`procfs`]: checking from `/proc` whether processes are still alive.
+//! - [`procfs`]: checking from `/proc` whether processes are still alive;
+//! - [`raw`]: the gateway over raw pipes, for bytes no MCP library would send.
 //!
 //! Each test crate uses a different subset, hence the blanket `dead_code` allowance.
 #![allow(dead_code, unused_imports)]
@@ -16,6 +17,7 @@ pub mod gateway;
 pub mod http;
 pub mod process;
 pub mod procfs;
+pub mod raw;
 
 use std::time::Duration;
 

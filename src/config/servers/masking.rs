@@ -1,0 +1,117 @@
+//! Source lines quoted in `.mcp.json` errors, with the values that may be secrets masked.
+//!
+//! An error is shown with its source line (`3 |     "headers": {...}`), in the log and, with
+//! `--debug`, in `get_gateway_status`. A line of `.mcp.json` often holds a literal header or
+//! environment value, and a reload that fails on that line would print it. So quoted lines
+//! have those values replaced by `*`, one per character, which keeps every column (and the
+//! caret under it) where it was.
+
+use crate::policy::json::syntax::{Node, NodeKind};
+
+/// Keys whose values are masked: every value in these objects may be a credential.
+const SECRET_OBJECTS: &[&str] = &["headers", "env"];
+
+/// `text` with the string values under each server's `headers` and `env` masked.
+pub(super) fn mask_secret_values(text: &str, root: &Node) -> String {
+    let mut ranges = Vec::new();
+    for server in member(root, "mcpServers").into_iter().flat_map(object) {
+        for field in object(&server.value) {
+            if SECRET_OBJECTS.contains(&field.key.as_str()) {
+                for entry in object(&field.value) {
+                    if let NodeKind::String(_) = entry.value.kind
+                        && let Some(end) = string_end(text, entry.value.offset)
+                    {
+                        ranges.push(entry.value.offset + 1..end);
+                    }
+                }
+            }
+        }
+    }
+    let mut out = String::with_capacity(text.len());
+    for (i, c) in text.char_indices() {
+        out.push(if ranges.iter().any(|r| r.contains(&i)) { '*' } else { c });
+    }
+    out
+}
+
+/// One line with every string value masked (keys, the strings followed by `:`, are kept), for
+/// a syntax error, where there is no tree to say which values are secret.
+pub(super) fn mask_all_values(line: &str) -> String {
+    let chars: Vec<char> = line.chars().collect();
+    let mut out = String::with_capacity(line.len());
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i] != '"' {
+            out.push(chars[i]);
+            i += 1;
+            continue;
+        }
+        let mut end = i + 1;
+        while end < chars.len() && chars[end] != '"' {
+            end += if chars[end] == '\\' { 2 } else { 1 };
+        }
+        let end = end.min(chars.len());
+        let is_key = chars[(end + 1).min(chars.len())..].iter().find(|c| !c.is_whitespace()) == Some(&':');
+        out.push('"');
+        for &c in &chars[i + 1..end] {
+            out.push(if is_key { c } else { '*' });
+        }
+        if end < chars.len() {
+            out.push('"');
+        }
+        i = end + 1;
+    }
+    out
+}
+
+fn object(node: &Node) -> &[crate::policy::json::syntax::Member] {
+    match &node.kind {
+        NodeKind::Object(m) => m,
+        _ => &[],
+    }
+}
+
+fn member<'n>(node: &'n Node, key: &str) -> Option<&'n Node> {
+    object(node).iter().find(|m| m.key == key).map(|m| &m.value)
+}
+
+/// The byte index of the closing quote of the string whose opening quote is at `start`.
+fn string_end(text: &str, start: usize) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut i = start + 1;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'\\' => i += 2,
+            b'"' => return Some(i),
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_header_and_env_values_only() {
+        let text =
+            r#"{"mcpServers": {"w": {"url": "http://h/", "headers": {"A": "Bearer é-tok"}, "env": {"K": "v\"1"}}}}"#;
+        let root = crate::policy::json::syntax::parse(text).unwrap();
+        let masked = mask_secret_values(text, &root);
+        assert_eq!(
+            masked,
+            r#"{"mcpServers": {"w": {"url": "http://h/", "headers": {"A": "************"}, "env": {"K": "****"}}}}"#
+        );
+        assert_eq!(masked.chars().count(), text.chars().count(), "columns stay where they were");
+    }
+
+    #[test]
+    fn masks_every_value_of_a_line() {
+        assert_eq!(
+            mask_all_values(r#"  "headers": {"Authorization": "Bearer x" "oops"}, "n": 5, "a": ["x\"y"]"#),
+            r#"  "headers": {"Authorization": "********" "****"}, "n": 5, "a": ["****"]"#
+        );
+        assert_eq!(mask_all_values(r#""k": "unterminated"#), r#""k": "************"#);
+    }
+}
