@@ -14,6 +14,7 @@ pub mod error;
 pub mod gateway;
 pub mod http;
 pub mod limits;
+pub mod log_limit;
 pub mod metrics;
 pub mod policy;
 pub mod reload;

@@ -7,9 +7,10 @@
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncReadExt};
+
+use crate::log_limit::LogLimit;
 
 use crate::config::secrets::Secrets;
 
@@ -54,7 +55,7 @@ pub fn spawn_drain(
     tokio::spawn(async move {
         let mut buf = vec![0u8; 8192];
         let mut line: Vec<u8> = Vec::new();
-        let mut limiter = Limiter::new();
+        let mut limiter = LogLimit::new(LOG_LINES_PER_SECOND);
         loop {
             // While lines are being suppressed, report their count when the window ends even
             // if the child then goes quiet: a burst that ends within a second would otherwise
@@ -64,7 +65,7 @@ pub fn spawn_drain(
                 Some(end) => tokio::select! {
                     n = read => n,
                     () = tokio::time::sleep_until(end.into()) => {
-                        limiter.flush(&server);
+                        flush(&server, &mut limiter);
                         continue;
                     }
                 },
@@ -86,58 +87,28 @@ pub fn spawn_drain(
         if !line.is_empty() {
             emit(&server, &tail, &mut limiter, &line, &secrets);
         }
-        limiter.flush(&server);
+        flush(&server, &mut limiter);
     });
 }
 
-fn emit(server: &str, tail: &StderrTail, limiter: &mut Limiter, raw: &[u8], secrets: &Secrets) {
+fn emit(server: &str, tail: &StderrTail, limiter: &mut LogLimit, raw: &[u8], secrets: &Secrets) {
     let line = String::from_utf8_lossy(raw);
     let line = secrets.redact(&line);
     let text: String = line.trim_end_matches('\r').chars().take(LINE_CHARS).collect();
-    if limiter.allow(server) {
+    if limiter.allow(|n| report_suppressed(server, n)) {
         tracing::info!(server, "stderr: {text}");
     }
     tail.push(text);
 }
 
-/// Allows a burst of log lines per second and counts the rest.
-struct Limiter {
-    window: Instant,
-    used: u32,
-    suppressed: u64,
+fn flush(server: &str, limiter: &mut LogLimit) {
+    if let Some(n) = limiter.take_suppressed() {
+        report_suppressed(server, n);
+    }
 }
 
-impl Limiter {
-    fn new() -> Self {
-        Limiter { window: Instant::now(), used: 0, suppressed: 0 }
-    }
-
-    fn allow(&mut self, server: &str) -> bool {
-        if self.window.elapsed() >= Duration::from_secs(1) {
-            self.flush(server);
-            self.window = Instant::now();
-            self.used = 0;
-        }
-        self.used += 1;
-        if self.used > LOG_LINES_PER_SECOND {
-            self.suppressed += 1;
-            false
-        } else {
-            true
-        }
-    }
-
-    /// When the current window ends, if lines were suppressed in it.
-    fn window_end(&self) -> Option<Instant> {
-        (self.suppressed > 0).then(|| self.window + Duration::from_secs(1))
-    }
-
-    fn flush(&mut self, server: &str) {
-        if self.suppressed > 0 {
-            tracing::warn!(server, "stderr: {} more lines not logged (rate limit)", self.suppressed);
-            self.suppressed = 0;
-        }
-    }
+fn report_suppressed(server: &str, n: u64) {
+    tracing::warn!(server, "stderr: {n} more lines not logged (rate limit)");
 }
 
 #[cfg(test)]
@@ -153,7 +124,7 @@ mod tests {
             if tail.text().ends_with("partial") {
                 break;
             }
-            tokio::time::sleep(Duration::from_millis(10)).await;
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
         let text = tail.text();
         assert!(text.starts_with("line 11\n"), "{text}");

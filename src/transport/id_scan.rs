@@ -6,6 +6,8 @@
 
 use serde_json::Value;
 
+use crate::policy::json::syntax::string_end;
+
 /// What the head of a line says about its message.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LineHead {
@@ -54,19 +56,6 @@ pub fn scan_head(head: &[u8]) -> LineHead {
         }
     }
     out
-}
-
-/// The index of the closing quote of the string opening at `start`.
-fn string_end(s: &[u8], start: usize) -> Option<usize> {
-    let mut i = start + 1;
-    while let Some(&b) = s.get(i) {
-        match b {
-            b'\\' => i += 2,
-            b'"' => return Some(i),
-            _ => i += 1,
-        }
-    }
-    None
 }
 
 fn skip_colon(s: &[u8], mut i: usize) -> usize {

@@ -10,7 +10,6 @@
 
 use std::marker::PhantomData;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use rmcp::model::{ErrorCode, ErrorData, JsonRpcError, JsonRpcMessage, JsonRpcVersion2_0, RequestId};
 use rmcp::service::{RxJsonRpcMessage, ServiceRole, TxJsonRpcMessage};
@@ -20,6 +19,7 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader
 use tokio::sync::Mutex;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
+use crate::log_limit::LogLimit;
 use crate::transport::id_scan::{LineHead, scan_head};
 
 /// How much of an oversized line is kept to find its `id`.
@@ -44,38 +44,9 @@ pub struct LineTransport<Role, R, W> {
     /// Cancelled when the peer's output ends (see [`LineTransport::closed`]).
     closed: CancellationToken,
     _closed_on_drop: DropGuard,
-    junk_log: JunkLog,
+    /// Rate-limits the warnings about a server's non-JSON output.
+    junk_log: LogLimit,
     _role: PhantomData<fn() -> Role>,
-}
-
-/// Rate-limits the warnings about a server's non-JSON output.
-struct JunkLog {
-    window: Instant,
-    logged: u32,
-    suppressed: u64,
-}
-
-impl JunkLog {
-    /// Whether to log one more line now; counts it otherwise.
-    fn allow(&mut self, peer: &str) -> bool {
-        if self.window.elapsed() >= Duration::from_secs(1) {
-            self.flush(peer);
-            self.window = Instant::now();
-            self.logged = 0;
-        }
-        self.logged += 1;
-        if self.logged > JUNK_LOG_PER_SECOND {
-            self.suppressed += 1;
-        }
-        self.logged <= JUNK_LOG_PER_SECOND
-    }
-
-    fn flush(&mut self, peer: &str) {
-        if self.suppressed > 0 {
-            tracing::warn!(%peer, "{} more lines of output that is not JSON-RPC were not logged (rate limit)", self.suppressed);
-            self.suppressed = 0;
-        }
-    }
 }
 
 struct Oversized {
@@ -96,7 +67,7 @@ where
         LineTransport {
             _closed_on_drop: closed.clone().drop_guard(),
             closed,
-            junk_log: JunkLog { window: Instant::now(), logged: 0, suppressed: 0 },
+            junk_log: LogLimit::new(JUNK_LOG_PER_SECOND),
             read: BufReader::with_capacity(64 * 1024, read),
             line: Vec::new(),
             oversized: None,
@@ -183,7 +154,8 @@ where
                 }
                 (true, _, _) => tracing::debug!(peer = %self.peer_name, "ignoring an unexpected message: {e}"),
                 (false, _, _) => {
-                    if self.junk_log.allow(&self.peer_name) {
+                    let peer = &self.peer_name;
+                    if self.junk_log.allow(|n| report_junk(peer, n)) {
                         let shown = String::from_utf8_lossy(&text[..text.len().min(200)]).into_owned();
                         tracing::warn!(peer = %self.peer_name, "ignoring output that is not JSON-RPC: {shown:?}");
                     }
@@ -281,6 +253,10 @@ fn kind(v: &Value) -> &'static str {
     }
 }
 
+fn report_junk(peer: &str, n: u64) {
+    tracing::warn!(%peer, "{n} more lines of output that is not JSON-RPC were not logged (rate limit)");
+}
+
 /// Strips the line break, a carriage return and a UTF-8 byte order mark.
 fn trim_line(line: &[u8]) -> &[u8] {
     let line = line.strip_suffix(b"\n").unwrap_or(line);
@@ -291,7 +267,9 @@ fn trim_line(line: &[u8]) -> &[u8] {
 impl<Role, R, W> LineTransport<Role, R, W> {
     /// The peer's output ended: say so to whoever watches [`LineTransport::closed`].
     fn on_end(&mut self) {
-        self.junk_log.flush(&self.peer_name);
+        if let Some(n) = self.junk_log.take_suppressed() {
+            report_junk(&self.peer_name, n);
+        }
         self.closed.cancel();
     }
 }

@@ -6,7 +6,7 @@
 //! have those values replaced by `*`, one per character, which keeps every column (and the
 //! caret under it) where it was.
 
-use crate::policy::json::syntax::{Node, NodeKind};
+use crate::policy::json::syntax::{Node, NodeKind, string_end};
 
 /// Keys whose values are masked: every value in these objects may be a credential.
 const SECRET_OBJECTS: &[&str] = &["headers", "env"];
@@ -19,7 +19,7 @@ pub(super) fn mask_secret_values(text: &str, root: &Node) -> String {
             if SECRET_OBJECTS.contains(&field.key.as_str()) {
                 for entry in object(&field.value) {
                     if let NodeKind::String(_) = entry.value.kind
-                        && let Some(end) = string_end(text, entry.value.offset)
+                        && let Some(end) = string_end(text.as_bytes(), entry.value.offset)
                     {
                         ranges.push(entry.value.offset + 1..end);
                     }
@@ -73,20 +73,6 @@ fn object(node: &Node) -> &[crate::policy::json::syntax::Member] {
 
 fn member<'n>(node: &'n Node, key: &str) -> Option<&'n Node> {
     object(node).iter().find(|m| m.key == key).map(|m| &m.value)
-}
-
-/// The byte index of the closing quote of the string whose opening quote is at `start`.
-fn string_end(text: &str, start: usize) -> Option<usize> {
-    let bytes = text.as_bytes();
-    let mut i = start + 1;
-    while let Some(&b) = bytes.get(i) {
-        match b {
-            b'\\' => i += 2,
-            b'"' => return Some(i),
-            _ => i += 1,
-        }
-    }
-    None
 }
 
 #[cfg(test)]

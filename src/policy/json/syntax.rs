@@ -305,6 +305,21 @@ impl Parser<'_> {
     }
 }
 
+/// The index of the closing quote of the JSON string whose opening quote is at `start`
+/// (escapes skipped), if the string ends within `s`. For scanners that must not parse whole
+/// documents: the heads of oversized messages, config lines to mask.
+pub(crate) fn string_end(s: &[u8], start: usize) -> Option<usize> {
+    let mut i = start + 1;
+    while let Some(&b) = s.get(i) {
+        match b {
+            b'\\' => i += 2,
+            b'"' => return Some(i),
+            _ => i += 1,
+        }
+    }
+    None
+}
+
 /// `serde_json` appends " at line L column C" to its messages; we report positions ourselves.
 fn strip_position(e: &serde_json::Error) -> String {
     let full = e.to_string();
