@@ -14,7 +14,7 @@ use crate::commands::{EXIT_BAD_INPUT, fail, load_table};
 use crate::config;
 use crate::policy::glob::glob_match;
 use crate::policy::json::syntax::{self, LineIndex, NodeKind};
-use crate::policy::{DecisionTable, Diagnostic, Diagnostics, Effect, Explanation, PolicySet, Request, Span};
+use crate::policy::{DecisionTable, Diagnostic, Diagnostics, Effect, Explanation, PolicySet, Request};
 
 /// Runs the command: 0 when no decision changes, 1 when some do, 2 on bad input.
 pub fn run(args: &DiffArgs) -> ExitCode {
@@ -309,8 +309,8 @@ fn load_catalogue(path: &Path) -> Result<Vec<(String, Vec<String>)>, String> {
     let file = path.display().to_string();
     let lines = LineIndex::new(&text);
     let error = |offset: usize, message: String| {
-        let (line, column) = lines.line_col(offset);
-        Diagnostic::error(&file, message).at(Span { line, column }).with_line_text(lines.line_text(line))
+        let span = lines.span(offset);
+        Diagnostic::error(&file, message).at(span).with_line_text(lines.shown_line(span))
     };
     let node = syntax::parse(&text).map_err(|e| error(e.offset, e.message).to_string())?;
     let NodeKind::Object(members) = &node.kind else {

@@ -250,13 +250,13 @@ struct Cx<'a> {
 
 impl Cx<'_> {
     fn span(&self, offset: usize) -> Span {
-        let (line, column) = self.lines.line_col(self.line_offset + offset);
+        let Span { line, column } = self.lines.span(self.line_offset + offset);
         Span { line, column }
     }
 
     fn error(&mut self, offset: usize, path: &[PathSegment], message: impl Into<String>) {
         let span = self.span(offset);
-        let mut d = Diagnostic::error(self.file, message).at(span).with_line_text(self.lines.line_text(span.line));
+        let mut d = Diagnostic::error(self.file, message).at(span).with_line_text(self.lines.shown_line(span));
         if !path.is_empty() {
             d = d.with_path(DisplayPath(path).to_string());
         }

@@ -125,9 +125,9 @@ pub fn parse_servers(
     let index = LineIndex::new(text);
     // Quoted source lines never show values that may be secrets (see `masking`).
     let root = syntax::parse(text).map_err(|e| {
-        let (line, column) = index.line_col(e.offset);
-        let shown = masking::mask_all_values(index.line_text(line));
-        Diagnostics(vec![Diagnostic::error(file, e.message).at(Span { line, column }).with_line_text(shown)])
+        let span = index.span(e.offset);
+        let shown = masking::mask_all_values(&index.shown_line(span));
+        Diagnostics(vec![Diagnostic::error(file, e.message).at(span).with_line_text(shown)])
     })?;
     let mut reader = Reader {
         file,
@@ -161,7 +161,7 @@ struct Reader<'a> {
 
 impl Reader<'_> {
     fn located(&self, d: Diagnostic, offset: usize) -> Diagnostic {
-        let (line, column) = self.index.line_col(offset);
+        let Span { line, column } = self.index.span(offset);
         d.at(Span { line, column }).with_path(DisplayPath(&self.path).to_string())
     }
 

@@ -28,6 +28,7 @@ pub mod explain;
 pub mod fuzzing;
 pub mod glob;
 pub mod json;
+pub(crate) mod line_index;
 pub mod lint;
 pub mod reference;
 mod snapshot;

@@ -33,10 +33,8 @@ impl PolicySet {
         let root = match syntax::parse(text) {
             Ok(root) => root,
             Err(e) => {
-                let (line, column) = index.line_col(e.offset);
-                let mut d = Diagnostic::error(source_name, e.message)
-                    .at(Span { line, column })
-                    .with_line_text(index.line_text(line));
+                let span = index.span(e.offset);
+                let mut d = Diagnostic::error(source_name, e.message).at(span).with_line_text(index.shown_line(span));
                 if !e.path.is_empty() {
                     d = d.with_path(DisplayPath(&e.path).to_string());
                 }
@@ -66,8 +64,7 @@ struct Lowerer<'a> {
 
 impl Lowerer<'_> {
     fn span(&self, offset: usize) -> Span {
-        let (line, column) = self.index.line_col(offset);
-        Span { line, column }
+        self.index.span(offset)
     }
 
     fn source(&self, offset: usize) -> RuleSource {

@@ -327,36 +327,7 @@ fn strip_position(e: &serde_json::Error) -> String {
     full.strip_suffix(&suffix).unwrap_or(&full).to_owned()
 }
 
-/// Converts byte offsets into 1-based line and column numbers (columns count characters).
-pub(crate) struct LineIndex<'a> {
-    text: &'a str,
-    line_starts: Vec<usize>,
-}
-
-impl<'a> LineIndex<'a> {
-    /// Indexes the line starts of `text`.
-    pub(crate) fn new(text: &'a str) -> Self {
-        let mut line_starts = vec![0];
-        line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-        LineIndex { text, line_starts }
-    }
-
-    /// The 1-based line and column of a byte offset.
-    pub(crate) fn line_col(&self, offset: usize) -> (u32, u32) {
-        let line = self.line_starts.partition_point(|&s| s <= offset).max(1);
-        let start = self.line_starts.get(line - 1).copied().unwrap_or(0);
-        let col = self.text.get(start..offset.min(self.text.len())).map_or(0, |s| s.chars().count());
-        (u32::try_from(line).unwrap_or(u32::MAX), u32::try_from(col + 1).unwrap_or(u32::MAX))
-    }
-
-    /// The text of a 1-based line, without its line break.
-    pub(crate) fn line_text(&self, line: u32) -> &'a str {
-        let idx = (line as usize).saturating_sub(1);
-        let start = self.line_starts.get(idx).copied().unwrap_or(self.text.len());
-        let end = self.line_starts.get(idx + 1).map_or(self.text.len(), |e| e.saturating_sub(1));
-        self.text.get(start..end.max(start)).unwrap_or("").trim_end_matches('\r')
-    }
-}
+pub(crate) use crate::policy::line_index::LineIndex;
 
 #[cfg(test)]
 mod tests {
@@ -416,14 +387,5 @@ mod tests {
             PathSegment::Index(1),
         ];
         assert_eq!(DisplayPath(&p).to_string(), r#"agents["backend.*"].tools.pg[1]"#);
-    }
-
-    #[test]
-    fn line_index_counts_characters() {
-        let idx = LineIndex::new("ab\né x\n");
-        assert_eq!(idx.line_col(0), (1, 1));
-        assert_eq!(idx.line_col(3), (2, 1));
-        assert_eq!(idx.line_col(6), (2, 3));
-        assert_eq!(idx.line_text(2), "é x");
     }
 }
