@@ -182,11 +182,27 @@ pub fn policy(blocks: usize, seed: u64) -> PolicySet {
 pub fn policy_with(blocks: usize, seed: u64, unique_globs: bool) -> PolicySet {
     let mut rng = Lcg::new(seed);
     let mut counter = 0;
-    let agents = (0..blocks).map(|i| block(&mut rng, agent_key(i, blocks), unique_globs, &mut counter)).collect();
+    let agents = (0..blocks)
+        .map(|i| {
+            block(&mut rng, agent_key(i, blocks), RULES_PER_AGENT, &mut |rng| {
+                let kind = pick_kind(rng);
+                counter += 1;
+                tool_pattern(rng, kind, unique_globs.then_some(counter))
+            })
+        })
+        .collect();
     PolicySet { source_name: "generated.json".into(), agents, defaults: Defaults::default() }
 }
 
-fn block(rng: &mut Lcg, key: String, unique_globs: bool, counter: &mut usize) -> AgentPolicy {
+/// One agent block keyed `key` with exactly `rules` rules (at least 12), in the shape that
+/// [`policy`] describes; `pick_pattern` picks the text of each tool rule, so that other
+/// workloads (the Cedar comparison's exact names and prefix globs) share the rest.
+pub fn block(
+    rng: &mut Lcg,
+    key: String,
+    rules: usize,
+    pick_pattern: &mut dyn FnMut(&mut Lcg) -> String,
+) -> AgentPolicy {
     let mut servers: Vec<&str> = SERVERS.to_vec();
     // Shuffle, then take the first few as allowed.
     for i in (1..servers.len()).rev() {
@@ -205,7 +221,7 @@ fn block(rng: &mut Lcg, key: String, unique_globs: bool, counter: &mut usize) ->
         deny.servers.push(pat(servers[n_allowed]));
     }
     let open_server = rng.chance(50).then(|| allowed[rng.below(allowed.len())]);
-    let mut remaining = RULES_PER_AGENT - allow.servers.len() - deny.servers.len();
+    let mut remaining = rules.saturating_sub(allow.servers.len() + deny.servers.len());
     while remaining > 0 {
         let is_deny = rng.chance(35);
         let key = match rng.below(100) {
@@ -218,9 +234,7 @@ fn block(rng: &mut Lcg, key: String, unique_globs: bool, counter: &mut usize) ->
             continue;
         }
         let side = if is_deny { &mut deny } else { &mut allow };
-        let kind = pick_kind(rng);
-        *counter += 1;
-        let text = tool_pattern(rng, kind, unique_globs.then_some(*counter));
+        let text = pick_pattern(rng);
         match side.tools.iter_mut().find(|t| t.server.text == key) {
             Some(t) => t.tools.push(pat(text)),
             None => side.tools.push(ToolRules { server: pat(key), tools: vec![pat(text)] }),
