@@ -16,8 +16,17 @@ type InFlightMap = Arc<Mutex<HashMap<String, u32>>>;
 /// The live state of every agent's limits.
 #[derive(Default)]
 pub struct Limits {
-    buckets: Mutex<HashMap<String, Bucket>>,
+    buckets: Mutex<Buckets>,
     in_flight: InFlightMap,
+}
+
+/// Every agent's token bucket, and when to next forget the full ones.
+#[derive(Default)]
+struct Buckets {
+    map: HashMap<String, Bucket>,
+    /// Prune when the map grows past this (and past [`PRUNE_ABOVE`]): twice what the last
+    /// prune kept, so that pruning stays amortised O(1) per call however many agents are busy.
+    prune_at: usize,
 }
 
 struct Bucket {
@@ -49,10 +58,11 @@ impl Limits {
         let rate = f64::from(rate);
         let now = Instant::now();
         let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
-        if buckets.len() > PRUNE_ABOVE {
-            buckets.retain(|_, b| !b.is_full(now));
+        if buckets.map.len() > buckets.prune_at.max(PRUNE_ABOVE) {
+            buckets.map.retain(|_, b| !b.is_full(now));
+            buckets.prune_at = 2 * buckets.map.len();
         }
-        let bucket = buckets.entry(key(agent)).or_insert(Bucket { tokens: rate, last: now, rate });
+        let bucket = buckets.map.entry(key(agent)).or_insert(Bucket { tokens: rate, last: now, rate });
         bucket.tokens = (bucket.tokens + now.duration_since(bucket.last).as_secs_f64() * rate).min(rate);
         bucket.last = now;
         bucket.rate = rate;
@@ -147,13 +157,13 @@ mod tests {
         {
             let mut buckets = l.buckets.lock().unwrap();
             for i in 0..2000 {
-                buckets.insert(format!("a.{i}"), Bucket { tokens: 0.0, last: long_ago, rate: 1.0 });
+                buckets.map.insert(format!("a.{i}"), Bucket { tokens: 0.0, last: long_ago, rate: 1.0 });
             }
-            buckets.insert("a.busy".into(), Bucket { tokens: 0.0, last: Instant::now(), rate: 1.0 });
+            buckets.map.insert("a.busy".into(), Bucket { tokens: 0.0, last: Instant::now(), rate: 1.0 });
         }
         assert!(l.check_rate(Some("a.new"), &t).is_ok());
         let buckets = l.buckets.lock().unwrap();
-        let mut kept: Vec<&String> = buckets.keys().collect();
+        let mut kept: Vec<&String> = buckets.map.keys().collect();
         kept.sort();
         assert_eq!(kept, ["a.busy", "a.new"]);
     }

@@ -7,8 +7,6 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use rmcp::{RoleServer, ServiceExt};
-use tokio::io::AsyncRead;
-use tokio_util::sync::CancellationToken;
 
 use crate::audit::{self, Audit};
 use crate::cli::{ServeArgs, TransportKind};
@@ -178,9 +176,10 @@ async fn serve_stdio(gw: Arc<Gateway>, identity: Identity) -> Result<(), String>
     let max_message = gw.downstream_settings.max_message;
     let handler = GatewayHandler::new(gw, identity);
     let (read, write) = rmcp::transport::stdio_pipes();
-    let eof = CancellationToken::new();
-    let read = EofSignal { inner: read, eof: eof.clone() };
     let transport = LineTransport::<RoleServer, _, _>::new(read, write, max_message, "client");
+    // Fires as soon as the transport reads the end of stdin; rmcp itself only reports it after
+    // draining the calls in flight for up to 5 s.
+    let eof = transport.closed();
     eprintln!("Gateway is ready on stdio.");
     let service = match handler.serve(transport).await {
         Ok(s) => s,
@@ -215,28 +214,6 @@ async fn serve_stdio(gw: Arc<Gateway>, identity: Identity) -> Result<(), String>
 /// pipes its requests in and closes at once still gets quick answers). With the downstreams'
 /// own grace to exit, this keeps the whole shutdown under 5 s.
 const STDIN_CLOSED_GRACE: Duration = Duration::from_millis(1000);
-
-/// The client's stdin, signalling end of file as soon as it is read (rmcp only reports it
-/// after draining the calls in flight for up to 5 s).
-struct EofSignal<R> {
-    inner: R,
-    eof: CancellationToken,
-}
-
-impl<R: AsyncRead + Unpin> AsyncRead for EofSignal<R> {
-    fn poll_read(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        let before = buf.filled().len();
-        let polled = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
-        if matches!(polled, std::task::Poll::Ready(Ok(()))) && buf.filled().len() == before && buf.remaining() > 0 {
-            self.eof.cancel();
-        }
-        polled
-    }
-}
 
 /// The cap on one message, both from the client and from stdio downstreams.
 ///

@@ -141,6 +141,11 @@ async fn shapes_that_are_not_json_rpc_get_invalid_request() {
         assert!(answer["error"]["message"].as_str().unwrap().contains("batch"), "{answer}");
     }
     gw.assert_answering("a batch").await;
+    // A batch of notifications and responses alone waits for nothing, so nothing is sent; an
+    // item that is not a message at all is refused with a null id.
+    expect_silence(&mut gw, br#"[{"jsonrpc":"2.0","method":"notifications/x"},{"jsonrpc":"2.0","id":9,"result":{}}]"#)
+        .await;
+    expect_error(&mut gw, br#"[{"jsonrpc":"2.0","method":"notifications/x"},7]"#, null.clone(), INVALID_REQUEST).await;
     // Responses to requests the gateway never sent, and notifications, are not answered.
     expect_silence(&mut gw, br#"{"jsonrpc":"2.0","id":15,"result":{}}"#).await;
     expect_silence(&mut gw, br#"{"jsonrpc":"2.0","id":16,"error":{"code":1,"message":"x"}}"#).await;

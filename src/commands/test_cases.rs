@@ -250,8 +250,7 @@ struct Cx<'a> {
 
 impl Cx<'_> {
     fn span(&self, offset: usize) -> Span {
-        let Span { line, column } = self.lines.span(self.line_offset + offset);
-        Span { line, column }
+        self.lines.span(self.line_offset + offset)
     }
 
     fn error(&mut self, offset: usize, path: &[PathSegment], message: impl Into<String>) {

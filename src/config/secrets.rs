@@ -44,6 +44,12 @@ impl Secrets {
         }
     }
 
+    /// Records the value of an `env` entry of a stdio server, written literally or not: the
+    /// config masks every `env` value as a secret, so the gateway's messages hide them too.
+    pub fn add_env(&mut self, name: &str, value: &str) {
+        self.add(value, format!("<env {name}>"));
+    }
+
     fn add(&mut self, value: &str, label: String) {
         if value.chars().count() < MIN_SECRET_CHARS || self.values.iter().any(|(v, _)| v == value) {
             return;

@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::config::expand::{MissingVar, expand_noting};
 use crate::config::secrets::Secrets;
 use crate::policy::json::syntax::{self, DisplayPath, LineIndex, Member, Node, NodeKind, PathSegment};
-use crate::policy::{Diagnostic, Diagnostics, Span};
+use crate::policy::{Diagnostic, Diagnostics};
 
 mod gateway_section;
 mod masking;
@@ -161,8 +161,7 @@ struct Reader<'a> {
 
 impl Reader<'_> {
     fn located(&self, d: Diagnostic, offset: usize) -> Diagnostic {
-        let Span { line, column } = self.index.span(offset);
-        d.at(Span { line, column }).with_path(DisplayPath(&self.path).to_string())
+        d.at(self.index.span(offset)).with_path(DisplayPath(&self.path).to_string())
     }
 
     fn error(&mut self, offset: usize, message: String) {
@@ -279,9 +278,16 @@ impl Reader<'_> {
         };
         let target_template = if is_http { raw("url") } else { [raw("command"), raw("args")].concat() }.join(" ");
         let mut secrets = std::mem::take(&mut self.secrets);
-        if let TransportSpec::Http { headers, .. } = &transport {
-            for (header, value) in headers {
-                secrets.add_header(header, value);
+        match &transport {
+            TransportSpec::Http { headers, .. } => {
+                for (header, value) in headers {
+                    secrets.add_header(header, value);
+                }
+            }
+            TransportSpec::Stdio { env, .. } => {
+                for (name, value) in env {
+                    secrets.add_env(name, value);
+                }
             }
         }
         Some(ServerSpec { name, description, transport, timeout, target_template, secrets })
@@ -470,6 +476,20 @@ mod tests {
         assert_eq!(c.servers[1].timeout, Some(Duration::from_millis(1500)));
         assert!(c.warnings.is_empty());
         assert_eq!(c.servers[0].target(), "node s.js ${HOME:-/h}", "targets never show expanded values");
+    }
+
+    #[test]
+    fn literal_env_and_header_values_are_secrets_of_their_server() {
+        let c = parse(
+            r#"{"mcpServers": {
+                "local": {"command": "x", "env": {"API_KEY": "sk-literal-1234"}},
+                "remote": {"url": "https://x.test/mcp", "headers": {"X-Key": "hdr-literal-5678"}}
+            }}"#,
+        )
+        .unwrap();
+        let stderr = "auth failed for sk-literal-1234";
+        assert_eq!(c.servers[0].secrets.redact(stderr), "auth failed for <env API_KEY>");
+        assert_eq!(c.servers[1].secrets.redact("sent hdr-literal-5678"), "sent <X-Key header>");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use rmcp::model::JsonObject;
 use serde_json::Value;
 
-use crate::error::{ErrorCode, GatewayError};
+use crate::error::{ErrorCode, GatewayError, json_type_name};
 
 /// The arguments of one gateway tool call.
 pub struct Params<'a> {
@@ -36,7 +36,7 @@ impl<'a> Params<'a> {
         match self.obj.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(s)),
-            Some(other) => Err(invalid(format!("`{key}` must be a string, not {}", type_name(other)))),
+            Some(other) => Err(invalid(format!("`{key}` must be a string, not {}", json_type_name(other)))),
         }
     }
 
@@ -54,7 +54,7 @@ impl<'a> Params<'a> {
         match self.obj.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(other) => Err(invalid(format!("`{key}` must be true or false, not {}", type_name(other)))),
+            Some(other) => Err(invalid(format!("`{key}` must be true or false, not {}", json_type_name(other)))),
         }
     }
 
@@ -66,7 +66,7 @@ impl<'a> Params<'a> {
                 Some(v) if v >= 1 => Ok(Some(v)),
                 _ => Err(invalid(format!("`{key}` must be a whole number of at least 1, not {n}"))),
             },
-            Some(other) => Err(invalid(format!("`{key}` must be a whole number, not {}", type_name(other)))),
+            Some(other) => Err(invalid(format!("`{key}` must be a whole number, not {}", json_type_name(other)))),
         }
     }
 
@@ -81,13 +81,13 @@ impl<'a> Params<'a> {
                 .iter()
                 .map(|v| match v {
                     Value::String(s) => Ok(s.clone()),
-                    other => Err(invalid(format!("`{key}` must hold strings, not {}", type_name(other)))),
+                    other => Err(invalid(format!("`{key}` must hold strings, not {}", json_type_name(other)))),
                 })
                 .collect::<Result<Vec<_>, _>>()
                 .map(Some),
             Some(other) => Err(invalid(format!(
                 "`{key}` must be a list of names or a comma-separated string, not {}",
-                type_name(other)
+                json_type_name(other)
             ))),
         }
     }
@@ -99,22 +99,11 @@ impl<'a> Params<'a> {
             Some(Value::Object(o)) => Ok(Some(o.clone())),
             Some(Value::String(s)) => match serde_json::from_str::<Value>(s) {
                 Ok(Value::Object(o)) => Ok(Some(o)),
-                Ok(other) => Err(invalid(format!("`{key}` must be a JSON object, not {}", type_name(&other)))),
+                Ok(other) => Err(invalid(format!("`{key}` must be a JSON object, not {}", json_type_name(&other)))),
                 Err(e) => Err(invalid(format!("`{key}` is a string but not valid JSON: {e}"))),
             },
-            Some(other) => Err(invalid(format!("`{key}` must be an object, not {}", type_name(other)))),
+            Some(other) => Err(invalid(format!("`{key}` must be an object, not {}", json_type_name(other)))),
         }
-    }
-}
-
-fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 

@@ -19,6 +19,7 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader
 use tokio::sync::Mutex;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
+use crate::error::json_type_name;
 use crate::log_limit::LogLimit;
 use crate::transport::id_scan::{LineHead, scan_head};
 
@@ -176,41 +177,37 @@ where
         };
         match value {
             Value::Array(items) if !items.is_empty() => {
-                // MCP dropped JSON-RPC batches; refuse each request in one by its id.
+                // MCP dropped JSON-RPC batches. Refuse each request in one by its id, and items
+                // that are no message at all with one null-id error for the lot (not one each:
+                // a line of a million `1`s must not become a million replies). A batch of
+                // notifications and responses alone gets no reply (JSON-RPC 2.0 section 6).
                 let message = "JSON-RPC batches are not supported; send one message per line";
-                let ids: Vec<Value> = items
-                    .iter()
-                    .filter(|item| item.get("method").is_some())
-                    .filter_map(|item| item.get("id").cloned())
-                    .collect();
-                if ids.is_empty() {
+                let mut without_id = false;
+                for item in &items {
+                    match awaits(item) {
+                        Awaits::Answer(Some(id)) => {
+                            self.reply_error(Some(id), ErrorCode::INVALID_REQUEST, message.to_owned());
+                        }
+                        Awaits::Answer(None) => without_id = true,
+                        Awaits::Nothing(_) => {}
+                    }
+                }
+                if without_id {
                     self.reply_error(None, ErrorCode::INVALID_REQUEST, message.to_owned());
                 }
-                for id in ids {
-                    self.reply_error(Some(id), ErrorCode::INVALID_REQUEST, message.to_owned());
-                }
             }
-            Value::Object(ref obj) => {
-                let has_id = obj.contains_key("id");
-                let is_response = obj.contains_key("result") || obj.contains_key("error");
-                match obj.get("method") {
-                    // A notification, however malformed, is never answered.
-                    Some(Value::String(_)) if !has_id => {
-                        tracing::debug!(peer = %self.peer_name, "ignoring an invalid notification: {e}");
-                    }
-                    None if is_response => {
-                        tracing::debug!(peer = %self.peer_name, "ignoring an unexpected response: {e}");
-                    }
-                    _ => {
-                        tracing::debug!(peer = %self.peer_name, "invalid request: {e}");
-                        let id = obj.get("id").cloned();
-                        self.reply_error(id, ErrorCode::INVALID_REQUEST, format!("invalid request: {e}"));
-                    }
+            Value::Object(_) => match awaits(&value) {
+                Awaits::Nothing(what) => tracing::debug!(peer = %self.peer_name, "ignoring an invalid {what}: {e}"),
+                Awaits::Answer(id) => {
+                    tracing::debug!(peer = %self.peer_name, "invalid request: {e}");
+                    self.reply_error(id, ErrorCode::INVALID_REQUEST, format!("invalid request: {e}"));
                 }
-            }
+            },
             _ => {
                 tracing::debug!(peer = %self.peer_name, "invalid request: {e}");
-                let message = format!("invalid request: expected a JSON-RPC message object, found {}", kind(&value));
+                // Non-empty arrays are batches, handled above.
+                let found = if value.is_array() { "an empty array" } else { json_type_name(&value) };
+                let message = format!("invalid request: expected a JSON-RPC message object, found {found}");
                 self.reply_error(None, ErrorCode::INVALID_REQUEST, message);
             }
         }
@@ -241,15 +238,22 @@ where
     }
 }
 
-/// The JSON type of `v`, for error messages.
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an empty array",
-        Value::Object(_) => "an object",
+/// Whether a client's message that rmcp could not take still waits for an answer.
+enum Awaits {
+    /// A notification or a stray response (named here, for the log): never answered.
+    Nothing(&'static str),
+    /// Anything else: answered by its id, or with a null id when it has none.
+    Answer(Option<Value>),
+}
+
+fn awaits(message: &Value) -> Awaits {
+    let Some(obj) = message.as_object() else { return Awaits::Answer(None) };
+    let is_response = obj.contains_key("result") || obj.contains_key("error");
+    match obj.get("method") {
+        // A notification, however malformed, is never answered.
+        Some(Value::String(_)) if !obj.contains_key("id") => Awaits::Nothing("notification"),
+        None if is_response => Awaits::Nothing("response"),
+        _ => Awaits::Answer(obj.get("id").cloned()),
     }
 }
 

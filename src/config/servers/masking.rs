@@ -37,30 +37,30 @@ pub(super) fn mask_secret_values(text: &str, root: &Node) -> String {
 /// One line with every string value masked (keys, the strings followed by `:`, are kept), for
 /// a syntax error, where there is no tree to say which values are secret.
 pub(super) fn mask_all_values(line: &str) -> String {
-    let chars: Vec<char> = line.chars().collect();
+    let bytes = line.as_bytes();
     let mut out = String::with_capacity(line.len());
-    let mut i = 0;
-    while i < chars.len() {
-        if chars[i] != '"' {
-            out.push(chars[i]);
-            i += 1;
-            continue;
+    let mut rest = 0;
+    while let Some(open) = bytes[rest..].iter().position(|&b| b == b'"').map(|p| rest + p) {
+        out.push_str(&line[rest..=open]);
+        // An unterminated string runs to the end of the line, and is masked all the same.
+        let close = string_end(bytes, open);
+        let end = close.unwrap_or(line.len());
+        let inner = &line[open + 1..end];
+        let is_key = close.is_some_and(|c| line[c + 1..].trim_start().starts_with(':'));
+        if is_key {
+            out.push_str(inner);
+        } else {
+            out.extend(inner.chars().map(|_| '*'));
         }
-        let mut end = i + 1;
-        while end < chars.len() && chars[end] != '"' {
-            end += if chars[end] == '\\' { 2 } else { 1 };
+        match close {
+            Some(c) => {
+                out.push('"');
+                rest = c + 1;
+            }
+            None => return out,
         }
-        let end = end.min(chars.len());
-        let is_key = chars[(end + 1).min(chars.len())..].iter().find(|c| !c.is_whitespace()) == Some(&':');
-        out.push('"');
-        for &c in &chars[i + 1..end] {
-            out.push(if is_key { c } else { '*' });
-        }
-        if end < chars.len() {
-            out.push('"');
-        }
-        i = end + 1;
     }
+    out.push_str(&line[rest..]);
     out
 }
 
