@@ -42,15 +42,11 @@ async fn server_pid(gw: &GatewayUnderTest, server: &str) -> u32 {
     pid_of(&gw.call("execute_tool", exec(server, "pid", json!({}))).await)
 }
 
-/// Checks that `server` answers at once; returns how long it took.
-async fn assert_serves(gw: &GatewayUnderTest, server: &str, during: &str) -> Duration {
-    let started = Instant::now();
+/// Checks that `server` answers an echo.
+async fn assert_serves(gw: &GatewayUnderTest, server: &str, during: &str) {
     let text = format!("{server} still serves {during}");
     let r = gw.call("execute_tool", exec(server, "echo", json!({"text": text}))).await;
-    let took = started.elapsed();
     assert_eq!(first_text(&r), text, "{during}: {r:?}");
-    assert!(took < Duration::from_secs(2), "{server} took {took:?} {during}");
-    took
 }
 
 /// What the gateway holds: open file descriptors and child processes.
@@ -135,10 +131,9 @@ async fn a_server_that_exits_at_startup_fails_fast_and_recovers_once_fixed() {
     let base = Census::take(gw.pid());
     assert_eq!(base.children, BTreeSet::from([calm]));
     for attempt in 0..4 {
-        let started = Instant::now();
+        // SERVER_UNAVAILABLE, not TIMEOUT: the call did not wait out its 3000 ms budget.
         let r = gw.call("execute_tool", exec_within("faulty", "echo", json!({"text": "x"}), 3000)).await;
         assert_eq!(error_code(&r).as_deref(), Some("SERVER_UNAVAILABLE"), "attempt {attempt}: {r:?}");
-        assert!(started.elapsed() < Duration::from_secs(3), "attempt {attempt} took {:?}", started.elapsed());
         let r = gw.call("get_server_tools", json!({"agent_id": "dev", "server": "faulty"})).await;
         assert_eq!(error_code(&r).as_deref(), Some("SERVER_UNAVAILABLE"), "attempt {attempt}: {r:?}");
         assert_serves(&gw, "calm", "after a failed start").await;
@@ -186,9 +181,8 @@ async fn a_server_that_exits_mid_call_fails_the_call_and_is_restarted() {
             tokio::time::sleep(Duration::from_millis(100)).await;
             gw.call("execute_tool", exec_within("faulty", "crash", json!({"code": 9}), 10000)).await
         };
-        let started = Instant::now();
         let (slept, crashed) = tokio::join!(in_flight, crash);
-        assert!(started.elapsed() < Duration::from_secs(3), "round {round}: took {:?}", started.elapsed());
+        // SERVER_UNAVAILABLE, not TIMEOUT: the crash ended both calls, not their 10 s budget.
         for r in [&slept, &crashed] {
             assert_eq!(error_code(r).as_deref(), Some("SERVER_UNAVAILABLE"), "round {round}: {r:?}");
             let msg = gateway_error(r)["message"].as_str().unwrap();
@@ -236,31 +230,32 @@ async fn a_server_that_hangs_times_out_and_keeps_serving_other_calls() {
     let base = Census::take(gw.pid());
 
     // A tool that never answers (and ignores cancellation), several times over, while the
-    // other server and the same server's other tools keep answering.
+    // other server and the same server's other tools keep answering: both answer while the
+    // hung call is still pending, and the hung call then ends in TIMEOUT.
     for round in 0..5 {
-        let hang = gw.call("execute_tool", exec_within("faulty", "hang", json!({}), 400));
+        let hang = gw.call("execute_tool", exec_within("faulty", "hang", json!({}), 2000));
+        tokio::pin!(hang);
         let others = async {
             tokio::time::sleep(Duration::from_millis(50)).await;
             assert_serves(&gw, "calm", "while another server hangs").await;
             assert_serves(&gw, "faulty", "while one of its calls hangs").await;
         };
-        let started = Instant::now();
-        let (r, ()) = tokio::join!(hang, others);
-        let took = started.elapsed();
+        tokio::select! {
+            biased;
+            r = &mut hang => panic!("round {round}: the hung call ended before the other servers answered: {r:?}"),
+            () = others => {}
+        }
+        let r = hang.await;
         assert_eq!(error_code(&r).as_deref(), Some("TIMEOUT"), "round {round}: {r:?}");
-        assert!(took >= Duration::from_millis(400) && took < Duration::from_secs(2), "round {round}: {took:?}");
     }
     assert_eq!(server_pid(&gw, "faulty").await, faulty, "a timeout is not a reason to restart");
     assert_no_leak(&mut gw, &base, "five hung calls").await;
 
     // A server that never answers `initialize`: the start times out and its process goes.
     for round in 0..2 {
-        let started = Instant::now();
         let r = gw.call("execute_tool", exec_within("mute", "echo", json!({"text": "x"}), 500)).await;
-        let took = started.elapsed();
         let code = error_code(&r).unwrap_or_default();
         assert!(code == "TIMEOUT" || code == "SERVER_UNAVAILABLE", "round {round}: {r:?}");
-        assert!(took < Duration::from_secs(3), "round {round}: {took:?}");
         assert_serves(&gw, "calm", "after a start that hung").await;
     }
     let expected = Census { fds: base.fds, children: BTreeSet::from([faulty, calm]) };
@@ -302,12 +297,9 @@ async fn garbage_on_stdout_is_skipped_and_the_server_keeps_working() {
     assert_eq!(server_pid(&gw, "faulty").await, faulty);
     assert_eq!(server_pid(&gw, "junky").await, junky);
 
-    let started = Instant::now();
     let r = gw.call("execute_tool", exec_within("babbler", "echo", json!({"text": "x"}), 1500)).await;
-    let took = started.elapsed();
     let code = error_code(&r).unwrap_or_default();
     assert!(code == "TIMEOUT" || code == "SERVER_UNAVAILABLE", "{r:?}");
-    assert!(took < Duration::from_secs(4), "{took:?}");
     assert_serves(&gw, "calm", "after a babbling server").await;
     assert_no_leak(&mut gw, &base, "garbage").await;
     // The junk is rate-limited in the gateway's log: `yes` writes millions of lines a second.
@@ -325,9 +317,9 @@ async fn a_server_that_floods_stderr_is_drained_and_the_log_stays_small() {
     server_pid(&gw, "calm").await;
     let base = Census::take(gw.pid());
     // 100,000 lines of 200 bytes: 20 MB, far more than a pipe holds.
+    const LINES: usize = 100_000;
     let line = format!("FLOOD-{}", "e".repeat(194));
-    let flood =
-        gw.call("execute_tool", exec_within("faulty", "stderr", json!({"text": line, "lines": 100_000}), 20_000));
+    let flood = gw.call("execute_tool", exec_within("faulty", "stderr", json!({"text": line, "lines": LINES}), 20_000));
     let during = async {
         tokio::time::sleep(Duration::from_millis(100)).await;
         for _ in 0..5 {
@@ -340,9 +332,12 @@ async fn a_server_that_floods_stderr_is_drained_and_the_log_stays_small() {
     eprintln!("20 MB of stderr drained in {:?}", started.elapsed());
     assert_serves(&gw, "faulty", "after flooding stderr").await;
     assert_eq!(server_pid(&gw, "faulty").await, faulty);
+    // The fixture answered `ok` only once every line was in the pipe, within the 20 s budget,
+    // so the gateway had read all but a pipe's worth (64 KiB, ~330 lines) by then. At 50 lines
+    // a second that is at most ~22 windows x 50 + ~330, about 1,500 lines logged however
+    // slowly the flood went; a twentieth of what was sent leaves a wide margin.
     let logged = gw.client.child().stderr().count_lines_containing("FLOOD-");
-    let seconds = started.elapsed().as_secs() + 2;
-    assert!(logged as u64 <= 60 * seconds, "{logged} flood lines in the gateway's log in {seconds} s");
+    assert!(logged <= LINES / 20, "{logged} of {LINES} flood lines in the gateway's log");
     // The count of dropped lines is logged when the one-second window ends, even though the
     // server has gone quiet by then.
     let said = gw.client.child().stderr().wait_for_line("more lines not logged (rate limit)", Duration::from_secs(5));
@@ -460,17 +455,15 @@ async fn a_notification_storm_does_not_starve_other_calls() {
         .unwrap();
     let token = call.progress_token().clone();
     let during = async {
-        let mut worst = Duration::ZERO;
         for _ in 0..10 {
-            worst = worst.max(assert_serves(&gw, "calm", "during a notification storm").await);
+            assert_serves(&gw, "calm", "during a notification storm").await;
         }
-        worst
     };
     let started = Instant::now();
-    let (r, worst) = tokio::join!(call.result(), during);
+    let (r, ()) = tokio::join!(call.result(), during);
     let r = r.expect("the storm call answers");
     assert_eq!(first_text(&r), "ok", "{r:?}");
-    eprintln!("a storm of {COUNT} notifications took {:?}; slowest other call {worst:?}", started.elapsed());
+    eprintln!("a storm of {COUNT} notifications took {:?}", started.elapsed());
     let forwarded = gw.client.recorder().progress_for(&token);
     assert!(forwarded.len() <= COUNT as usize, "{} notifications forwarded", forwarded.len());
     assert!(forwarded.windows(2).all(|w| w[0].progress < w[1].progress), "progress only goes forward");
@@ -478,16 +471,14 @@ async fn a_notification_storm_does_not_starve_other_calls() {
     // Without a progress token the fixture storms with log messages instead.
     let storm = gw.call("execute_tool", exec_within("faulty", "storm", json!({"count": COUNT}), 30_000));
     let during = async {
-        let mut worst = Duration::ZERO;
         for _ in 0..10 {
-            worst = worst.max(assert_serves(&gw, "calm", "during a storm of log messages").await);
+            assert_serves(&gw, "calm", "during a storm of log messages").await;
         }
-        worst
     };
     let started = Instant::now();
-    let (r, worst) = tokio::join!(storm, during);
+    let (r, ()) = tokio::join!(storm, during);
     assert_eq!(first_text(&r), "ok", "{r:?}");
-    eprintln!("a storm of {COUNT} log messages took {:?}; slowest other call {worst:?}", started.elapsed());
+    eprintln!("a storm of {COUNT} log messages took {:?}", started.elapsed());
     assert_serves(&gw, "faulty", "after two storms").await;
     assert_eq!(server_pid(&gw, "faulty").await, faulty);
     assert_no_leak(&mut gw, &base, "two notification storms").await;
@@ -502,11 +493,9 @@ async fn a_server_that_closes_stdout_but_keeps_running_is_replaced() {
     let mut current = server_pid(&gw, "faulty").await;
     let base = Census::take(gw.pid());
     for round in 0..2 {
-        let started = Instant::now();
+        // SERVER_UNAVAILABLE, not TIMEOUT: the EOF was noticed, not the 5000 ms budget.
         let r = gw.call("execute_tool", exec_within("faulty", "close_stdout", json!({}), 5000)).await;
-        let took = started.elapsed();
         assert_eq!(error_code(&r).as_deref(), Some("SERVER_UNAVAILABLE"), "round {round}: {r:?}");
-        assert!(took < Duration::from_secs(3), "round {round}: noticed after {took:?}");
         assert_serves(&gw, "calm", "after a server went mute").await;
         // The mute process was alive; the gateway stops it at once, not at the next call.
         assert!(wait_gone(current, Duration::from_secs(4)).await, "round {round}: mute pid {current} left running");

@@ -57,11 +57,10 @@ async fn sixty_calls_in_flight_across_three_servers_all_answer_correctly() {
     ];
     let gw = GatewayUnderTest::start(&servers, &allow_all(), &[]).await;
     let names = ["a", "b", "c"];
-    // Warm up, so the timing below measures multiplexing rather than process starts.
+    // Warm up, so the calls below exercise multiplexing rather than process starts.
     for s in names {
         gw.call("execute_tool", exec(s, "echo", json!({"text": "warm"}))).await;
     }
-    let started = Instant::now();
     let slow = (0..60).map(|i| {
         let gw = &gw;
         async move {
@@ -77,13 +76,11 @@ async fn sixty_calls_in_flight_across_three_servers_all_answer_correctly() {
             assert_eq!(r.structured_content, Some(json!({"sum": i + 1000})), "add {i}: {r:?}");
         }
     });
+    // 50 calls in flight at once: the gateway runs them concurrently, not one after another.
     let watch = async {
         wait_in_flight(&gw, 50).await;
     };
     tokio::join!(futures::future::join_all(slow), futures::future::join_all(quick), watch);
-    let took = started.elapsed();
-    // One after another, per server, would take 20 x 0.6 s = 12 s.
-    assert!(took < Duration::from_secs(5), "60 calls of ~0.6 s took {took:?}: not concurrent");
     let s = gw.status(Some("dev")).await;
     for server in s["servers"].as_array().unwrap() {
         assert_eq!(server["restarts"], 0, "{server}");
@@ -105,9 +102,9 @@ async fn a_crash_fails_the_calls_in_flight_and_the_next_call_restarts_the_server
         wait_in_flight(&gw, 1).await;
         gw.call("execute_tool", exec("crashy", "crash", json!({"code": 7}))).await
     };
-    let started = Instant::now();
     let (slept, crashed) = tokio::join!(sleeping, crash);
-    assert!(started.elapsed() < Duration::from_secs(5), "the calls in flight waited for their timeout");
+    // SERVER_UNAVAILABLE with the exit status: the crash ended both calls, not the 20 s sleep
+    // (that answers `slept 20000`) nor the 60 s default timeout (that would be TIMEOUT).
     for r in [&slept, &crashed] {
         let e = gateway_error(r);
         assert_eq!(e["code"], "SERVER_UNAVAILABLE", "{r:?}");
@@ -196,8 +193,7 @@ async fn messages_over_the_cap_get_a_clear_error_not_a_hang() {
     let r = gw.call("execute_tool", exec("big", "big", json!({"bytes": cap - 4096}))).await;
     assert_eq!(first_text(&r).len(), cap - 4096, "{:?}", error_code(&r));
 
-    // A downstream reply over the cap.
-    let started = Instant::now();
+    // A downstream reply over the cap: DOWNSTREAM_ERROR, not the TIMEOUT of a call that hung.
     let r = tokio::time::timeout(
         Duration::from_secs(10),
         gw.call("execute_tool", exec("big", "big", json!({"bytes": 2 * cap}))),
@@ -208,7 +204,6 @@ async fn messages_over_the_cap_get_a_clear_error_not_a_hang() {
     assert_eq!(e["code"], "DOWNSTREAM_ERROR", "{r:?}");
     let msg = e["message"].as_str().unwrap();
     assert!(msg.contains("exceeds the limit of 1048576 bytes"), "{msg}");
-    assert!(started.elapsed() < Duration::from_secs(5));
 
     // A request from the client over the cap is refused by id.
     let err = tokio::time::timeout(

@@ -4,7 +4,7 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use support::*;
@@ -147,11 +147,10 @@ async fn unknown_server_and_tool_not_found() {
 #[tokio::test]
 async fn server_unavailable_carries_the_stderr_tail_and_comes_quickly() {
     let (gw, _) = start(&[]).await;
-    let started = Instant::now();
+    // SERVER_UNAVAILABLE with the exit status, not the TIMEOUT of the 60 s default budget.
     let r = gw
         .call("execute_tool", json!({"agent_id": "dev", "server": "broken", "tool": "echo", "args": {"text": "x"}}))
         .await;
-    assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
     let e = gateway_error(&r);
     assert_eq!(e["code"], "SERVER_UNAVAILABLE", "{r:?}");
     assert_eq!(e["server"], "broken");
@@ -161,7 +160,6 @@ async fn server_unavailable_carries_the_stderr_tail_and_comes_quickly() {
     // Again, and through get_server_tools: still a clear error, not a hang.
     let r = gw.call("get_server_tools", json!({"agent_id": "dev", "server": "broken"})).await;
     assert_eq!(code(&r), "SERVER_UNAVAILABLE", "{r:?}");
-    assert!(started.elapsed() < Duration::from_secs(5));
     let s = gw.status(Some("dev")).await;
     let broken = s["servers"].as_array().unwrap().iter().find(|s| s["name"] == "broken").unwrap().clone();
     assert_eq!(broken["status"], "failed", "{broken}");
@@ -176,10 +174,7 @@ async fn a_server_that_never_answers_initialize_fails_within_the_timeout() {
         ("execute_tool", json!({"agent_id": "dev", "server": "stuck", "tool": "echo", "timeout_ms": 600})),
         ("get_server_tools", json!({"agent_id": "dev", "server": "stuck"})),
     ] {
-        let started = Instant::now();
         let r = gw.call(op, args).await;
-        let took = started.elapsed();
-        assert!(took < Duration::from_secs(3), "{op} took {took:?}");
         let e = gateway_error(&r);
         assert!(
             e["code"] == "SERVER_UNAVAILABLE" || e["code"] == "TIMEOUT",
@@ -199,19 +194,16 @@ async fn a_server_that_never_answers_initialize_fails_within_the_timeout() {
 #[tokio::test]
 async fn timeout_cancels_the_downstream_call() {
     let (gw, log) = start(&["--timeout-ms", "400"]).await;
-    // The caller's timeout_ms.
-    let started = Instant::now();
+    // The caller's timeout_ms (the message names it, not the 400 ms default).
     let r = gw
         .call(
             "execute_tool",
             json!({"agent_id": "dev", "server": "tools", "tool": "sleep", "args": {"ms": 20000}, "timeout_ms": 300}),
         )
         .await;
-    let took = started.elapsed();
     let e = gateway_error(&r);
     assert_eq!(e["code"], "TIMEOUT", "{r:?}");
     assert!(e["message"].as_str().unwrap().contains("300 ms"), "{e}");
-    assert!(took >= Duration::from_millis(300) && took < Duration::from_secs(3), "took {took:?}");
     let cancelled = eventually(Duration::from_secs(3), || {
         std::fs::read_to_string(&log).unwrap_or_default().lines().any(|l| l.starts_with("cancelled "))
     })
@@ -219,10 +211,8 @@ async fn timeout_cancels_the_downstream_call() {
     assert!(cancelled, "the fixture never saw the cancellation: {}", std::fs::read_to_string(&log).unwrap_or_default());
 
     // The gateway's default timeout (--timeout-ms), and a tool that ignores cancellation.
-    let started = Instant::now();
     let r = gw.call("execute_tool", json!({"agent_id": "dev", "server": "tools", "tool": "hang"})).await;
     assert_eq!(code(&r), "TIMEOUT", "{r:?}");
-    assert!(started.elapsed() < Duration::from_secs(3));
     // The server keeps serving.
     let r = gw
         .call(
@@ -311,19 +301,24 @@ async fn downstream_protocol_errors_are_downstream_error() {
 #[tokio::test]
 async fn a_short_timeout_is_kept_while_another_call_is_starting_the_server() {
     let (gw, _) = start(&[]).await;
-    // The first call starts `stuck` with a long timeout; the second must not wait for it.
-    let slow =
-        gw.call("execute_tool", json!({"agent_id": "dev", "server": "stuck", "tool": "echo", "timeout_ms": 2000}));
-    let quick = async {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let started = Instant::now();
-        let r = gw
-            .call("execute_tool", json!({"agent_id": "dev", "server": "stuck", "tool": "echo", "timeout_ms": 300}))
-            .await;
-        (r, started.elapsed())
+    // The first call starts `stuck` with a long timeout; the second must not wait for it: it
+    // ends while the first is still pending.
+    let (slow, quick) = {
+        let slow =
+            gw.call("execute_tool", json!({"agent_id": "dev", "server": "stuck", "tool": "echo", "timeout_ms": 2000}));
+        tokio::pin!(slow);
+        let quick = async {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            gw.call("execute_tool", json!({"agent_id": "dev", "server": "stuck", "tool": "echo", "timeout_ms": 300}))
+                .await
+        };
+        let quick = tokio::select! {
+            biased;
+            r = &mut slow => panic!("the 300 ms call waited for another call's start, which ended first: {r:?}"),
+            r = quick => r,
+        };
+        (slow.await, quick)
     };
-    let (slow, (quick, took)) = tokio::join!(slow, quick);
-    assert!(took < Duration::from_millis(1500), "the 300 ms call waited {took:?} for another call's start");
     let code = code(&quick);
     assert!(code == "TIMEOUT" || code == "SERVER_UNAVAILABLE", "{quick:?}");
     assert_eq!(self::code(&slow), "SERVER_UNAVAILABLE", "{slow:?}");

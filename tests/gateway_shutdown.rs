@@ -88,14 +88,11 @@ async fn closing_stdin_stops_the_gateway_and_every_downstream() {
     let gw_pid = gw.pid();
     let _reaper = Reaper([pids.clone(), vec![gw_pid]].concat());
     start_slow_call(&gw).await;
-    let started = Instant::now();
     let mut child = gw.client.disconnect().await.expect("a child process");
     let status = child.wait_exit(Duration::from_secs(5)).await;
-    let took = started.elapsed();
     let status =
         status.unwrap_or_else(|| panic!("the gateway did not exit within 5 s; stderr:\n{}", child.stderr().text()));
     assert!(status.success(), "{}: {}", signal_test_status(status), child.stderr().text());
-    assert!(took < Duration::from_secs(5), "took {took:?}");
     assert_all_gone(&pids).await;
 }
 
@@ -104,13 +101,10 @@ async fn signal_stops_everything(signal: Signal) {
     let gw_pid = gw.pid();
     let _reaper = Reaper([pids.clone(), vec![gw_pid]].concat());
     start_slow_call(&gw).await;
-    let started = Instant::now();
     kill(Pid::from_raw(gw_pid as i32), signal).unwrap();
     let child = gw.client.child();
     let status = child.wait_exit(Duration::from_secs(5)).await;
-    let took = started.elapsed();
     let status = status.unwrap_or_else(|| panic!("{signal}: no exit within 5 s; stderr:\n{}", child.stderr().text()));
-    assert!(took < Duration::from_secs(5), "{signal}: took {took:?}");
     assert!(status.success(), "{signal}: {}", signal_test_status(status));
     let stderr = child.stderr().text();
     assert!(stderr.contains(&format!("{signal}")), "{signal}: the log should say why it stopped:\n{stderr}");

@@ -6,8 +6,6 @@
 
 mod support;
 
-use std::time::Duration;
-
 use rmcp::model::CallToolResult;
 use serde_json::{Value, json};
 use support::*;
@@ -282,7 +280,6 @@ async fn execute_tool_accepts_args_as_a_json_string_and_honours_timeout_ms() {
     let r = gw.call("execute_tool", json!({"agent_id": "dev", "server": "s", "tool": "pid", "args": null})).await;
     assert!(structured(&r)["pid"].is_u64(), "{r:?}");
     // A timeout that is long enough lets the call finish.
-    let started = std::time::Instant::now();
     let r = gw
         .call(
             "execute_tool",
@@ -290,7 +287,6 @@ async fn execute_tool_accepts_args_as_a_json_string_and_honours_timeout_ms() {
         )
         .await;
     assert_eq!(first_text(&r), "slept 150", "{r:?}");
-    assert!(started.elapsed() >= Duration::from_millis(150));
     gw.client.close().await;
 }
 
