@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::error::ErrorCode;
 use crate::gateway::Judged;
-use crate::policy::{Effect, Request, RuleRef};
+use crate::policy::{Request, RuleRef};
 
 /// Records waiting for the writer before requests start to wait.
 const QUEUE: usize = 8192;
@@ -200,10 +200,7 @@ pub fn render(ev: &AuditEvent, decision_id: &str) -> Vec<u8> {
     if let Some(j) = &ev.judged {
         let req = Request { agent: j.agent.as_deref(), server: &j.server, tool: j.tool.as_deref() };
         let why = j.snapshot.table.explain(&req);
-        line.decision = Some(match why.decision {
-            Effect::Allow => "allow",
-            Effect::Deny => "deny",
-        });
+        line.decision = Some(why.decision.as_str());
         line.reason = Some(why.reason.as_str());
         // The request had no (or an unknown) id and the default agent's rules applied.
         line.judged_as = why.judged_as;

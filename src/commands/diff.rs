@@ -14,7 +14,7 @@ use crate::commands::{EXIT_BAD_INPUT, fail, load_table};
 use crate::config;
 use crate::policy::glob::glob_match;
 use crate::policy::json::syntax::{self, LineIndex, NodeKind};
-use crate::policy::{DecisionTable, Diagnostic, Diagnostics, Effect, Explanation, PolicySet, Request};
+use crate::policy::{DecisionTable, Diagnostic, Diagnostics, Explanation, PolicySet, Request};
 
 /// Runs the command: 0 when no decision changes, 1 when some do, 2 on bad input.
 pub fn run(args: &DiffArgs) -> ExitCode {
@@ -225,13 +225,6 @@ fn compare(universe: &Universe, old: &DecisionTable, new: &DecisionTable) -> (Ve
     (changes, compared)
 }
 
-fn effect_word(e: Effect) -> &'static str {
-    match e {
-        Effect::Allow => "allow",
-        Effect::Deny => "deny",
-    }
-}
-
 fn with_note(label: &str, name: &str, note: Option<&String>) -> String {
     match note {
         Some(n) => format!("{label} `{name}` ({n})"),
@@ -251,13 +244,10 @@ impl Change {
             Some(t) => format!("{} on {server}", with_note("tool", t, self.tool_note.as_ref())),
             None => server,
         };
-        let mut s = format!(
-            "{target} for {agent}: {} -> {}\n",
-            effect_word(self.before.decision),
-            effect_word(self.after.decision)
-        );
+        let mut s =
+            format!("{target} for {agent}: {} -> {}\n", self.before.decision.as_str(), self.after.decision.as_str());
         for (label, e) in [("before:", &self.before), ("after: ", &self.after)] {
-            s.push_str(&format!("  {label} {} ({})", effect_word(e.decision), e.reason.as_str()));
+            s.push_str(&format!("  {label} {} ({})", e.decision.as_str(), e.reason.as_str()));
             if let Some(d) = &e.judged_as {
                 s.push_str(&format!(", judged as `{d}`"));
             }

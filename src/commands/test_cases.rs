@@ -118,10 +118,10 @@ fn judge(case: &Case, why: &Explanation, policy: &PolicySet) -> Vec<String> {
     let mut problems = Vec::new();
     if why.decision != case.expect || case.reason.is_some_and(|r| r != why.reason) {
         let expected = match case.reason {
-            Some(r) => format!("{} ({})", effect_word(case.expect), r.as_str()),
-            None => effect_word(case.expect).to_owned(),
+            Some(r) => format!("{} ({})", case.expect.as_str(), r.as_str()),
+            None => case.expect.as_str().to_owned(),
         };
-        problems.push(format!("expected {expected}, got {} ({})", effect_word(why.decision), why.reason.as_str()));
+        problems.push(format!("expected {expected}, got {} ({})", why.decision.as_str(), why.reason.as_str()));
     }
     for expected in &case.rules {
         if why.determining_rules.iter().any(|r| rule_matches(expected, &r.location, &r.pattern)) {
@@ -144,13 +144,6 @@ fn judge(case: &Case, why: &Explanation, policy: &PolicySet) -> Vec<String> {
         problems.push(format!("expected determining rule `{expected}`{note}, but the determining rules are: {got}"));
     }
     problems
-}
-
-fn effect_word(e: Effect) -> &'static str {
-    match e {
-        Effect::Allow => "allow",
-        Effect::Deny => "deny",
-    }
 }
 
 /// Whether an expected rule, as written in a case, names the rule at `location` with

@@ -117,6 +117,16 @@ pub enum Effect {
     Deny,
 }
 
+impl Effect {
+    /// The effect as policies, explanations and audit lines write it: `allow` or `deny`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Effect::Allow => "allow",
+            Effect::Deny => "deny",
+        }
+    }
+}
+
 /// One rule of a policy, seen through its agent block.
 ///
 /// [`PolicySet::rules`] numbers rules in a fixed order; the compiled table and the reference

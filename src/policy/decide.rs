@@ -151,14 +151,10 @@ impl DecisionTable {
     /// Decides a request. This is the fast path: it stops at the first rule that settles the
     /// answer, and it agrees with [`explain`](DecisionTable::explain) by construction.
     pub fn decide(&self, req: &Request<'_>) -> Decision {
-        // An exact agent key on a server its blocks name: the flattened facts. A missing id is
+        // An exact agent key on a server its own blocks name: the flattened facts. A missing id is
         // judged as the default agent, as `resolve` does; an id found here is an exact key, so
         // it is well-formed and `resolve` would have found the same units.
-        let id = match req.agent.filter(|a| !a.is_empty()) {
-            Some(a) => Some(a),
-            None => self.default_agent.as_deref(),
-        };
-        if let Some(entry) = id.and_then(|id| self.fast.get(id, req.server)) {
+        if let Some(entry) = self.requested_id(req.agent).and_then(|(id, _)| self.fast.get(id, req.server)) {
             return judge(&mut FastFacts { entry, tool: req.tool, tool_mask: None }, req.tool.is_some());
         }
         let units = match self.resolve(req.agent) {
@@ -179,13 +175,7 @@ impl DecisionTable {
 
     /// Resolves an agent id per DESIGN.md section 4 (default agent, unknown ids fail closed).
     pub(crate) fn resolve<'t>(&'t self, agent: Option<&'t str>) -> Resolution<'t> {
-        let (id, via_default) = match agent.filter(|a| !a.is_empty()) {
-            Some(a) => (a, false),
-            None => match self.default_agent.as_deref() {
-                Some(d) => (d, true),
-                None => return Resolution::Invalid,
-            },
-        };
+        let Some((id, via_default)) = self.requested_id(agent) else { return Resolution::Invalid };
         if !is_valid_agent_id(id) {
             return Resolution::Invalid;
         }
@@ -200,6 +190,16 @@ impl DecisionTable {
             return Resolution::Units { id: d, units, via_default: true };
         }
         Resolution::Unknown
+    }
+
+    /// The id a request is judged by before any lookup: its own when it names one, else the
+    /// default agent's (and whether it is that), else none.
+    #[inline]
+    fn requested_id<'t>(&'t self, agent: Option<&'t str>) -> Option<(&'t str, bool)> {
+        match agent.filter(|a| !a.is_empty()) {
+            Some(a) => Some((a, false)),
+            None => self.default_agent.as_deref().map(|d| (d, true)),
+        }
     }
 
     /// Each unit's view of `server`.

@@ -61,11 +61,7 @@ pub struct RuleRef {
 
 impl fmt::Display for RuleRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let effect = match self.effect {
-            Effect::Allow => "allow",
-            Effect::Deny => "deny",
-        };
-        write!(f, "{effect} `{}` at {}", self.pattern, self.location)
+        write!(f, "{} `{}` at {}", self.effect.as_str(), self.pattern, self.location)
     }
 }
 

@@ -672,13 +672,13 @@ pub fn write_dsl(policy: &PolicySet, seed: u32) -> String {
             out.push_str(sep(&mut rng));
             match s {
                 Statement::Servers(effect, names) => {
-                    out.push_str(&format!("{}{}servers{}", effect_word(*effect), sep(&mut rng), sep(&mut rng)));
+                    out.push_str(&format!("{}{}servers{}", effect.as_str(), sep(&mut rng), sep(&mut rng)));
                     write_list(&mut out, &mut rng, names);
                 }
                 Statement::Tools(effect, server, names) => {
                     out.push_str(&format!(
                         "{}{}tools{}on{}{}{}:{}",
-                        effect_word(*effect),
+                        effect.as_str(),
                         sep(&mut rng),
                         sep(&mut rng),
                         sep(&mut rng),
@@ -710,13 +710,6 @@ pub fn write_dsl(policy: &PolicySet, seed: u32) -> String {
         out.push_str(&defaults(&mut rng));
     }
     out
-}
-
-fn effect_word(effect: Effect) -> &'static str {
-    match effect {
-        Effect::Allow => "allow",
-        Effect::Deny => "deny",
-    }
 }
 
 /// Splits a list into one to three consecutive non-empty pieces.

@@ -7,16 +7,13 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::policy::ast::{Effect, PolicySet};
+use crate::policy::ast::PolicySet;
 
 /// The id of a policy: `sha256:` and the first 16 hex digits of the hash.
 pub(crate) fn snapshot_id(policy: &PolicySet, default_agent: Option<&str>) -> String {
     let mut items: Vec<Vec<u8>> = Vec::new();
     for rule in policy.rules() {
-        let effect = match rule.effect {
-            Effect::Allow => "allow",
-            Effect::Deny => "deny",
-        };
+        let effect = rule.effect.as_str();
         let tool = rule.tool.map_or("\u{0}server", |t| t.text.as_str());
         items.push(record(&["rule", &rule.agent.text, effect, &rule.server.text, tool]));
     }

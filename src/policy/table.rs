@@ -129,16 +129,20 @@ impl DecisionTable {
             };
             Diagnostics(vec![d])
         })?;
-        let exact_agents: FxHashMap<Box<str>, Box<[u32]>> = exact
+        // Each exact key with its own blocks and every block that applies to it (its own and
+        // the pattern blocks that match it, as the general path resolves them).
+        let keyed: Vec<KeyedUnits> = exact
             .into_iter()
-            .map(|(key, mut list)| {
-                pattern_agents.collect(&key, &mut list);
-                list.sort_unstable();
-                list.dedup();
-                (key, list.into_boxed_slice())
+            .map(|(key, own)| {
+                let mut all = own.clone();
+                pattern_agents.collect(&key, &mut all);
+                all.sort_unstable();
+                all.dedup();
+                (key, own, all.into_boxed_slice())
             })
             .collect();
-        let fast = FastIndex::build(exact_agents.iter().map(|(k, v)| (&**k, &**v)), &units);
+        let fast = FastIndex::build(keyed.iter().map(|(key, own, all)| (&**key, &own[..], &all[..])), &units);
+        let exact_agents: FxHashMap<Box<str>, Box<[u32]>> = keyed.into_iter().map(|(key, _, all)| (key, all)).collect();
 
         let default_agent = options
             .default_agent
@@ -226,6 +230,9 @@ impl DecisionTable {
         Some(Cow::Owned(units))
     }
 }
+
+/// An exact agent key, the units of its own blocks, and every unit that applies to it.
+type KeyedUnits = (Box<str>, Vec<u32>, Box<[u32]>);
 
 fn min_some(a: Option<u32>, b: Option<u32>) -> Option<u32> {
     match (a, b) {

@@ -108,8 +108,14 @@ impl FastEntry<'_> {
 /// One bit per byte value modulo 64. A name can only match a glob if its mask covers the
 /// glob's, which rejects most general globs without a search.
 #[inline]
-pub(crate) fn byte_mask(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0u64, |m, &b| m | (1u64 << (b & 63)))
+pub(crate) fn byte_mask(bytes: impl IntoIterator<Item = u8>) -> u64 {
+    bytes.into_iter().fold(0u64, |m, b| m | (1u64 << (b & 63)))
+}
+
+/// The [`byte_mask`] of the bytes a name must hold to match `glob`: its literal bytes, the
+/// stars left out (filtering the bytes, not clearing the star's bit, which `j` shares).
+pub(crate) fn literal_mask(glob: &str) -> u64 {
+    byte_mask(glob.bytes().filter(|&b| b != b'*'))
 }
 
 /// Scans encoded globs for one that matches `name`.
@@ -128,7 +134,7 @@ fn any_match(mut globs: &[u8], name: &[u8], name_mask: &mut Option<u64>) -> bool
             _ => match text.split_first_chunk::<8>() {
                 Some((need, glob)) => {
                     let need = u64::from_le_bytes(*need);
-                    let have = *name_mask.get_or_insert_with(|| byte_mask(name));
+                    let have = *name_mask.get_or_insert_with(|| byte_mask(name.iter().copied()));
                     need & !have == 0 && literal_glob_match(glob, name)
                 }
                 None => false,
@@ -198,13 +204,20 @@ impl FastIndex {
     }
 
     /// Flattens every (agent, server) pair it can. `agents` gives each exact agent key with
-    /// the units that apply to it, as the general path resolves them.
-    pub(crate) fn build<'a>(agents: impl Iterator<Item = (&'a str, &'a [u32])>, units: &[AgentUnit]) -> FastIndex {
+    /// the units of its own blocks and all the units that apply to it, as the general path
+    /// resolves them. Only servers that its own blocks name are flattened: those named only
+    /// by pattern blocks (`agent "*"`) would repeat in every exact agent, agents x servers
+    /// entries from a policy of agents + servers rules, and take the general path instead.
+    pub(crate) fn build<'a>(
+        agents: impl Iterator<Item = (&'a str, &'a [u32], &'a [u32])>,
+        units: &[AgentUnit],
+    ) -> FastIndex {
         let mut entries: Vec<Slot> = Vec::new();
         let mut bytes: Vec<u8> = Vec::new();
-        for (agent, ids) in agents {
+        for (agent, own, ids) in agents {
             let applying: Vec<&AgentUnit> = ids.iter().filter_map(|&u| units.get(u as usize)).collect();
-            let mut servers: Vec<&str> = applying.iter().flat_map(|u| u.server_names()).collect();
+            let mut servers: Vec<&str> =
+                own.iter().filter_map(|&u| units.get(u as usize)).flat_map(|u| u.server_names()).collect();
             servers.sort_unstable();
             servers.dedup();
             for server in servers {
@@ -315,7 +328,7 @@ fn encode_globs(views: &[ServerView<'_>], effect: Effect, server: &str, bytes: &
                         GlobTest::Suffix => TEST_SUFFIX,
                         GlobTest::General => TEST_GENERAL,
                     };
-                    let mask = (t == GlobTest::General).then(|| byte_mask(text.as_bytes()) & !byte_mask(b"*"));
+                    let mask = (t == GlobTest::General).then(|| literal_mask(text));
                     let len = text.len() + if mask.is_some() { 8 } else { 0 };
                     let [a, b, c, _, ..] = len.to_le_bytes();
                     bytes.extend_from_slice(&[code, a, b, c]);
@@ -344,7 +357,7 @@ mod tests {
             let [a, b, c, _, ..] = (text.len() + if general { 8 } else { 0 }).to_le_bytes();
             out.extend_from_slice(&[*code, a, b, c]);
             if general {
-                out.extend_from_slice(&(byte_mask(text.as_bytes()) & !byte_mask(b"*")).to_le_bytes());
+                out.extend_from_slice(&literal_mask(text).to_le_bytes());
             }
             out.extend_from_slice(text.as_bytes());
         }
@@ -365,9 +378,40 @@ mod tests {
             assert_eq!(hit(&globs, name), want, "{name}");
         }
         assert!(hit(&encode(&[(TEST_ANY, "")]), ""));
+        // `j` shares the star's bit; the star is left out, `j` is kept.
+        assert_eq!(literal_mask("*j*"), byte_mask(*b"j"));
+        assert_eq!(literal_mask("a*"), byte_mask(*b"a"));
         assert!(!hit(&[], "x"));
         // Truncated input never panics and never matches.
         assert!(!hit(&globs[..7], "query"));
         assert!(!hit(&globs[..globs.len() - 1], "xadmy"));
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    use crate::policy::{DecisionTable, PolicySet, Request};
+
+    /// One `agent "*"` block naming many servers and many exact agents of one rule each: the
+    /// index holds each exact agent's own server only, not agents x servers entries, and the
+    /// pattern block's servers still decide through the general path.
+    #[test]
+    fn servers_of_pattern_blocks_are_not_flattened_into_every_agent() {
+        let n = 300;
+        let servers: Vec<String> = (0..n).map(|i| format!("\"srv{i}\"")).collect();
+        let agents: Vec<String> =
+            (0..n).map(|i| format!("\"agent{i}\": {{\"allow\": {{\"servers\": [\"own{i}\"]}}}}")).collect();
+        let json = format!(
+            "{{\"agents\": {{\"*\": {{\"allow\": {{\"servers\": [{}]}}}}, {}}}}}",
+            servers.join(", "),
+            agents.join(", ")
+        );
+        let policy = PolicySet::from_json_str("big.json", &json).unwrap();
+        let table = DecisionTable::compile(&policy).unwrap();
+        let flattened = table.fast.slots.iter().filter(|s| s.flags != 0).count();
+        assert_eq!(flattened, n, "one entry per exact agent and its own server");
+        assert!(table.decide(&Request::server(Some("agent7"), "srv123")).is_allowed());
+        assert!(table.decide(&Request::server(Some("agent7"), "own7")).is_allowed());
+        assert!(!table.decide(&Request::server(Some("agent7"), "own8")).is_allowed());
     }
 }

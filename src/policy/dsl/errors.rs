@@ -12,11 +12,6 @@ use super::names::RESERVED;
 use super::source::{describe_found, quoted_len, word_at};
 use crate::policy::suggest::did_you_mean;
 
-/// "did you mean `x`?" for a word close to one of `candidates` (see [`did_you_mean`]).
-pub(crate) fn suggest<'c>(word: &str, candidates: impl IntoIterator<Item = &'c str>) -> Option<String> {
-    did_you_mean(word, candidates)
-}
-
 /// Where the parser was when a unit failed to parse.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Mode {
@@ -171,7 +166,7 @@ impl Failure<'_> {
         let message = format!("expected {}, found {found}", one_of(expected));
         let keywords = expected.iter().filter_map(|e| e.strip_prefix('`').and_then(|e| e.strip_suffix('`')));
         let keywords: Vec<&str> = keywords.filter(|k| k.chars().all(|c| c.is_ascii_alphabetic())).collect();
-        let mut hint = word.and_then(|w| suggest(w, keywords.iter().copied()));
+        let mut hint = word.and_then(|w| did_you_mean(w, keywords.iter().copied()));
         if hint.is_none() && word.is_some() {
             if expected.contains(&"`,`") {
                 hint = Some("separate names with `,`".to_owned());
@@ -201,10 +196,10 @@ mod tests {
 
     #[test]
     fn suggests_misspelt_and_swapped_keywords() {
-        assert_eq!(suggest("alow", ["allow", "deny"]), Some("did you mean `allow`?".to_owned()));
-        assert_eq!(suggest("agnet", ["agent", "defaults"]), Some("did you mean `agent`?".to_owned()));
-        assert_eq!(suggest("limtis", ["limits"]), Some("did you mean `limits`?".to_owned()));
-        assert_eq!(suggest("zzz", ["agent"]), None);
+        assert_eq!(did_you_mean("alow", ["allow", "deny"]), Some("did you mean `allow`?".to_owned()));
+        assert_eq!(did_you_mean("agnet", ["agent", "defaults"]), Some("did you mean `agent`?".to_owned()));
+        assert_eq!(did_you_mean("limtis", ["limits"]), Some("did you mean `limits`?".to_owned()));
+        assert_eq!(did_you_mean("zzz", ["agent"]), None);
     }
 
     #[test]

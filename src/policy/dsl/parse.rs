@@ -16,13 +16,14 @@ use pest::Parser;
 use pest::iterators::Pair;
 
 use super::comments::{Comments, Slot, inner_comments};
-use super::errors::{Failure, Mode, SyntaxError, suggest};
+use super::errors::{Failure, Mode, SyntaxError};
 use super::grammar::{McpgwParser, Rule};
 use super::names::{self, unescape};
 use super::recover::{find_on_line, skip_to_sync};
 use super::source::{Comment, LineIndex, skip_trivia, word_at};
 use crate::policy::ast::{AgentLimits, AgentPolicy, Effect, Pattern, PolicySet, RuleBlock, RuleSource, ToolRules};
 use crate::policy::diagnostic::{Diagnostic, Span};
+use crate::policy::suggest::did_you_mean;
 
 /// After this many errors the parser stops: the rest would mostly be echoes of the first ones.
 pub(crate) const MAX_ERRORS: usize = 100;
@@ -338,7 +339,7 @@ impl Driver<'_> {
         let keyword = if candidates.contains(&word) {
             word
         } else {
-            let hint = suggest(word, candidates.iter().copied())?;
+            let hint = did_you_mean(word, candidates.iter().copied())?;
             candidates.iter().copied().find(|c| hint.contains(&format!("`{c}`")))?
         };
         match keyword {
@@ -597,7 +598,7 @@ impl Driver<'_> {
                 [init @ .., last] => format!("{} or {last}", init.join(", ")),
                 [] => String::new(),
             };
-            let hint = suggest(written, kind.settings().iter().copied());
+            let hint = did_you_mean(written, kind.settings().iter().copied());
             let message = format!("unknown setting `{written}` in `{}`, expected {expected}", kind.keyword());
             self.error(name_at, message, hint);
             return None;

@@ -142,10 +142,7 @@ fn write_agent(out: &mut String, i: usize, agent: &AgentPolicy, comments: &Comme
 }
 
 fn write_block(out: &mut String, i: usize, effect: Effect, block: &RuleBlock, comments: &Comments) {
-    let word = match effect {
-        Effect::Allow => "allow",
-        Effect::Deny => "deny",
-    };
+    let word = effect.as_str();
     if !block.servers.is_empty() {
         let names: Vec<String> = block.servers.iter().map(|p| name(&p.text)).collect();
         let slot = comments.get(&Slot::Rule(i, effect, None));

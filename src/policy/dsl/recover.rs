@@ -5,8 +5,9 @@
 //! tiny lexer of their own (quoted names, comments, braces, words at the start of a line): they
 //! must work on text that the grammar just refused.
 
-use super::errors::{Mode, suggest};
+use super::errors::Mode;
 use super::source::{is_name_char, quoted_len, word_at};
+use crate::policy::suggest::did_you_mean;
 
 /// The offset of `target` on the line starting at `from`, outside comments and closed quotes.
 pub(crate) fn find_on_line(text: &str, from: usize, target: char) -> Option<usize> {
@@ -76,7 +77,7 @@ pub(crate) fn skip_to_sync(text: &str, mode: Mode, unit_start: usize, error_at: 
                 let near = |k: &&str| word.len().abs_diff(k.len()) <= 2;
                 let sync = mode == Mode::Settings
                     || keywords.contains(&word)
-                    || (keywords.iter().any(near) && suggest(word, keywords.iter().copied()).is_some());
+                    || (keywords.iter().any(near) && did_you_mean(word, keywords.iter().copied()).is_some());
                 if line_start && depth == 0 && sync && ready(i) {
                     return i;
                 }
