@@ -37,6 +37,15 @@ use rmcp::{ClientHandler, RoleClient, serve_client};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
+// Shared with the benchmark driver: `/proc` readings and quantiles, so the soak's numbers
+// are computed as the benchmarks' are.
+#[allow(dead_code)]
+#[path = "mcp_bench/procfs.rs"]
+mod procfs;
+#[allow(dead_code)]
+#[path = "mcp_bench/stats.rs"]
+mod stats;
+
 #[derive(Parser, Debug, Clone)]
 #[command(name = "soak", about = "Mixed calls and reloads against mcpgw for a long time, sampling its memory")]
 struct Args {
@@ -123,35 +132,10 @@ struct Sample {
     window_p99_ms: f64,
 }
 
-fn proc_status_field(pid: u32, field: &str) -> u64 {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    text.lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
-}
-
-fn children_of(pid: u32) -> Vec<u32> {
-    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
-    entries
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|&p| {
-            let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
-            let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else { return false };
-            let mut f = rest.split_whitespace();
-            let state = f.next().unwrap_or("Z");
-            let ppid: u32 = f.next().and_then(|v| v.parse().ok()).unwrap_or(0);
-            ppid == pid && state != "Z"
-        })
-        .collect()
-}
-
-fn percentile(sorted: &[u32], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    f64::from(sorted[i]) / 1000.0
+/// A latency quantile in ms of samples sorted in µs; 0 for a window without calls.
+fn quantile_ms(sorted_us: &[u32], q: f64) -> f64 {
+    let ms: Vec<f64> = sorted_us.iter().map(|&us| f64::from(us) / 1000.0).collect();
+    if ms.is_empty() { 0.0 } else { stats::quantile(&ms, q) }
 }
 
 fn sample(pid: u32, started: Instant, tally: &Tally) -> Sample {
@@ -159,15 +143,15 @@ fn sample(pid: u32, started: Instant, tally: &Tally) -> Sample {
     window.sort_unstable();
     Sample {
         t_s: (started.elapsed().as_secs_f64() * 10.0).round() / 10.0,
-        rss_kib: proc_status_field(pid, "VmRSS:"),
+        rss_kib: procfs::memory(pid).map_or(0, |m| m.rss_kb),
         fds: std::fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count()).unwrap_or(0),
-        threads: proc_status_field(pid, "Threads:"),
-        children: children_of(pid).len(),
+        threads: procfs::status_field(pid, "Threads:").unwrap_or(0),
+        children: procfs::children(pid).len(),
         calls: tally.calls.load(Ordering::Relaxed),
         errors: tally.errors.load(Ordering::Relaxed),
         window_calls: window.len(),
-        window_p50_ms: percentile(&window, 0.5),
-        window_p99_ms: percentile(&window, 0.99),
+        window_p50_ms: quantile_ms(&window, 0.5),
+        window_p99_ms: quantile_ms(&window, 0.99),
     }
 }
 
@@ -632,8 +616,8 @@ async fn run(mut args: Args) -> Result<bool, String> {
         "crashes": tally.crashes.load(Ordering::Relaxed),
         "restarts": tally.restarts.load(Ordering::Relaxed),
         "latency_note": "quick calls only (not the ones that sleep, report progress or time out on purpose)",
-        "latency_p50_ms": percentile(&all, 0.5),
-        "latency_p99_ms": percentile(&all, 0.99),
+        "latency_p50_ms": quantile_ms(&all, 0.5),
+        "latency_p99_ms": quantile_ms(&all, 0.99),
         "rss_first_kib": settled.rss_kib,
         "rss_first_at_s": settled.t_s,
         "rss_last_kib": last.rss_kib,

@@ -21,6 +21,8 @@
 
 mod connect;
 mod measure;
+// Shared with examples/soak.rs, which uses parts this driver does not.
+#[allow(dead_code)]
 mod procfs;
 mod raw_http;
 mod report;

@@ -17,12 +17,19 @@ pub struct Memory {
 /// `VmRSS` and `VmHWM` of `pid`, if it is alive.
 pub fn memory(pid: u32) -> Option<Memory> {
     let text = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let field = |name: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-    };
-    Some(Memory { rss_kb: field("VmRSS:")?, hwm_kb: field("VmHWM:")? })
+    Some(Memory { rss_kb: field_of(&text, "VmRSS:")?, hwm_kb: field_of(&text, "VmHWM:")? })
+}
+
+/// A numeric field of `/proc/PID/status` (`VmRSS:`, `Threads:`), without its unit.
+pub fn status_field(pid: u32, name: &str) -> Option<u64> {
+    field_of(&fs::read_to_string(format!("/proc/{pid}/status")).ok()?, name)
+}
+
+fn field_of(status: &str, name: &str) -> Option<u64> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(name))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
 }
 
 /// The fields of `/proc/PID/stat` after the command name (which may contain spaces).
@@ -43,6 +50,20 @@ pub fn cpu_seconds(pid: u32) -> Option<f64> {
 /// This process's own CPU time, in seconds.
 pub fn own_cpu_seconds() -> f64 {
     cpu_seconds(std::process::id()).unwrap_or(0.0)
+}
+
+/// The direct children of `pid` that have not exited (zombies left out).
+pub fn children(pid: u32) -> Vec<u32> {
+    let Ok(dir) = fs::read_dir("/proc") else { return Vec::new() };
+    dir.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&p| {
+            stat_fields(&p.to_string()).is_some_and(|f| {
+                f.first().is_some_and(|state| state != "Z")
+                    && f.get(1).and_then(|pp| pp.parse::<u32>().ok()) == Some(pid)
+            })
+        })
+        .collect()
 }
 
 /// Every live descendant of `pid` (children, grandchildren, ...).
