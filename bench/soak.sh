@@ -13,30 +13,21 @@
 #   SOAK_RELOAD_SECONDS  how often the rules are rewritten; every third time .mcp.json too (default 10)
 #   SOAK_CRASH_SECONDS   how often the `flaky` server is crashed on purpose (default 30)
 #   SOAK_OUT             where the report goes (default target/soak)
-#   SOAK_NO_BUILD=1      use the binaries already in target/release (another run built them)
+#   SOAK_NO_BUILD=1      use the binaries already built (same as BENCH_NO_BUILD=1; BENCH_BIN_DIR
+#                        picks another directory than target/release, as in bench/common.sh)
 #
 # The driver is examples/soak.rs; see its header for what it checks. It writes
 # $SOAK_OUT/report.md, report.json, samples.csv and the gateway's log, and exits non-zero
 # if there was any error, the memory grew, the audit log missed a call, or the gateway did
 # not exit cleanly.
 
-set -euo pipefail
-
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-REL="$ROOT/target/release"
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 OUT="${SOAK_OUT:-$ROOT/target/soak}"
 
-log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-
-if [ "${SOAK_NO_BUILD:-0}" = 1 ]; then
-  for bin in "$REL/mcpgw" "$REL/mcpgw-fixture" "$REL/examples/soak"; do
-    [ -x "$bin" ] || { log "error: SOAK_NO_BUILD=1 but $bin is missing"; exit 1; }
-  done
-else
-  # A no-op when the release build is current (the benchmark scripts build the same set).
-  log "cargo build --release --bins --examples"
-  (cd "$ROOT" && cargo build --release --bins --examples --quiet)
-fi
+# SOAK_NO_BUILD is the older name of common.sh's BENCH_NO_BUILD.
+if [ "${SOAK_NO_BUILD:-0}" = 1 ]; then BENCH_NO_BUILD=1; fi
+build_release
+[ -x "$REL/examples/soak" ] || die "no $REL/examples/soak: build it first"
 
 mkdir -p "$OUT"
 log "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?') (+ working tree)"
