@@ -18,6 +18,8 @@
 # Runnable by hand; CI does not depend on it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# start_http_server / stop_http_server (and its own `die`, replaced below).
+source bench/common.sh
 
 CONFORMANCE_VERSION=0.1.16
 NODE_VERSION=22.23.3
@@ -94,31 +96,12 @@ echo "conformance: building the gateway (cargo build --bins)"
 cargo build --bins --quiet || die "cargo build failed"
 mkdir -p "$RESULTS"
 log="$RESULTS/gateway.log"
-./target/debug/mcpgw serve --transport http --listen 127.0.0.1:0 \
+start_http_server "$log" 's|.*Gateway is ready on \(http://[^ ]*/mcp\).*|\1|p' \
+  ./target/debug/mcpgw serve --transport http --listen 127.0.0.1:0 \
   --mcp-config config/.mcp.json --rules config/.mcp-gateway-rules.json \
-  --audit-log "$RESULTS/audit.jsonl" 2>"$log" &
-gateway_pid=$!
-stop_gateway() {
-  if kill -0 "$gateway_pid" 2>/dev/null; then
-    kill -TERM "$gateway_pid" 2>/dev/null || true
-    for _ in $(seq 1 100); do
-      kill -0 "$gateway_pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill -KILL "$gateway_pid" 2>/dev/null || true
-  fi
-  wait "$gateway_pid" 2>/dev/null || true
-}
-trap stop_gateway EXIT
-
-url=""
-for _ in $(seq 1 300); do
-  url=$(sed -n 's|.*Gateway is ready on \(http://[^ ]*/mcp\).*|\1|p' "$log" | head -n 1)
-  [ -n "$url" ] && break
-  kill -0 "$gateway_pid" 2>/dev/null || die "the gateway exited before it was ready; see $log"
-  sleep 0.1
-done
-[ -n "$url" ] || die "the gateway did not become ready within 30 s; see $log"
+  --audit-log "$RESULTS/audit.jsonl"
+trap stop_http_server EXIT
+url="$SERVER_URL"
 echo "conformance: gateway at $url (log: $log)"
 
 # 4. Each scenario, with its summary line.
