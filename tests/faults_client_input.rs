@@ -21,13 +21,9 @@ const METHOD_NOT_FOUND: i64 = -32601;
 const INVALID_PARAMS: i64 = -32602;
 const MESSAGE_TOO_LARGE: i64 = -32001;
 
-fn rules() -> Value {
-    json!({"agents": {"dev": {"allow": {"servers": ["*"]}}}})
-}
-
 async fn start_env(env: &[(&str, &str)]) -> (RawGateway, TempFiles) {
     let files = TempFiles::new();
-    let mut spawn = gateway_spawn(&files, &[("s", fixture_server(&["--name", "s"]))], &rules(), &[]);
+    let mut spawn = gateway_spawn(&files, &[("s", fixture_server(&["--name", "s"]))], &allow_all(), &[]);
     for (k, v) in env {
         spawn = spawn.env(k, v);
     }

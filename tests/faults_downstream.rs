@@ -15,27 +15,13 @@ mod support;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use rmcp::model::CallToolResult;
 use rmcp::service::PeerRequestOptions;
 use serde_json::{Value, json};
-use support::procfs::{children_of, pid_alive, wait_gone};
+use support::procfs::{children_of, kill_child_groups, pid_alive, wait_gone};
 use support::*;
-
-fn allow_all() -> Value {
-    json!({"agents": {"dev": {"allow": {"servers": ["*"]}}}})
-}
-
-fn exec(server: &str, tool: &str, args: Value) -> Value {
-    json!({"agent_id": "dev", "server": server, "tool": tool, "args": args})
-}
 
 fn exec_within(server: &str, tool: &str, args: Value, timeout_ms: u64) -> Value {
     json!({"agent_id": "dev", "server": server, "tool": tool, "args": args, "timeout_ms": timeout_ms})
-}
-
-fn pid_of(r: &CallToolResult) -> u32 {
-    let pid = structured(r)["pid"].as_u64().unwrap_or_else(|| panic!("no pid in {r:?}"));
-    u32::try_from(pid).unwrap()
 }
 
 async fn server_pid(gw: &GatewayUnderTest, server: &str) -> u32 {
@@ -107,11 +93,7 @@ impl Drop for Reaper {
         if !pid_alive(self.0) || !cmdline.contains(mcpgw_bin()) {
             return;
         }
-        for child in children_of(self.0) {
-            if let Ok(pgid) = i32::try_from(child) {
-                let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pgid), nix::sys::signal::Signal::SIGKILL);
-            }
-        }
+        kill_child_groups(self.0);
     }
 }
 

@@ -53,24 +53,17 @@ fn assert_clean(what: &str, text: &str) {
     }
 }
 
-fn allow_all() -> Value {
-    json!({"agents": {"dev": {"allow": {"servers": ["*"]}}}})
-}
-
 /// Starts the fixture over HTTP, requiring both headers; returns it and its `/mcp` URL.
 async fn http_fixture() -> (ChildProcess, String) {
-    let required = [
+    support::http::http_fixture([
+        "--name".to_owned(),
+        "web".to_owned(),
         "--require-header".to_owned(),
         format!("X-Api-Key: {}", secret("MCPGW_T_HDR")),
         "--require-header".to_owned(),
         format!("Authorization: Bearer {LITERAL_HEADER}"),
-    ];
-    let child =
-        Spawn::new(fixture_bin()).args(["--http", "127.0.0.1:0", "--name", "web"]).args(required).spawn().unwrap();
-    let line =
-        child.stderr().wait_for_line("listening on ", Duration::from_secs(10)).await.expect("the fixture's address");
-    let url = line.trim().strip_prefix("listening on ").expect("the line format").to_owned();
-    (child, url)
+    ])
+    .await
 }
 
 /// The servers: each puts a secret somewhere, and several fail in ways that produce messages.

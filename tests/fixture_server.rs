@@ -14,6 +14,7 @@ use rmcp::{
     model::{CallToolResult, ErrorCode},
 };
 use serde_json::{Value, json};
+use support::http::http_fixture;
 use support::{McpClient, Spawn, TempFiles, fixture_bin, procfs};
 
 /// Generous upper bound for things that normally take milliseconds.
@@ -370,15 +371,6 @@ async fn close_stdout_ends_the_transport_but_not_the_process() {
     assert!(procfs::wait_gone(pid, WAIT).await);
 }
 
-/// Starts the fixture in HTTP mode and returns it with its `/mcp` URL.
-async fn http_fixture(extra: &[&str]) -> (support::ChildProcess, String) {
-    let child = Spawn::new(fixture_bin()).args(["--http", "127.0.0.1:0"]).args(extra).spawn().unwrap();
-    let line = child.stderr().wait_for_line("listening on ", WAIT).await.expect("the fixture reports its address");
-    let url = line.trim().strip_prefix("listening on ").expect("the line format").to_owned();
-    assert!(url.starts_with("http://127.0.0.1:") && url.ends_with("/mcp"), "{url}");
-    (child, url)
-}
-
 #[tokio::test]
 async fn http_mode_serves_clients_that_send_the_required_header() {
     let (_child, url) = http_fixture(&["--name", "web", "--require-header", "X-Fixture-Key: s3cret"]).await;
@@ -411,7 +403,7 @@ async fn http_mode_rejects_requests_without_the_required_header() {
 
 #[tokio::test]
 async fn http_mode_without_required_headers_accepts_anyone() {
-    let (_child, url) = http_fixture(&[]).await;
+    let (_child, url) = http_fixture::<_, &str>([]).await;
     let client = McpClient::connect_http(&url, &[]).await.unwrap();
     assert_eq!(text_of(&client.call_tool("echo", json!({"text": "open"})).await.unwrap()), "open");
     client.close().await;

@@ -10,25 +10,13 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use rmcp::model::{CallToolRequestParams, CallToolResult};
+use rmcp::model::CallToolRequestParams;
 use rmcp::service::PeerRequestOptions;
 use rmcp::transport::async_rw::AsyncRwTransport;
 use serde_json::{Value, json};
+use support::http::http_fixture;
 use support::*;
 use tokio::io::{AsyncRead, ReadBuf};
-
-fn allow_all() -> Value {
-    json!({"agents": {"dev": {"allow": {"servers": ["*"]}}}})
-}
-
-fn exec(server: &str, tool: &str, args: Value) -> Value {
-    json!({"agent_id": "dev", "server": server, "tool": tool, "args": args})
-}
-
-fn pid_of(r: &CallToolResult) -> u32 {
-    let pid = structured(r)["pid"].as_u64().unwrap_or_else(|| panic!("no pid in {r:?}"));
-    u32::try_from(pid).unwrap()
-}
 
 /// Calls in flight on each server, from `get_gateway_status`.
 async fn in_flight(gw: &GatewayUnderTest) -> u64 {
@@ -374,20 +362,11 @@ async fn tools_list_changed_refreshes_the_cached_tool_list() {
     gw.client.close().await;
 }
 
-/// Starts the fixture in HTTP mode and returns it with its `/mcp` URL.
-async fn http_fixture(extra: &[&str]) -> (ChildProcess, String) {
-    let child = Spawn::new(fixture_bin()).args(["--http", "127.0.0.1:0"]).args(extra).spawn().unwrap();
-    let line =
-        child.stderr().wait_for_line("listening on ", Duration::from_secs(10)).await.expect("the fixture's address");
-    let url = line.trim().strip_prefix("listening on ").expect("the line format").to_owned();
-    (child, url)
-}
-
 #[tokio::test]
 async fn streamable_http_downstreams_get_every_configured_header() {
     let required =
         ["--name", "web", "--require-header", "X-Api-Key: k-123", "--require-header", "Authorization: Bearer tok"];
-    let (_web, url) = http_fixture(&required).await;
+    let (_web, url) = http_fixture(required).await;
     let servers = [
         ("web", json!({"url": url, "headers": {"X-Api-Key": "${MCPGW_TEST_API_KEY}", "Authorization": "Bearer tok"}})),
         ("wrong", json!({"url": url, "headers": {"X-Api-Key": "nope", "Authorization": "Bearer tok"}})),

@@ -36,10 +36,6 @@ async fn start(extra: &[&str]) -> (GatewayUnderTest, std::path::PathBuf) {
     (GatewayUnderTest::from_spawn(files, &spawn).await, log)
 }
 
-fn code(r: &rmcp::model::CallToolResult) -> String {
-    gateway_error(r)["code"].as_str().unwrap().to_owned()
-}
-
 #[tokio::test]
 async fn invalid_agent_id_for_unknown_malformed_and_missing_ids() {
     let (gw, _) = start(&[]).await;
@@ -56,7 +52,7 @@ async fn invalid_agent_id_for_unknown_malformed_and_missing_ids() {
                 args["agent_id"] = agent.clone();
             }
             let r = gw.call(op, args).await;
-            assert_eq!(code(&r), "INVALID_AGENT_ID", "{op} as {agent}: {r:?}");
+            assert_eq!(gateway_error_code(&r), "INVALID_AGENT_ID", "{op} as {agent}: {r:?}");
         }
         // The no-default case says what is missing.
         let r = gw.call(op, base.clone()).await;
@@ -70,7 +66,7 @@ async fn invalid_agent_id_for_unknown_malformed_and_missing_ids() {
         let mut args = base;
         args["agent_id"] = json!(7);
         let r = gw.call(op, args).await;
-        assert_eq!(code(&r), "INVALID_ARGUMENT", "{op}: {r:?}");
+        assert_eq!(gateway_error_code(&r), "INVALID_ARGUMENT", "{op}: {r:?}");
     }
     gw.client.close().await;
 }
@@ -109,7 +105,7 @@ async fn denied_servers_look_the_same_whether_they_exist_or_not() {
     assert_eq!(e["rule"], "deny `crash` at agents.dev.deny.tools.tools[0]");
     assert_eq!(e["tool"], "crash");
     let r = gw.call("execute_tool", json!({"agent_id": "intern", "server": "tools", "tool": "add"})).await;
-    assert_eq!(code(&r), "DENIED_BY_POLICY");
+    assert_eq!(gateway_error_code(&r), "DENIED_BY_POLICY");
     // The denied tool was never run: the server is still up.
     let r = gw
         .call("execute_tool", json!({"agent_id": "dev", "server": "tools", "tool": "echo", "args": {"text": "up"}}))
@@ -128,12 +124,12 @@ async fn unknown_server_and_tool_not_found() {
         let r = gw.call(op, json!({"agent_id": "dev", "server": "ghost_server", "tool": "echo"})).await;
         if op == "get_server_tools" {
             // get_server_tools takes no `tool`: the typo is reported first.
-            assert_eq!(code(&r), "INVALID_ARGUMENT", "{r:?}");
+            assert_eq!(gateway_error_code(&r), "INVALID_ARGUMENT", "{r:?}");
             let r = gw.call(op, json!({"agent_id": "dev", "server": "ghost_server"})).await;
-            assert_eq!(code(&r), "UNKNOWN_SERVER", "{r:?}");
+            assert_eq!(gateway_error_code(&r), "UNKNOWN_SERVER", "{r:?}");
             assert_eq!(gateway_error(&r)["server"], "ghost_server");
         } else {
-            assert_eq!(code(&r), "UNKNOWN_SERVER", "{r:?}");
+            assert_eq!(gateway_error_code(&r), "UNKNOWN_SERVER", "{r:?}");
         }
     }
     let r = gw.call("execute_tool", json!({"agent_id": "dev", "server": "tools", "tool": "no_such_tool"})).await;
@@ -159,7 +155,7 @@ async fn server_unavailable_carries_the_stderr_tail_and_comes_quickly() {
     assert!(msg.contains("exited with code 3"), "the exit status: {msg}");
     // Again, and through get_server_tools: still a clear error, not a hang.
     let r = gw.call("get_server_tools", json!({"agent_id": "dev", "server": "broken"})).await;
-    assert_eq!(code(&r), "SERVER_UNAVAILABLE", "{r:?}");
+    assert_eq!(gateway_error_code(&r), "SERVER_UNAVAILABLE", "{r:?}");
     let s = gw.status(Some("dev")).await;
     let broken = s["servers"].as_array().unwrap().iter().find(|s| s["name"] == "broken").unwrap().clone();
     assert_eq!(broken["status"], "failed", "{broken}");
@@ -212,7 +208,7 @@ async fn timeout_cancels_the_downstream_call() {
 
     // The gateway's default timeout (--timeout-ms), and a tool that ignores cancellation.
     let r = gw.call("execute_tool", json!({"agent_id": "dev", "server": "tools", "tool": "hang"})).await;
-    assert_eq!(code(&r), "TIMEOUT", "{r:?}");
+    assert_eq!(gateway_error_code(&r), "TIMEOUT", "{r:?}");
     // The server keeps serving.
     let r = gw
         .call(
@@ -294,7 +290,7 @@ async fn downstream_protocol_errors_are_downstream_error() {
             json!({"agent_id": "dev", "server": "tools", "tool": "big", "args": {"bytes": 1u64 << 40}}),
         )
         .await;
-    assert_eq!(code(&r), "DOWNSTREAM_ERROR", "{r:?}");
+    assert_eq!(gateway_error_code(&r), "DOWNSTREAM_ERROR", "{r:?}");
     gw.client.close().await;
 }
 
@@ -319,9 +315,9 @@ async fn a_short_timeout_is_kept_while_another_call_is_starting_the_server() {
         };
         (slow.await, quick)
     };
-    let code = code(&quick);
+    let code = gateway_error_code(&quick);
     assert!(code == "TIMEOUT" || code == "SERVER_UNAVAILABLE", "{quick:?}");
-    assert_eq!(self::code(&slow), "SERVER_UNAVAILABLE", "{slow:?}");
+    assert_eq!(gateway_error_code(&slow), "SERVER_UNAVAILABLE", "{slow:?}");
     gw.client.close().await;
 }
 

@@ -194,13 +194,9 @@ async fn sighup_reloads_a_change_the_watcher_cannot_see() {
     gw.client.close().await;
 }
 
-fn pid_of(r: &rmcp::model::CallToolResult) -> u64 {
-    structured(r)["pid"].as_u64().unwrap_or_else(|| panic!("no pid: {r:?}"))
-}
-
 #[tokio::test]
 async fn mcp_config_changes_add_remove_and_restart_servers() {
-    let rules = json!({"agents": {"dev": {"allow": {"servers": ["*"]}}}});
+    let rules = allow_all();
     let servers = [
         ("keep", fixture_server(&["--name", "keep"])),
         ("change", fixture_server(&["--name", "change"])),
@@ -241,12 +237,9 @@ async fn mcp_config_changes_add_remove_and_restart_servers() {
         .call("execute_tool", json!({"agent_id": "dev", "server": "drop", "tool": "echo", "args": {"text": "x"}}))
         .await;
     assert_eq!(error_code(&r).as_deref(), Some("UNKNOWN_SERVER"), "{r:?}");
-    assert!(support::procfs::wait_gone(drop as u32, RELOAD_WAIT).await, "the removed server kept running");
+    assert!(support::procfs::wait_gone(drop, RELOAD_WAIT).await, "the removed server kept running");
     // Changed: a new process with the new configuration.
-    assert!(
-        support::procfs::wait_gone(change as u32, RELOAD_WAIT).await,
-        "the changed server's old process kept running"
-    );
+    assert!(support::procfs::wait_gone(change, RELOAD_WAIT).await, "the changed server's old process kept running");
     assert_ne!(pid("change").await, change);
     let r = gw.call("get_server_tools", json!({"agent_id": "dev", "server": "change", "names": "extra_0"})).await;
     assert_eq!(tool_names(&r), ["extra_0"], "the restarted server runs with its new arguments");
@@ -379,7 +372,7 @@ async fn under_load_every_answer_matches_a_snapshot() {
 
 #[tokio::test]
 async fn a_removed_server_finishes_its_calls_in_flight_before_it_is_stopped() {
-    let rules = json!({"agents": {"dev": {"allow": {"servers": ["*"]}}}});
+    let rules = allow_all();
     let servers =
         [("going", fixture_server(&["--name", "going"])), ("staying", fixture_server(&["--name", "staying"]))];
     let gw = GatewayUnderTest::start(&servers, &rules, &[]).await;
@@ -403,10 +396,10 @@ async fn a_removed_server_finishes_its_calls_in_flight_before_it_is_stopped() {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         // Removed from the config, but still running its call.
-        assert!(support::procfs::pid_alive(going as u32), "stopped before its call finished");
+        assert!(support::procfs::pid_alive(going), "stopped before its call finished");
     };
     let (r, ()) = tokio::join!(slow, remove);
     assert_eq!(first_text(&r), "slept 1500", "{r:?}");
-    assert!(support::procfs::wait_gone(going as u32, RELOAD_WAIT).await, "the removed server was never stopped");
+    assert!(support::procfs::wait_gone(going, RELOAD_WAIT).await, "the removed server was never stopped");
     gw.client.close().await;
 }

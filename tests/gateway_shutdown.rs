@@ -33,7 +33,7 @@ async fn busy_gateway() -> (GatewayUnderTest, Vec<u32>) {
         ("family", fixture_server(&["--name", "family", "--startup", "grandchild"])),
         ("plain", fixture_server(&["--name", "plain"])),
     ];
-    let rules = json!({"agents": {"dev": {"allow": {"servers": ["*"]}}}});
+    let rules = allow_all();
     let gw = GatewayUnderTest::start(&servers, &rules, &[]).await;
     let mut pids = Vec::new();
     for server in ["family", "plain"] {
@@ -138,7 +138,7 @@ async fn removing_a_server_from_the_config_stops_its_process_group() {
 async fn a_client_that_closes_stdin_right_after_its_requests_still_gets_answers() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let files = TempFiles::new();
-    let rules = json!({"agents": {"dev": {"allow": {"servers": ["*"]}}}});
+    let rules = allow_all();
     let spawn = gateway_spawn(&files, &[("s", fixture_server(&[]))], &rules, &[]);
     let mut child = spawn.spawn().unwrap();
     let _reaper = Reaper(vec![child.pid()]);

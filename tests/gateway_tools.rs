@@ -31,7 +31,7 @@ fn assert_text_mirrors_structured(r: &CallToolResult) {
 
 #[tokio::test]
 async fn own_tools_list_stays_under_600_tokens_in_every_identity_mode() {
-    let rules = json!({"agents": {"dev": {"allow": {"servers": ["*"]}}}});
+    let rules = allow_all();
     let servers = [("notes", fixture_server(&[]))];
     let modes: [(&str, &[&str]); 3] =
         [("required", &[]), ("optional", &["--default-agent", "dev"]), ("absent", &["--agent", "dev"])];

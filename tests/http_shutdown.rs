@@ -24,8 +24,7 @@ async fn downstream_pid(client: &McpClient, server: &str) -> u32 {
         .call_tool("execute_tool", json!({"agent_id": "backend", "server": server, "tool": "pid", "args": {}}))
         .await
         .unwrap();
-    let pid = structured(&r)["pid"].as_u64().unwrap_or_else(|| panic!("no pid: {r:?}"));
-    u32::try_from(pid).unwrap()
+    pid_of(&r)
 }
 
 #[tokio::test]

@@ -1,6 +1,6 @@
 //! Starting the real `mcpgw` binary on temporary config files and talking to it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rmcp::model::CallToolResult;
@@ -106,10 +106,32 @@ impl GatewayUnderTest {
 
     /// The audit log's complete lines, parsed (a line still being written is left out).
     pub fn audit_lines(&self) -> Vec<Value> {
-        let text = std::fs::read_to_string(&self.audit).unwrap_or_default();
-        let complete = text.rfind('\n').map_or("", |end| &text[..end]);
-        complete.lines().map(|l| serde_json::from_str(l).expect("audit lines are JSON")).collect()
+        read_audit(&self.audit)
     }
+}
+
+/// The complete lines of the audit log at `path`, parsed (a line still being written is left
+/// out; a missing file has none).
+pub fn read_audit(path: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let complete = text.rfind('\n').map_or("", |end| &text[..end]);
+    complete.lines().map(|l| serde_json::from_str(l).expect("audit lines are JSON")).collect()
+}
+
+/// Rules that allow agent `dev` every server.
+pub fn allow_all() -> Value {
+    json!({"agents": {"dev": {"allow": {"servers": ["*"]}}}})
+}
+
+/// `execute_tool` arguments for agent `dev`.
+pub fn exec(server: &str, tool: &str, args: Value) -> Value {
+    json!({"agent_id": "dev", "server": server, "tool": tool, "args": args})
+}
+
+/// The `pid` in the `structuredContent` of a result (the fixture's `pid` tool).
+pub fn pid_of(r: &CallToolResult) -> u32 {
+    let pid = structured(r)["pid"].as_u64().unwrap_or_else(|| panic!("no pid in {r:?}"));
+    u32::try_from(pid).unwrap()
 }
 
 /// `structuredContent` of a result.
@@ -123,6 +145,11 @@ pub fn error_code(r: &CallToolResult) -> Option<String> {
         return None;
     }
     r.structured_content.as_ref()?.get("error")?.get("code")?.as_str().map(str::to_owned)
+}
+
+/// The code of a gateway error, after checking its shape with [`gateway_error`].
+pub fn gateway_error_code(r: &CallToolResult) -> String {
+    gateway_error(r)["code"].as_str().unwrap().to_owned()
 }
 
 /// The text of the first content block.

@@ -5,6 +5,7 @@
 //! The raw client sends `Connection: close` and reads until EOF, bounded in time and size, so
 //! no request can hang a test.
 
+use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -205,9 +206,7 @@ impl HttpGateway {
 
     /// The audit log's complete lines, parsed.
     pub fn audit_lines(&self) -> Vec<Value> {
-        let text = std::fs::read_to_string(&self.audit).unwrap_or_default();
-        let complete = text.rfind('\n').map_or("", |end| &text[..end]);
-        complete.lines().map(|l| serde_json::from_str(l).expect("audit lines are JSON")).collect()
+        super::gateway::read_audit(&self.audit)
     }
 
     /// Sends a signal to the gateway process.
@@ -215,6 +214,21 @@ impl HttpGateway {
         let pid = i32::try_from(self.child.pid()).expect("a pid fits i32");
         kill(Pid::from_raw(pid), signal).expect("signal the gateway");
     }
+}
+
+/// Starts the fixture server over HTTP on a free loopback port with `extra` arguments;
+/// returns it and its `/mcp` URL.
+pub async fn http_fixture<I, A>(extra: I) -> (ChildProcess, String)
+where
+    I: IntoIterator<Item = A>,
+    A: Into<OsString>,
+{
+    let child = Spawn::new(super::fixture_bin()).args(["--http", "127.0.0.1:0"]).args(extra).spawn().unwrap();
+    let line =
+        child.stderr().wait_for_line("listening on ", Duration::from_secs(10)).await.expect("the fixture's address");
+    let url = line.trim().strip_prefix("listening on ").expect("the line format").to_owned();
+    assert!(url.starts_with("http://127.0.0.1:") && url.ends_with("/mcp"), "{url}");
+    (child, url)
 }
 
 /// An `initialize` request, for raw POSTs.

@@ -24,8 +24,8 @@ use std::time::Duration;
 pub use client::{ConnectFailure, McpClient, PendingCall, Recorder};
 pub use config::{TempFiles, fixture_server, mcp_json};
 pub use gateway::{
-    GatewayUnderTest, error_code, first_text, gateway_error, gateway_spawn, logged_fixture, server_names, structured,
-    tool_names,
+    GatewayUnderTest, allow_all, error_code, exec, first_text, gateway_error, gateway_error_code, gateway_spawn,
+    logged_fixture, pid_of, read_audit, server_names, structured, tool_names,
 };
 pub use process::{ChildProcess, Spawn, StderrLog};
 

@@ -1,5 +1,6 @@
 //! Process liveness from `/proc`, for tests of shutdown and orphan cleanup. A zombie counts as
-//! dead: it has exited and only waits to be reaped.
+//! dead: it has exited and only waits to be reaped. Also the cleanup of a gateway's
+//! downstream process groups after a failed test.
 
 use std::time::Duration;
 
@@ -50,6 +51,17 @@ pub fn children_of(ppid: u32) -> Vec<u32> {
 /// Waits until `pid` is gone (or a zombie). Returns whether it went within `timeout`.
 pub async fn wait_gone(pid: u32, timeout: Duration) -> bool {
     super::eventually(timeout, || !pid_alive(pid)).await
+}
+
+/// SIGKILLs the process group of every child of `pid`: a failed test SIGKILLs the gateway,
+/// which leaves it no chance to stop its downstream servers itself. Call it only while `pid`
+/// is still the gateway (its pid may be reused once it is reaped).
+pub fn kill_child_groups(pid: u32) {
+    for child in children_of(pid) {
+        if let Ok(pgid) = i32::try_from(child) {
+            let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pgid), nix::sys::signal::Signal::SIGKILL);
+        }
+    }
 }
 
 fn live_pids() -> Vec<u32> {

@@ -166,11 +166,7 @@ impl Drop for RawGateway {
         if self.child.try_exit_status().is_some() {
             return;
         }
-        for child in super::procfs::children_of(self.child.pid()) {
-            if let Ok(pgid) = i32::try_from(child) {
-                let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pgid), nix::sys::signal::Signal::SIGKILL);
-            }
-        }
+        super::procfs::kill_child_groups(self.child.pid());
     }
 }
 
