@@ -248,13 +248,7 @@ async fn ready(State(gw): State<Arc<Gateway>>) -> Response {
             let healthy = matches!(status, Status::Ready | Status::NotStarted);
             ok &= healthy;
             if !healthy {
-                let d = d.clone();
-                tokio::spawn(async move {
-                    let timeout = d.timeout(None);
-                    if let Err(e) = d.connection(timeout).await {
-                        tracing::debug!(server = %d.name(), "readiness restart attempt failed: {e}");
-                    }
-                });
+                d.start_in_background();
             }
             serde_json::json!({"name": d.name(), "status": status})
         })

@@ -139,6 +139,8 @@ pub struct Downstream {
     restarts: AtomicU64,
     in_flight: AtomicUsize,
     drained: tokio::sync::Notify,
+    /// A background start ([`Downstream::start_in_background`]) is under way.
+    starting_in_background: AtomicBool,
 }
 
 impl Downstream {
@@ -156,7 +158,23 @@ impl Downstream {
             restarts: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
             drained: tokio::sync::Notify::new(),
+            starting_in_background: false.into(),
         }
+    }
+
+    /// Starts the server in a task of its own (with the usual backoff) unless a background
+    /// start is already under way, so that repeated probes (`/ready`) never queue up starts.
+    pub fn start_in_background(self: &Arc<Self>) {
+        if self.starting_in_background.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let d = Arc::clone(self);
+        tokio::spawn(async move {
+            if let Err(e) = d.connection(d.timeout(None)).await {
+                tracing::debug!(server = %d.name(), "background start failed: {e}");
+            }
+            d.starting_in_background.store(false, Ordering::Release);
+        });
     }
 
     /// The server's name.
