@@ -362,3 +362,48 @@ async fn a_burst_of_mixed_bad_lines_is_answered_line_by_line() {
     }
     gw.assert_answering("a burst of bad lines").await;
 }
+
+/// A client that sends bad requests and never reads its answers: the gateway keeps at most a
+/// bounded number of error replies waiting, says that it dropped the rest, and answers again
+/// once the client reads.
+#[tokio::test]
+async fn a_client_that_never_reads_its_answers_cannot_pile_up_replies() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    const LINES: usize = 20_000;
+    let files = TempFiles::new();
+    let spawn = gateway_spawn(&files, &[("s", fixture_server(&["--name", "s"]))], &allow_all(), &[]);
+    let mut child = spawn.spawn().expect("spawn the gateway");
+    let (stdout, mut stdin) = child.take_pipes().expect("the gateway's pipes");
+    // Invalid requests with ids: each one is owed an error reply, and nobody reads them.
+    let mut batch = Vec::new();
+    for id in 0..LINES {
+        batch.extend_from_slice(format!("{{\"jsonrpc\":\"2.0\",\"id\":{id},\"method\":1}}\n").as_bytes());
+    }
+    stdin.write_all(&batch).await.expect("the gateway reads every line");
+    stdin.flush().await.unwrap();
+    let said = child.stderr().wait_for_line("error replies dropped", Duration::from_secs(20)).await;
+    assert!(said.is_some(), "no word of dropped replies:\n{}", child.stderr().text());
+    // Now read: the replies that were kept come out, and a new request is answered.
+    stdin.write_all(b"{\"jsonrpc\":\"2.0\",\"id\":\"after\",\"method\":\"ping\"}\n").await.unwrap();
+    stdin.flush().await.unwrap();
+    let mut reader = BufReader::new(stdout);
+    let (mut replies, mut line) = (0, String::new());
+    loop {
+        line.clear();
+        let n = tokio::time::timeout(Duration::from_secs(20), reader.read_line(&mut line))
+            .await
+            .expect("the gateway still writes")
+            .unwrap();
+        assert!(n > 0, "stdout closed after {replies} replies");
+        let v: Value = serde_json::from_str(&line).unwrap();
+        if v["id"] == "after" {
+            assert!(v.get("result").is_some(), "{v}");
+            break;
+        }
+        assert_eq!(rpc_error_code(&v), Some(INVALID_REQUEST), "{v}");
+        replies += 1;
+    }
+    assert!(replies < LINES, "all {replies} replies were kept waiting");
+    drop(stdin);
+    assert!(child.wait_exit(Duration::from_secs(10)).await.is_some_and(|s| s.success()));
+}

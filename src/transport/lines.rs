@@ -10,13 +10,14 @@
 
 use std::marker::PhantomData;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use rmcp::model::{ErrorCode, ErrorData, JsonRpcError, JsonRpcMessage, JsonRpcVersion2_0, RequestId};
 use rmcp::service::{RxJsonRpcMessage, ServiceRole, TxJsonRpcMessage};
 use rmcp::transport::Transport;
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, Semaphore};
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 use crate::error::json_type_name;
@@ -29,6 +30,10 @@ const HEAD_BYTES: usize = 64 * 1024;
 /// Lines of non-JSON output from a server logged per second; the rest are only counted. A
 /// server that prints junk as fast as it can (`yes`) must not flood the gateway's log.
 const JUNK_LOG_PER_SECOND: u32 = 20;
+
+/// Error replies that may wait for the writer at once; a peer has this many unanswered bad
+/// lines in flight before further ones go unanswered.
+const MAX_PENDING_REPLIES: usize = 1024;
 
 /// The error code for a message over the size cap (JSON-RPC's server-defined range).
 pub const MESSAGE_TOO_LARGE: ErrorCode = ErrorCode(-32001);
@@ -47,6 +52,10 @@ pub struct LineTransport<Role, R, W> {
     _closed_on_drop: DropGuard,
     /// Rate-limits the warnings about a server's non-JSON output.
     junk_log: LogLimit,
+    /// Error replies written by their own tasks and not yet out (see `reply_error`).
+    pending_replies: Arc<Semaphore>,
+    /// Error replies dropped because [`MAX_PENDING_REPLIES`] were still waiting.
+    dropped_replies: Arc<AtomicU64>,
     _role: PhantomData<fn() -> Role>,
 }
 
@@ -69,6 +78,8 @@ where
             _closed_on_drop: closed.clone().drop_guard(),
             closed,
             junk_log: LogLimit::new(JUNK_LOG_PER_SECOND),
+            pending_replies: Arc::new(Semaphore::new(MAX_PENDING_REPLIES)),
+            dropped_replies: Arc::default(),
             read: BufReader::with_capacity(64 * 1024, read),
             line: Vec::new(),
             oversized: None,
@@ -92,8 +103,17 @@ where
     /// inside a `select!` and drops it whenever another event is ready first, so an await in
     /// `receive` could lose the answer (the line is already consumed) or, worse, stop
     /// `write_all` half-way and leave half a message on the stream. The task takes the
-    /// writer's lock, so the line goes out whole, between two other messages.
+    /// writer's lock, so the line goes out whole, between two other messages. A peer that
+    /// keeps sending bad lines without reading its answers would pile up such tasks, so at
+    /// most [`MAX_PENDING_REPLIES`] wait at once; past that, replies are dropped and counted.
     fn reply_error(&self, id: Option<Value>, code: ErrorCode, message: String) {
+        let Ok(slot) = Arc::clone(&self.pending_replies).try_acquire_owned() else {
+            let n = self.dropped_replies.fetch_add(1, Ordering::Relaxed) + 1;
+            if n.is_power_of_two() {
+                tracing::warn!(peer = %self.peer_name, "{n} error replies dropped: the peer is not reading its answers");
+            }
+            return;
+        };
         let body = serde_json::json!({
             "jsonrpc": "2.0",
             "id": id.unwrap_or(Value::Null),
@@ -109,6 +129,7 @@ where
             {
                 *guard = None;
             }
+            drop(slot);
         });
     }
 
