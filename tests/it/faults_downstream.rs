@@ -10,15 +10,13 @@
 //! been started, because servers start lazily (a live stdio server holds four descriptors: a
 //! pidfd and three pipes).
 
-mod support;
-
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
+use crate::support::procfs::{children_of, kill_child_groups, pid_alive, wait_gone};
+use crate::support::*;
 use rmcp::service::PeerRequestOptions;
 use serde_json::{Value, json};
-use support::procfs::{children_of, kill_child_groups, pid_alive, wait_gone};
-use support::*;
 
 fn exec_within(server: &str, tool: &str, args: Value, timeout_ms: u64) -> Value {
     json!({"agent_id": "dev", "server": server, "tool": tool, "args": args, "timeout_ms": timeout_ms})

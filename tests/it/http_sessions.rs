@@ -2,13 +2,11 @@
 //! and calling a tool with its own arguments, get their own correct answers through one shared
 //! downstream connection.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::http::HttpGateway;
+use crate::support::*;
 use serde_json::json;
-use support::http::HttpGateway;
-use support::*;
 
 const CLIENTS: usize = 100;
 

@@ -6,12 +6,10 @@
 //! secret in their stderr) are used, a reload with new values and a reload that fails are
 //! made, and every output is searched for each distinctive secret string.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::*;
 use serde_json::{Value, json};
-use support::*;
 
 /// Every secret, as `(environment variable, value)`. Each value is distinctive, so a leak in
 /// any form (log line, message, JSON field) is found by a plain substring search.
@@ -55,7 +53,7 @@ fn assert_clean(what: &str, text: &str) {
 
 /// Starts the fixture over HTTP, requiring both headers; returns it and its `/mcp` URL.
 async fn http_fixture() -> (ChildProcess, String) {
-    support::http::http_fixture([
+    crate::support::http::http_fixture([
         "--name".to_owned(),
         "web".to_owned(),
         "--require-header".to_owned(),

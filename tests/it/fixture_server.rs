@@ -1,21 +1,19 @@
 //! Real-process tests of the fixture MCP server (`src/bin/mcpgw-fixture`) through the shared
 //! test support: every tool, the startup faults, messages far above 16 MiB, and HTTP mode.
 
-mod support;
-
 use std::{
     collections::BTreeSet,
     io::{Read as _, Write as _},
     time::{Duration, Instant},
 };
 
+use crate::support::http::http_fixture;
+use crate::support::{McpClient, Spawn, TempFiles, fixture_bin, procfs};
 use rmcp::{
     ServiceError,
     model::{CallToolResult, ErrorCode},
 };
 use serde_json::{Value, json};
-use support::http::http_fixture;
-use support::{McpClient, Spawn, TempFiles, fixture_bin, procfs};
 
 /// Generous upper bound for things that normally take milliseconds.
 const WAIT: Duration = Duration::from_secs(5);
@@ -196,7 +194,11 @@ async fn cancelling_sleep_is_logged_by_the_server() {
     let expected = format!("cancelled {}", call.id());
     call.cancel("test cancels").await.unwrap();
     let read_log = || std::fs::read_to_string(&log).unwrap_or_default();
-    assert!(support::eventually(WAIT, || read_log().lines().any(|line| line == expected)).await, "{}", read_log());
+    assert!(
+        crate::support::eventually(WAIT, || read_log().lines().any(|line| line == expected)).await,
+        "{}",
+        read_log()
+    );
     assert!(read_log().starts_with(&format!("started pid={}\n", client.child().pid())));
     // The server is still fine after a cancellation.
     assert_eq!(text_of(&client.call_tool("echo", json!({"text": "after"})).await.unwrap()), "after");
@@ -253,12 +255,12 @@ async fn stderr_lines_are_written_and_a_flood_does_not_block() {
     let result = client.call_tool("stderr", json!({"text": "marker line", "lines": 3})).await.unwrap();
     assert_eq!(text_of(&result), "ok");
     let stderr = client.child().stderr().clone();
-    assert!(support::eventually(WAIT, || stderr.count_lines_containing("marker line") == 3).await);
+    assert!(crate::support::eventually(WAIT, || stderr.count_lines_containing("marker line") == 3).await);
     // About 4 MiB, far more than a pipe holds: it only completes because stderr is drained.
     let flood_line = format!("flood {}", "e".repeat(200));
     let result = client.call_tool("stderr", json!({"text": flood_line, "lines": 20_000})).await.unwrap();
     assert_eq!(text_of(&result), "ok");
-    assert!(support::eventually(WAIT, || stderr.count_lines_containing("flood ") == 20_000).await);
+    assert!(crate::support::eventually(WAIT, || stderr.count_lines_containing("flood ") == 20_000).await);
     client.close().await;
 }
 

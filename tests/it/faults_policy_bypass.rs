@@ -10,16 +10,14 @@
 //! (`list_servers`, `get_server_tools`, with and without the caller's own glob filter) show
 //! exactly what the reference allows.
 
-mod support;
-
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use crate::support::*;
 use mcpgw::policy::reference::reference_decide;
 use mcpgw::policy::{Effect, PolicySet, Reason, Request};
 use rmcp::model::CallToolResult;
 use serde_json::{Value, json};
-use support::*;
 
 /// Configured servers (all the fixture). Several differ from an allowed name only by a
 /// character that is special somewhere: case, `.`, `*`, brackets.

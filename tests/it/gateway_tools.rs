@@ -4,11 +4,9 @@
 //! `get_server_tools` (names, pattern, token budget, counts that leak nothing),
 //! `execute_tool` pass-through of every part of a result, and `get_gateway_status`.
 
-mod support;
-
+use crate::support::*;
 use rmcp::model::CallToolResult;
 use serde_json::{Value, json};
-use support::*;
 
 /// Compact JSON bytes / 4, as DESIGN.md counts tokens (rounded up for one tool).
 fn tokens(v: &Value) -> u64 {

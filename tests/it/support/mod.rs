@@ -8,8 +8,6 @@
 //! - [`procfs`]: checking from `/proc` whether processes are still alive;
 //! - [`raw`]: the gateway over raw pipes, for bytes no MCP library would send.
 //!
-//! Each test crate uses a different subset, hence the blanket `dead_code` allowance.
-#![allow(dead_code, unused_imports)]
 
 pub mod client;
 pub mod config;
@@ -21,13 +19,13 @@ pub mod raw;
 
 use std::time::Duration;
 
-pub use client::{ConnectFailure, McpClient, PendingCall, Recorder};
+pub use client::{McpClient, Recorder};
 pub use config::{TempFiles, fixture_server, mcp_json};
 pub use gateway::{
     GatewayUnderTest, allow_all, error_code, exec, first_text, gateway_error, gateway_error_code, gateway_spawn,
-    logged_fixture, pid_of, read_audit, server_names, structured, tool_names,
+    logged_fixture, pid_of, server_names, structured, tool_names,
 };
-pub use process::{ChildProcess, Spawn, StderrLog};
+pub use process::{ChildProcess, Spawn};
 
 /// The fixture MCP server built from `src/bin/mcpgw-fixture`.
 pub fn fixture_bin() -> &'static str {

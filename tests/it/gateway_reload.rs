@@ -4,16 +4,14 @@
 //! remove and restart servers; SIGHUP reloads; and under load, while the rules are rewritten
 //! again and again, every answer is the one some snapshot gives, never an error.
 
-mod support;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde_json::{Value, json};
-use support::*;
 
 const RELOAD_WAIT: Duration = Duration::from_secs(5);
 
@@ -237,9 +235,12 @@ async fn mcp_config_changes_add_remove_and_restart_servers() {
         .call("execute_tool", json!({"agent_id": "dev", "server": "drop", "tool": "echo", "args": {"text": "x"}}))
         .await;
     assert_eq!(error_code(&r).as_deref(), Some("UNKNOWN_SERVER"), "{r:?}");
-    assert!(support::procfs::wait_gone(drop, RELOAD_WAIT).await, "the removed server kept running");
+    assert!(crate::support::procfs::wait_gone(drop, RELOAD_WAIT).await, "the removed server kept running");
     // Changed: a new process with the new configuration.
-    assert!(support::procfs::wait_gone(change, RELOAD_WAIT).await, "the changed server's old process kept running");
+    assert!(
+        crate::support::procfs::wait_gone(change, RELOAD_WAIT).await,
+        "the changed server's old process kept running"
+    );
     assert_ne!(pid("change").await, change);
     let r = gw.call("get_server_tools", json!({"agent_id": "dev", "server": "change", "names": "extra_0"})).await;
     assert_eq!(tool_names(&r), ["extra_0"], "the restarted server runs with its new arguments");
@@ -396,10 +397,10 @@ async fn a_removed_server_finishes_its_calls_in_flight_before_it_is_stopped() {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         // Removed from the config, but still running its call.
-        assert!(support::procfs::pid_alive(going), "stopped before its call finished");
+        assert!(crate::support::procfs::pid_alive(going), "stopped before its call finished");
     };
     let (r, ()) = tokio::join!(slow, remove);
     assert_eq!(first_text(&r), "slept 1500", "{r:?}");
-    assert!(support::procfs::wait_gone(going, RELOAD_WAIT).await, "the removed server was never stopped");
+    assert!(crate::support::procfs::wait_gone(going, RELOAD_WAIT).await, "the removed server was never stopped");
     gw.client.close().await;
 }

@@ -6,14 +6,12 @@
 //! result with a structured gateway error. After each bad input a valid request is answered,
 //! and at the end the gateway exits cleanly when its stdin closes.
 
-mod support;
-
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
+use crate::support::raw::{RawGateway, rpc_error_code};
+use crate::support::*;
 use serde_json::{Value, json};
-use support::raw::{RawGateway, rpc_error_code};
-use support::*;
 
 const PARSE_ERROR: i64 = -32700;
 const INVALID_REQUEST: i64 = -32600;

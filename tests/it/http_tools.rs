@@ -3,13 +3,11 @@
 //! results. Also: progress is forwarded over HTTP, and stateless (protocol 2026-07-28) clients
 //! that POST without a session are served by the same tools.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::http::{HttpGateway, stateless_request};
+use crate::support::*;
 use serde_json::{Value, json};
-use support::http::{HttpGateway, stateless_request};
-use support::*;
 
 fn servers() -> Vec<(&'static str, Value)> {
     vec![("notes", fixture_server(&["--name", "notes"])), ("media", fixture_server(&["--name", "media"]))]

@@ -3,13 +3,11 @@
 //! will not listen beyond loopback, and only allowed `Host` and `Origin` values are served
 //! (DNS rebinding protection).
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::http::{HttpGateway, HttpGatewayBuilder, initialize_body, sha256_hex, stateless_request};
+use crate::support::*;
 use serde_json::{Value, json};
-use support::http::{HttpGateway, HttpGatewayBuilder, initialize_body, sha256_hex, stateless_request};
-use support::*;
 
 const BACKEND_TOKEN: &str = "backend-secret-token-0001";
 const INTERN_TOKEN: &str = "intern-secret-token-0002";
@@ -182,7 +180,8 @@ async fn tokens_reload_with_the_mcp_config() {
     let gw = start_with_tokens(&servers).await;
     let new_token = "rotated-backend-token-0003";
     let section = json!({"http": {"tokens": [{"agent": "backend", "token": new_token}]}});
-    std::fs::write(gw.files.file_path(".mcp.json"), support::http::mcp_json_with_gateway(&servers, &section)).unwrap();
+    std::fs::write(gw.files.file_path(".mcp.json"), crate::support::http::mcp_json_with_gateway(&servers, &section))
+        .unwrap();
     let old = bearer(BACKEND_TOKEN);
     let new = bearer(new_token);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
@@ -200,7 +199,7 @@ async fn tokens_reload_with_the_mcp_config() {
     // Removing every token by a reload does not turn authentication off.
     std::fs::write(
         gw.files.file_path(".mcp.json"),
-        support::http::mcp_json_with_gateway(&servers, &json!({"http": {}})),
+        crate::support::http::mcp_json_with_gateway(&servers, &json!({"http": {}})),
     )
     .unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);

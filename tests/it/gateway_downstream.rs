@@ -3,19 +3,17 @@
 //! child stderr kept off the protocol stream, progress and cancellation forwarding, and the
 //! tool-list cache following `notifications/tools/list_changed`.
 
-mod support;
-
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use crate::support::http::http_fixture;
+use crate::support::*;
 use rmcp::model::CallToolRequestParams;
 use rmcp::service::PeerRequestOptions;
 use rmcp::transport::async_rw::AsyncRwTransport;
 use serde_json::{Value, json};
-use support::http::http_fixture;
-use support::*;
 use tokio::io::{AsyncRead, ReadBuf};
 
 /// Calls in flight on each server, from `get_gateway_status`.
@@ -100,7 +98,7 @@ async fn a_crash_fails_the_calls_in_flight_and_the_next_call_restarts_the_server
         assert!(msg.contains("exited with code 7"), "{msg}");
         assert!(msg.contains("crash tool: exiting with code 7"), "the stderr tail: {msg}");
     }
-    assert!(support::procfs::wait_gone(first, Duration::from_secs(2)).await);
+    assert!(crate::support::procfs::wait_gone(first, Duration::from_secs(2)).await);
     let r = gw.call("list_servers", json!({"agent_id": "dev", "include_metadata": true})).await;
     assert_eq!(structured(&r)["servers"][0]["status"], "restarting", "{r:?}");
 
@@ -146,7 +144,7 @@ async fn a_server_that_closes_stdout_is_replaced_and_its_process_stopped() {
     let second = pid_of(&gw.call("execute_tool", exec("mute", "pid", json!({}))).await);
     assert_ne!(first, second);
     // The old process was alive but mute; the gateway must not leave it behind.
-    assert!(support::procfs::wait_gone(first, Duration::from_secs(4)).await, "pid {first} was left running");
+    assert!(crate::support::procfs::wait_gone(first, Duration::from_secs(4)).await, "pid {first} was left running");
     gw.client.close().await;
 }
 
@@ -236,7 +234,7 @@ async fn child_stderr_and_stray_stdout_never_reach_the_gateways_stdout() {
     let (stdout, stdin) = child.take_pipes().unwrap();
     let copy = Arc::new(Mutex::new(Vec::new()));
     let transport = AsyncRwTransport::new_client(Tee { inner: stdout, copy: copy.clone() }, stdin)
-        .with_max_line_length(support::client::LINE_CAP);
+        .with_max_line_length(crate::support::client::LINE_CAP);
     let service = rmcp::serve_client(Recorder::default(), transport).await.expect("connect to the gateway");
     let call = |tool: &str, args: Value| {
         let params = CallToolRequestParams::new("execute_tool")

@@ -2,15 +2,13 @@
 //! gateway exits within 5 s and leaves no process behind: every downstream child is gone, and
 //! so is the grandchild that `mcpgw-fixture --startup grandchild` leaves in its process group.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
+use crate::support::procfs::{pid_alive, wait_gone};
+use crate::support::*;
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 use serde_json::{Value, json};
-use support::procfs::{pid_alive, wait_gone};
-use support::*;
 
 /// Kills whatever a failed test left running, so a failure does not leak processes.
 struct Reaper(Vec<u32>);

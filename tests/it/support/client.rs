@@ -43,7 +43,6 @@ pub struct Recorder {
 struct Recorded {
     progress: Mutex<Vec<ProgressNotificationParam>>,
     tool_list_changed: AtomicUsize,
-    log_messages: AtomicUsize,
 }
 
 impl Recorder {
@@ -63,11 +62,6 @@ impl Recorder {
     /// How many `notifications/tools/list_changed` arrived.
     pub fn tool_list_changed(&self) -> usize {
         self.inner.tool_list_changed.load(Ordering::SeqCst)
-    }
-
-    /// How many `notifications/message` (logging) arrived.
-    pub fn log_messages(&self) -> usize {
-        self.inner.log_messages.load(Ordering::SeqCst)
     }
 }
 
@@ -93,7 +87,6 @@ impl ClientHandler for Recorder {
         _params: rmcp::model::LoggingMessageNotificationParam,
         _context: NotificationContext<RoleClient>,
     ) {
-        self.inner.log_messages.fetch_add(1, Ordering::SeqCst);
     }
 }
 

@@ -2,12 +2,10 @@
 //! back as an `isError` tool result with `{"error": {"code", "message", ...}}` and the message
 //! as text, never as a protocol error and never as a hang.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::*;
 use serde_json::{Value, json};
-use support::*;
 
 fn rules() -> Value {
     json!({"agents": {

@@ -4,13 +4,11 @@
 //! environment, or an agent named `default`), and a bound identity that refuses and audits
 //! requests naming another agent.
 
-mod support;
-
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use crate::support::*;
 use serde_json::{Value, json};
-use support::*;
 
 fn rules() -> Value {
     json!({"agents": {

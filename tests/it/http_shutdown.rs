@@ -1,15 +1,13 @@
 //! Graceful shutdown of the HTTP gateway: on SIGTERM it stops taking connections, lets the
 //! calls in flight finish (within a bound), stops every downstream process, and exits 0.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::http::{HttpGateway, raw_request};
+use crate::support::*;
 use nix::sys::signal::Signal;
 use rmcp::service::PeerRequestOptions;
 use serde_json::{Value, json};
-use support::http::{HttpGateway, raw_request};
-use support::*;
 
 fn servers() -> Vec<(&'static str, Value)> {
     vec![("notes", fixture_server(&["--name", "notes"])), ("media", fixture_server(&["--name", "media"]))]

@@ -2,13 +2,11 @@
 //! when a configured server has failed, and the Prometheus text follows the calls, the
 //! downstream servers, the reloads and the policy snapshot.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::http::{HttpGateway, HttpGatewayBuilder, Metrics};
+use crate::support::*;
 use serde_json::{Value, json};
-use support::http::{HttpGateway, HttpGatewayBuilder, Metrics};
-use support::*;
 
 fn servers() -> Vec<(&'static str, Value)> {
     vec![

@@ -4,7 +4,7 @@
 use mcpgw::policy::dsl::to_dsl_string;
 use mcpgw::policy::{DecisionTable, PolicySet, Request};
 
-const GUIDE: &str = include_str!("../docs/dsl.md");
+const GUIDE: &str = include_str!("../../docs/dsl.md");
 
 /// The fenced code blocks of the guide, as (language tag, body).
 fn blocks() -> Vec<(String, String)> {

@@ -2,13 +2,11 @@
 //! `limits` of an agent block. An over-limit call gets `RATE_LIMITED` with a retry hint, other
 //! agents are unaffected, and the limits reload with the policy.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::http::HttpGateway;
+use crate::support::*;
 use serde_json::{Value, json};
-use support::http::HttpGateway;
-use support::*;
 
 fn servers() -> Vec<(&'static str, Value)> {
     vec![("notes", fixture_server(&["--name", "notes"]))]

@@ -2,14 +2,12 @@
 //! from npm, run with node over stdio. Install it first with `scripts/setup-test-deps.sh`
 //! (it goes into the git-ignored `.tools/npm`); without it these tests fail and say so.
 
-mod support;
-
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::support::*;
 use rmcp::service::PeerRequestOptions;
 use serde_json::{Value, json};
-use support::*;
 
 /// The server's entry point, as `scripts/setup-test-deps.sh` installs it.
 fn everything_server() -> PathBuf {

@@ -1,9 +1,7 @@
 //! A first end-to-end pass: the real gateway over stdio in front of two fixture servers.
 
-mod support;
-
+use crate::support::*;
 use serde_json::json;
-use support::*;
 
 fn rules() -> serde_json::Value {
     json!({"agents": {
