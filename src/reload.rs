@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use notify::{RecursiveMode, Watcher};
+use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
 use crate::audit::rfc3339;
@@ -39,6 +40,10 @@ pub struct FileStatus {
     pub failures: u64,
     /// Warnings of the last successful load.
     pub warnings: Vec<String>,
+    /// The SHA-256 of the content last read, so that a file event that changed nothing
+    /// (a `touch`, an editor saving the same text) does not reload.
+    #[serde(skip)]
+    content: Option<[u8; 32]>,
 }
 
 /// The reload status of both files.
@@ -86,34 +91,61 @@ impl ReloadStatus {
         s.last_error = Some(error);
     }
 
+    /// Notes the content about to be loaded. Returns false, changing nothing, when it is the
+    /// content the last load read and the load is not `forced`.
+    pub fn note_content(&self, which: Which, text: &str, forced: bool) -> bool {
+        let hash: [u8; 32] = Sha256::digest(text.as_bytes()).into();
+        let mut s = self.slot(which);
+        if !forced && s.content == Some(hash) {
+            return false;
+        }
+        s.content = Some(hash);
+        true
+    }
+
     /// A copy of one file's status.
     pub fn get(&self, which: Which) -> FileStatus {
         self.slot(which).clone()
     }
 }
 
-/// Loads and compiles a rules file. Fails with every located error.
-pub fn compile_rules(
+/// Compiles the text of a rules file read from `path`. Fails with every located error.
+pub fn compile_rules_text(
     path: &Path,
+    text: &str,
     default_agent: Option<&str>,
     known_servers: Option<&[String]>,
 ) -> Result<(PolicySnapshot, Vec<String>), String> {
-    let text = config::read_text(path).map_err(|e| e.to_string())?;
-    let policy = config::parse_rules(path, &text).map_err(|e| e.to_string())?;
+    let policy = config::parse_rules(path, text).map_err(|e| e.to_string())?;
     let options = CompileOptions { default_agent: default_agent.map(str::to_owned) };
     let table = DecisionTable::compile_with(&policy, &options).map_err(|e| e.to_string())?;
     let mut lints = Diagnostics(policy.lint(&LintContext { known_servers }));
-    lints.attach_source_lines(&text);
+    lints.attach_source_lines(text);
     let warnings = lints.iter().map(ToString::to_string).collect();
     Ok((PolicySnapshot { table, path: path.to_owned(), loaded_at: SystemTime::now() }, warnings))
 }
 
+/// Reads a file for a reload: its text, or `None` when there is nothing to do (the content
+/// is what the last load read, and the reload is not `forced`). A read error fails the load.
+fn read_for_reload(gw: &Gateway, which: Which, path: &Path, forced: bool) -> Option<Result<String, String>> {
+    match config::read_text(path) {
+        Ok(text) => gw.reload.note_content(which, &text, forced).then_some(Ok(text)),
+        Err(e) => Some(Err(e.to_string())),
+    }
+}
+
 /// Reloads the rules: on success the new snapshot serves the next request; on failure the
-/// old one keeps serving.
-pub fn reload_rules(gw: &Gateway) {
-    let names: Vec<String> = gw.servers.load().iter().map(|d| d.name().to_owned()).collect();
+/// old one keeps serving. Unless `forced` (SIGHUP), unchanged content does nothing.
+pub fn reload_rules(gw: &Gateway, forced: bool) {
     let path = gw.settings.rules_path.clone();
-    match compile_rules(&path, gw.settings.default_agent.as_deref(), Some(&names)) {
+    let Some(text) = read_for_reload(gw, Which::Rules, &path, forced) else {
+        tracing::debug!(path = %path.display(), "rules unchanged; nothing to reload");
+        return;
+    };
+    let names: Vec<String> = gw.servers.load().iter().map(|d| d.name().to_owned()).collect();
+    let compiled =
+        text.and_then(|text| compile_rules_text(&path, &text, gw.settings.default_agent.as_deref(), Some(&names)));
+    match compiled {
         Ok((snapshot, warnings)) => {
             let old = gw.policy.load().table.snapshot_id().to_owned();
             let new = snapshot.table.snapshot_id().to_owned();
@@ -133,14 +165,19 @@ pub fn reload_rules(gw: &Gateway) {
 
 /// Reloads the MCP config: added servers become available (started lazily), removed ones
 /// stop taking calls and are stopped after their calls finish, changed ones are replaced the
-/// same way, and unchanged ones keep their connections.
-pub fn reload_servers(gw: &Arc<Gateway>) {
+/// same way, and unchanged ones keep their connections. Unless `forced` (SIGHUP), unchanged
+/// content does nothing.
+pub fn reload_servers(gw: &Arc<Gateway>, forced: bool) {
     let path = gw.settings.mcp_config_path.clone();
-    let config = match config::load_servers(&path) {
+    let Some(text) = read_for_reload(gw, Which::Servers, &path, forced) else {
+        tracing::debug!(path = %path.display(), "MCP config unchanged; nothing to reload");
+        return;
+    };
+    let config = match text.and_then(|text| config::servers_from_text(&path, &text).map_err(|e| e.to_string())) {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(path = %path.display(), "MCP config reload failed; the previous servers keep serving:\n{e}");
-            gw.reload.failure(Which::Servers, e.to_string());
+            gw.reload.failure(Which::Servers, e);
             return;
         }
     };
@@ -177,19 +214,22 @@ fn merge_servers(old: &ServerSet, config: &ServersConfig, gw: &Gateway) -> (Serv
 /// Watches both files and SIGHUP until the process ends. Returns the watcher, which must be
 /// kept alive.
 pub fn watch(gw: Arc<Gateway>) -> Option<notify::RecommendedWatcher> {
-    let (tx, mut rx) = mpsc::unbounded_channel::<Which>();
+    let (tx, mut rx) = mpsc::unbounded_channel::<Trigger>();
     let rules = absolute(&gw.settings.rules_path);
     let servers = absolute(&gw.settings.mcp_config_path);
     let watcher = {
         let (rules, servers, tx) = (rules.clone(), servers.clone(), tx.clone());
         notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
             let Ok(event) = res else { return };
+            if !changes_content(&event.kind) {
+                return;
+            }
             for p in &event.paths {
                 if same_file_name(p, &rules) {
-                    let _ = tx.send(Which::Rules);
+                    let _ = tx.send(Trigger { which: Which::Rules, forced: false });
                 }
                 if same_file_name(p, &servers) {
-                    let _ = tx.send(Which::Servers);
+                    let _ = tx.send(Trigger { which: Which::Servers, forced: false });
                 }
             }
         })
@@ -214,34 +254,66 @@ pub fn watch(gw: Arc<Gateway>) -> Option<notify::RecommendedWatcher> {
     spawn_sighup(tx);
     tokio::spawn(async move {
         while let Some(first) = rx.recv().await {
-            let mut rules = first == Which::Rules;
-            let mut servers = first == Which::Servers;
+            // Per file: not asked, asked, asked by SIGHUP (forced).
+            let mut rules: Option<bool> = None;
+            let mut servers: Option<bool> = None;
+            let mut note = |t: Trigger| {
+                let slot = if t.which == Which::Rules { &mut rules } else { &mut servers };
+                *slot = Some(slot.unwrap_or(false) | t.forced);
+            };
+            note(first);
             // Debounce: wait until the files have been quiet for a moment.
             while let Ok(Some(next)) = tokio::time::timeout(DEBOUNCE, rx.recv()).await {
-                rules |= next == Which::Rules;
-                servers |= next == Which::Servers;
+                note(next);
             }
             // Servers first, so the rules are linted against the new server names.
-            if servers {
-                reload_servers(&gw);
+            if let Some(forced) = servers {
+                reload_servers(&gw, forced);
             }
-            if rules {
-                reload_rules(&gw);
+            if let Some(forced) = rules {
+                reload_rules(&gw, forced);
             }
         }
     });
     watcher
 }
 
-fn spawn_sighup(tx: mpsc::UnboundedSender<Which>) {
+/// Whether an event can mean new content: a create, a data write, a rename or a remove.
+///
+/// notify also reports opening, reading and closing a file, and every reload reads the file
+/// it watches; reacting to those made each reload trigger the next, forever (and one `cat`
+/// of the rules started the loop). Metadata changes (`touch`, `chmod`) leave the content as
+/// it was. A write that closes a file counts: some editors write in place and close.
+fn changes_content(kind: &notify::EventKind) -> bool {
+    use notify::EventKind;
+    use notify::event::{AccessKind, AccessMode, ModifyKind};
+    match kind {
+        EventKind::Create(_) | EventKind::Remove(_) => true,
+        EventKind::Modify(ModifyKind::Metadata(_)) => false,
+        EventKind::Modify(_) => true,
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        EventKind::Access(_) | EventKind::Other => false,
+        EventKind::Any => true,
+    }
+}
+
+/// A reason to reload one file.
+#[derive(Debug, Clone, Copy)]
+struct Trigger {
+    which: Which,
+    /// SIGHUP reloads even unchanged content: the operator asked for it.
+    forced: bool,
+}
+
+fn spawn_sighup(tx: mpsc::UnboundedSender<Trigger>) {
     use tokio::signal::unix::{SignalKind, signal};
     match signal(SignalKind::hangup()) {
         Ok(mut hup) => {
             tokio::spawn(async move {
                 while hup.recv().await.is_some() {
                     tracing::info!("SIGHUP: reloading both files");
-                    let _ = tx.send(Which::Servers);
-                    let _ = tx.send(Which::Rules);
+                    let _ = tx.send(Trigger { which: Which::Servers, forced: true });
+                    let _ = tx.send(Trigger { which: Which::Rules, forced: true });
                 }
             });
         }

@@ -74,13 +74,19 @@ pub async fn build(args: &ServeArgs) -> Result<Arc<Gateway>, String> {
     let rules_path = config::find_rules(args.config.rules.as_deref()).map_err(|e| e.to_string())?;
     eprintln!("mcpgw {}", env!("CARGO_PKG_VERSION"));
     eprintln!("Loading MCP server configuration from: {}", mcp_path.display());
-    let servers = config::load_servers(&mcp_path).map_err(|e| e.to_string())?;
+    let reload_status = ReloadStatus::default();
+    let mcp_text = config::read_text(&mcp_path).map_err(|e| e.to_string())?;
+    reload_status.note_content(Which::Servers, &mcp_text, true);
+    let servers = config::servers_from_text(&mcp_path, &mcp_text).map_err(|e| e.to_string())?;
     for w in &servers.warnings {
         eprintln!("{w}");
     }
     eprintln!("Loading gateway rules from: {}", rules_path.display());
     let names: Vec<String> = servers.servers.iter().map(|s| s.name.clone()).collect();
-    let (snapshot, warnings) = reload::compile_rules(&rules_path, args.default_agent.as_deref(), Some(&names))?;
+    let rules_text = config::read_text(&rules_path).map_err(|e| e.to_string())?;
+    reload_status.note_content(Which::Rules, &rules_text, true);
+    let (snapshot, warnings) =
+        reload::compile_rules_text(&rules_path, &rules_text, args.default_agent.as_deref(), Some(&names))?;
     for w in &warnings {
         eprintln!("{w}");
     }
@@ -91,7 +97,6 @@ pub async fn build(args: &ServeArgs) -> Result<Arc<Gateway>, String> {
         default_timeout: Duration::from_millis(args.timeout_ms.max(1)),
         start_timeout: Duration::from_secs(30),
     });
-    let reload_status = ReloadStatus::default();
     reload_status.success(Which::Servers, servers.warnings.iter().map(ToString::to_string).collect());
     reload_status.success(Which::Rules, warnings.clone());
     let table = &snapshot.table;

@@ -132,9 +132,13 @@ pub fn load_rules(path: &Path) -> Result<PolicySet, ConfigError> {
 /// Reads and parses a `.mcp.json`, expanding `${VAR}` from the process environment. The
 /// servers' secrets are kept out of the log from then on ([`secrets::hide_in_logs`]).
 pub fn load_servers(path: &Path) -> Result<ServersConfig, ConfigError> {
-    let text = read_text(path)?;
+    servers_from_text(path, &read_text(path)?)
+}
+
+/// Parses the text of a `.mcp.json` read from `path`, as [`load_servers`] does.
+pub fn servers_from_text(path: &Path, text: &str) -> Result<ServersConfig, ConfigError> {
     let config =
-        servers::parse_servers(&path.display().to_string(), &text, &expand::from_env).map_err(ConfigError::Invalid)?;
+        servers::parse_servers(&path.display().to_string(), text, &expand::from_env).map_err(ConfigError::Invalid)?;
     for server in &config.servers {
         secrets::hide_in_logs(&server.secrets);
     }

@@ -404,3 +404,33 @@ async fn a_removed_server_finishes_its_calls_in_flight_before_it_is_stopped() {
     assert!(crate::support::procfs::wait_gone(going, RELOAD_WAIT).await, "the removed server was never stopped");
     gw.client.close().await;
 }
+
+#[tokio::test]
+async fn reading_or_rewriting_the_same_content_does_not_reload() {
+    // Reading a watched file (as `cat` does, and as every reload itself does) and writing
+    // back the very same bytes are no reason to reload: once, each read started an endless
+    // loop of reloads.
+    let gw = start(&policy(false), &[]).await;
+    let rules = gw.rules_path();
+    let mcp = gw.mcp_path();
+    for _ in 0..5 {
+        let _ = std::fs::read(&rules).unwrap();
+        let _ = std::fs::read(&mcp).unwrap();
+    }
+    let same = std::fs::read(&rules).unwrap();
+    std::fs::write(&rules, &same).unwrap();
+    let file = std::fs::File::options().append(true).open(&rules).unwrap();
+    file.set_modified(std::time::SystemTime::now()).unwrap();
+    drop(file);
+    tokio::time::sleep(crate::support::RELOAD_SETTLE).await;
+    let s = gw.status(Some("dev")).await;
+    assert_eq!(s["reload"]["rules"]["attempts"], 1, "{s}");
+    assert_eq!(s["reload"]["mcp_config"]["attempts"], 1, "{s}");
+    // A real change still reloads, once.
+    write_json(&rules, &policy(true));
+    wait_add_allowed(&gw, true).await;
+    tokio::time::sleep(crate::support::RELOAD_SETTLE).await;
+    let s = gw.status(Some("dev")).await;
+    assert_eq!(s["reload"]["rules"]["attempts"], 2, "one reload per change, none caused by its own read: {s}");
+    gw.client.close().await;
+}

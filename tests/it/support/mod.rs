@@ -37,6 +37,10 @@ pub fn mcpgw_bin() -> &'static str {
     env!("CARGO_BIN_EXE_mcpgw")
 }
 
+/// Long enough for the gateway to see a file event, debounce it (150 ms) and reload: a test
+/// that shows that something did *not* cause a reload waits this long first.
+pub const RELOAD_SETTLE: Duration = Duration::from_millis(800);
+
 /// Polls `condition` every few milliseconds until it holds or `timeout` passes. Returns
 /// whether it held. Prefer this to fixed sleeps: it is as fast as the system allows.
 pub async fn eventually(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
