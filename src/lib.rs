@@ -14,7 +14,7 @@ pub mod error;
 pub mod gateway;
 pub mod http;
 pub mod limits;
-pub mod log_limit;
+pub mod logging;
 pub mod metrics;
 pub mod policy;
 pub mod reload;
@@ -30,7 +30,7 @@ use cli::{Cli, Command};
 /// Runs the `mcpgw` command line and returns its exit code.
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    logging::init();
     match cli.command {
         None => serve(&cli.serve),
         Some(Command::Serve(args)) => serve(&args),
@@ -44,17 +44,4 @@ pub fn run() -> ExitCode {
 
 fn serve(args: &cli::ServeArgs) -> ExitCode {
     serve::serve(args)
-}
-
-/// Logs go to stderr (stdout carries only the protocol), filtered by `RUST_LOG`, with the
-/// configured secrets taken out ([`config::secrets::LogWriter`]).
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rmcp=warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(config::secrets::LogWriter)
-        .with_ansi(false)
-        .with_target(false)
-        .try_init();
 }

@@ -130,7 +130,7 @@ pub fn load_rules(path: &Path) -> Result<PolicySet, ConfigError> {
 }
 
 /// Reads and parses a `.mcp.json`, expanding `${VAR}` from the process environment. The
-/// servers' secrets are kept out of the log from then on ([`secrets::hide_in_logs`]).
+/// servers' secrets are kept out of the log from then on ([`crate::logging::hide_in_logs`]).
 pub fn load_servers(path: &Path) -> Result<ServersConfig, ConfigError> {
     servers_from_text(path, &read_text(path)?)
 }
@@ -140,7 +140,7 @@ pub fn servers_from_text(path: &Path, text: &str) -> Result<ServersConfig, Confi
     let config =
         servers::parse_servers(&path.display().to_string(), text, &expand::from_env).map_err(ConfigError::Invalid)?;
     for server in &config.servers {
-        secrets::hide_in_logs(&server.secrets);
+        crate::logging::hide_in_logs(&server.secrets);
     }
     Ok(config)
 }

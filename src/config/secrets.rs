@@ -10,23 +10,37 @@
 //! caller unchanged, as the design promises.
 //!
 //! Libraries log too: rmcp's HTTP client logs its errors with the full URL, at `ERROR`. So the
-//! log writer ([`LogWriter`]) takes every secret ever loaded out of every log line as well.
+//! log writer ([`crate::logging::LogWriter`]) takes every secret ever loaded out of every log
+//! line as well.
 
 use std::borrow::Cow;
-use std::io::Write;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::Arc;
+
+use aho_corasick::{AhoCorasick, MatchKind};
 
 /// Values shorter than this are not treated as secrets: replacing every `1` or `true` in a
 /// message would wreck it, and no credential is that short.
 const MIN_SECRET_CHARS: usize = 6;
 
 /// The secret values of one server, each with the label that replaces it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+///
+/// Redaction runs on every log line and every error message about the server, so the values
+/// are found in one pass by an Aho-Corasick automaton (leftmost-longest: a value that
+/// contains another is replaced whole), rebuilt when a value is added (at config load only).
+#[derive(Debug, Clone, Default)]
 pub struct Secrets {
-    /// `(value, label)`, longest value first so that a value containing another is replaced
-    /// whole.
+    /// `(value, label)`, in the order they were added.
     values: Vec<(String, String)>,
+    finder: Option<Arc<AhoCorasick>>,
 }
+
+impl PartialEq for Secrets {
+    fn eq(&self, other: &Self) -> bool {
+        self.values == other.values
+    }
+}
+
+impl Eq for Secrets {}
 
 impl Secrets {
     /// Records the value a `${NAME}` reference expanded to; it is shown as `${NAME}`.
@@ -55,7 +69,18 @@ impl Secrets {
             return;
         }
         self.values.push((value.to_owned(), label));
-        self.values.sort_by_key(|(v, _)| std::cmp::Reverse(v.len()));
+        self.finder = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(self.values.iter().map(|(v, _)| v))
+            .ok()
+            .map(Arc::new);
+    }
+
+    /// Adds every value of `other`.
+    pub fn extend(&mut self, other: &Secrets) {
+        for (value, label) in &other.values {
+            self.add(value, label.clone());
+        }
     }
 
     /// Whether there is nothing to hide.
@@ -65,63 +90,12 @@ impl Secrets {
 
     /// `text` with every secret value replaced by its label.
     pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
-        let mut out = Cow::Borrowed(text);
-        for (value, label) in &self.values {
-            if out.contains(value.as_str()) {
-                out = Cow::Owned(out.replace(value.as_str(), label));
-            }
+        let Some(finder) = &self.finder else { return Cow::Borrowed(text) };
+        if !finder.is_match(text) {
+            return Cow::Borrowed(text);
         }
-        out
-    }
-}
-
-/// Every secret loaded so far, for the log writer. Secrets are only ever added: a server
-/// removed by a reload may still be logging while it stops.
-static LOG_SECRETS: RwLock<Option<Arc<Secrets>>> = RwLock::new(None);
-
-/// Keeps `secrets` out of every log line from now on.
-pub fn hide_in_logs(secrets: &Secrets) {
-    if secrets.is_empty() {
-        return;
-    }
-    let mut guard = LOG_SECRETS.write().unwrap_or_else(PoisonError::into_inner);
-    let mut all = guard.as_deref().cloned().unwrap_or_default();
-    for (value, label) in &secrets.values {
-        all.add(value, label.clone());
-    }
-    *guard = Some(Arc::new(all));
-}
-
-/// The gateway's log output: stderr, with every secret known to [`hide_in_logs`] replaced by
-/// its label. `tracing-subscriber` formats each event whole and writes it in one call, so a
-/// secret is never split across two writes.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct LogWriter;
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogWriter {
-    type Writer = LogWriter;
-
-    fn make_writer(&'a self) -> Self::Writer {
-        LogWriter
-    }
-}
-
-impl Write for LogWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let secrets = LOG_SECRETS.read().unwrap_or_else(PoisonError::into_inner).clone();
-        let mut stderr = std::io::stderr().lock();
-        match secrets {
-            None => stderr.write_all(buf)?,
-            Some(secrets) => {
-                let text = String::from_utf8_lossy(buf);
-                stderr.write_all(secrets.redact(&text).as_bytes())?;
-            }
-        }
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        std::io::stderr().flush()
+        let labels: Vec<&str> = self.values.iter().map(|(_, l)| l.as_str()).collect();
+        Cow::Owned(finder.replace_all(text, &labels))
     }
 }
 
@@ -140,5 +114,9 @@ mod tests {
         assert_eq!(s.redact("token tok-9f8e7d6c refused"), "token <Authorization header> refused");
         assert_eq!(s.redact("exit code 1"), "exit code 1", "short values are not secrets");
         assert!(matches!(s.redact("nothing here"), Cow::Borrowed(_)));
+        let mut nested = Secrets::default();
+        nested.add_variable("PART", "secret1");
+        nested.add_variable("WHOLE", "secret123");
+        assert_eq!(nested.redact("a secret123 b secret1"), "a ${WHOLE} b ${PART}", "the longest value wins");
     }
 }

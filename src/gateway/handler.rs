@@ -22,6 +22,7 @@ use crate::gateway::params::Params;
 use crate::gateway::{Gateway, Judged, PolicySnapshot, execute, list_servers, server_tools, status, tools};
 use crate::http::AuthenticatedAgent;
 use crate::limits::ConcurrencyPermit;
+use crate::logging::Escaped;
 
 /// One connection's handler: the shared gateway plus the identity of its caller.
 #[derive(Clone)]
@@ -271,7 +272,7 @@ impl GatewayHandler {
 }
 
 fn spoof_error(spoof: &SpoofAttempt) -> GatewayError {
-    tracing::warn!(claimed = %spoof.claimed, bound = %spoof.bound, "refused a request naming another agent");
+    tracing::warn!(claimed = %Escaped::new(&spoof.claimed), bound = %spoof.bound, "refused a request naming another agent");
     GatewayError::new(
         ErrorCode::InvalidAgentId,
         format!(

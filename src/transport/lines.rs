@@ -21,7 +21,7 @@ use tokio::sync::{Mutex, Semaphore};
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 use crate::error::json_type_name;
-use crate::log_limit::LogLimit;
+use crate::logging::{Escaped, LogLimit};
 use crate::transport::id_scan::{LineHead, scan_head};
 
 /// How much of an oversized line is kept to find its `id`.
@@ -179,7 +179,7 @@ where
                     let peer = &self.peer_name;
                     if self.junk_log.allow(|n| report_junk(peer, n)) {
                         let shown = String::from_utf8_lossy(&text[..text.len().min(200)]).into_owned();
-                        tracing::warn!(peer = %self.peer_name, "ignoring output that is not JSON-RPC: {shown:?}");
+                        tracing::warn!(peer = %self.peer_name, "ignoring output that is not JSON-RPC: {}", Escaped::new(&shown));
                     }
                 }
             }
@@ -236,9 +236,12 @@ where
 
     /// Handles an oversized line once its end is seen.
     fn on_oversized(&self, o: Oversized) -> Option<RxJsonRpcMessage<Role>> {
+        // `total` counts the line break that ended the message.
         let message = format!(
             "message of {} bytes from {} exceeds the limit of {} bytes",
-            o.total, self.peer_name, self.max_line
+            o.total.saturating_sub(1),
+            self.peer_name,
+            self.max_line
         );
         tracing::error!("{message}");
         match scan_head(&o.head) {
@@ -349,8 +352,8 @@ where
                 o.total += take;
             } else if self.line.len() + take > self.max_line {
                 let mut head = std::mem::take(&mut self.line);
-                head.truncate(HEAD_BYTES);
                 let total = head.len() + take;
+                head.truncate(HEAD_BYTES);
                 let room = HEAD_BYTES.saturating_sub(head.len()).min(take);
                 head.extend_from_slice(&buf[..room]);
                 self.oversized = Some(Oversized { head, total });

@@ -255,7 +255,13 @@ async fn lines_over_the_cap_are_skipped_and_answered_when_they_have_an_id() {
     let cap = 1024 * 1024;
     let (mut gw, _files) = start_env(&[("MCPGW_TEST_MAX_MESSAGE_BYTES", "1048576")]).await;
     let args = format!(r#"{{"text":"{}"}}"#, "q".repeat(3 * cap));
-    expect_error(&mut gw, &echo_line("\"over\"", &args), json!("over"), MESSAGE_TOO_LARGE).await;
+    let line = echo_line("\"over\"", &args);
+    expect_error(&mut gw, &line, json!("over"), MESSAGE_TOO_LARGE).await;
+    // The message names the real size, not what the transport kept of it.
+    gw.send_line(&line).await;
+    let answer = gw.response(&json!("over")).await;
+    let message = answer["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains(&format!("message of {} bytes", line.len())), "{message}");
     // The id at the very end of an oversized line cannot be found: nothing to answer, but the
     // gateway goes on.
     let late = format!(r#"{{"jsonrpc":"2.0","method":"ping","params":{{"p":"{}"}},"id":"late"}}"#, "q".repeat(3 * cap));

@@ -190,6 +190,8 @@ async fn messages_over_the_cap_get_a_clear_error_not_a_hang() {
     assert_eq!(e["code"], "DOWNSTREAM_ERROR", "{r:?}");
     let msg = e["message"].as_str().unwrap();
     assert!(msg.contains("exceeds the limit of 1048576 bytes"), "{msg}");
+    let size: usize = msg.split("message of ").nth(1).and_then(|m| m.split(' ').next()).unwrap().parse().unwrap();
+    assert!(size > 2 * cap && size < 2 * cap + 1024, "the real size of the reply: {msg}");
 
     // A request from the client over the cap is refused by id.
     let err = tokio::time::timeout(

@@ -28,3 +28,4 @@ mod http_shutdown;
 mod http_tools;
 mod policy_props;
 mod policy_semantics;
+mod security;
