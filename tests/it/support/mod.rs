@@ -27,9 +27,13 @@ pub use gateway::{
 };
 pub use process::{ChildProcess, Spawn};
 
-/// The fixture MCP server built from `src/bin/mcpgw-fixture`.
+/// The fixture MCP server (the workspace crate `fixture/`), built beside `mcpgw`.
 pub fn fixture_bin() -> &'static str {
-    env!("CARGO_BIN_EXE_mcpgw-fixture")
+    static PATH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PATH.get_or_init(|| {
+        let dir = std::path::Path::new(mcpgw_bin()).parent().expect("the binaries' directory");
+        dir.join("mcpgw-fixture").to_string_lossy().into_owned()
+    })
 }
 
 /// The gateway binary.
