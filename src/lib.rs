@@ -15,11 +15,13 @@ pub mod gateway;
 pub mod http;
 pub mod limits;
 pub mod logging;
+pub mod mcp;
 pub mod metrics;
 pub mod policy;
 pub mod reload;
 pub mod serve;
 pub mod transport;
+pub mod wire;
 
 use std::process::ExitCode;
 

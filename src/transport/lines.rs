@@ -22,7 +22,7 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 
 use crate::error::json_type_name;
 use crate::logging::{Escaped, LogLimit};
-use crate::transport::id_scan::{LineHead, scan_head};
+use crate::wire::head::{LineHead, scan_head};
 
 /// How much of an oversized line is kept to find its `id`.
 const HEAD_BYTES: usize = 64 * 1024;

@@ -1,6 +1,5 @@
 //! Transports shared by the upstream server and the downstream clients.
 
-mod id_scan;
 pub mod lines;
 
 pub use lines::LineTransport;
