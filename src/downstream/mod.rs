@@ -5,29 +5,30 @@
 //! get `SERVER_UNAVAILABLE` with the exit status and stderr tail, and the next call starts it
 //! again, waiting longer after each failure in a row.
 
-pub mod client;
+pub mod catalog;
 pub mod connection;
+pub mod http;
 pub mod process;
-pub mod progress;
+pub mod rpc;
 pub mod stderr_tail;
+pub mod stdio;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwapOption;
-use rmcp::model::{
-    CallToolRequest, CallToolRequestParams, CallToolResult, CancelledNotification, CancelledNotificationParam,
-    ClientRequest, ErrorCode as McpCode, ServerResult, Tool,
-};
-use rmcp::service::{PeerRequestOptions, ServiceError};
-use tokio::sync::Mutex;
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::servers::ServerSpec;
 use crate::error::{ErrorCode, GatewayError};
+use crate::mcp::{Version, codes};
+use crate::wire::build::json_string;
+use catalog::{ToolCache, ToolDef};
 pub use connection::Connection;
-use progress::Route;
+use rpc::{CallRoute, Forward, OutRequest, RawResult, RequestError, ServerEvent};
 
 /// Settings shared by every downstream.
 #[derive(Debug, Clone)]
@@ -79,7 +80,14 @@ struct Lifecycle {
     failures: u32,
     last_failure: Option<Instant>,
     last_error: Option<String>,
+    /// The server's last stderr lines at its last failure: for the log and the operator's
+    /// debug status only.
+    last_stderr: Option<String>,
     ever_started: bool,
+    /// Whether the last start failed (and nothing has started since).
+    failed: bool,
+    /// The revision the server was found to speak, so that a restart skips the probe.
+    version: Option<Version>,
 }
 
 impl Lifecycle {
@@ -96,9 +104,6 @@ impl Lifecycle {
         self.backoff().checked_sub(since).filter(|d| !d.is_zero())
     }
 }
-
-/// The longest a call's result waits for its last progress notifications to be forwarded.
-const PROGRESS_SETTLE: Duration = Duration::from_millis(500);
 
 /// The time one gateway call may take, all stages together (starting the server, listing its
 /// tools, the call). Errors name the whole budget, which is what the caller asked for.
@@ -125,15 +130,20 @@ impl Budget {
 /// A connection that lived this long counts as healthy: its death starts backoff afresh.
 const HEALTHY_UPTIME: Duration = Duration::from_secs(10);
 
+/// The most pages of a list the gateway reads from one server.
+const MAX_PAGES: usize = 1000;
+
 /// One configured downstream server.
 pub struct Downstream {
     /// Its configuration.
     pub spec: ServerSpec,
     settings: Arc<DownstreamSettings>,
     conn: ArcSwapOption<Connection>,
-    life: Mutex<Lifecycle>,
-    failed: AtomicBool,
-    started_once: AtomicBool,
+    /// Held while a start is under way, so that concurrent calls wait for one start.
+    starting: tokio::sync::Mutex<()>,
+    /// The lifecycle, locked only briefly (never across an await), so that a status report
+    /// never waits for a start.
+    life: std::sync::Mutex<Lifecycle>,
     calls: AtomicU64,
     errors: AtomicU64,
     restarts: AtomicU64,
@@ -141,6 +151,8 @@ pub struct Downstream {
     drained: tokio::sync::Notify,
     /// A background start ([`Downstream::start_in_background`]) is under way.
     starting_in_background: AtomicBool,
+    /// Which server requests may reach callers.
+    forward: Forward,
 }
 
 impl Downstream {
@@ -150,16 +162,20 @@ impl Downstream {
             spec,
             settings,
             conn: ArcSwapOption::empty(),
-            life: Mutex::new(Lifecycle::default()),
-            failed: false.into(),
-            started_once: false.into(),
+            starting: tokio::sync::Mutex::new(()),
+            life: std::sync::Mutex::default(),
             calls: AtomicU64::new(0),
             errors: AtomicU64::new(0),
             restarts: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
             drained: tokio::sync::Notify::new(),
             starting_in_background: false.into(),
+            forward: Forward::default(),
         }
+    }
+
+    fn life(&self) -> std::sync::MutexGuard<'_, Lifecycle> {
+        self.life.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Starts the server in a task of its own (with the usual backoff) unless a background
@@ -187,8 +203,9 @@ impl Downstream {
         requested.or(self.spec.timeout).unwrap_or(self.settings.default_timeout)
     }
 
-    /// `SERVER_UNAVAILABLE`, saying why. `why` may quote the server's stderr or an HTTP
-    /// library's error (which quotes the URL), so the server's secrets are taken out.
+    /// `SERVER_UNAVAILABLE`, saying why. `why` may quote an HTTP library's error or the
+    /// server's own words, so the server's secrets are taken out. It never quotes the
+    /// server's stderr: a shared server's stderr may hold another agent's data.
     fn unavailable(&self, why: impl std::fmt::Display) -> GatewayError {
         let message = format!("server `{}` is unavailable: {why}", self.spec.name);
         GatewayError::new(ErrorCode::ServerUnavailable, self.spec.secrets.redact(&message)).server(&self.spec.name)
@@ -203,7 +220,7 @@ impl Downstream {
         }
         // Another call may hold the lock for as long as its own (longer) start timeout; this
         // call's timeout still applies while it waits.
-        let Ok(mut life) = tokio::time::timeout(timeout, self.life.lock()).await else {
+        let Ok(_starting) = tokio::time::timeout(timeout, self.starting.lock()).await else {
             return Err(GatewayError::new(
                 ErrorCode::Timeout,
                 format!(
@@ -221,76 +238,142 @@ impl Downstream {
             self.conn.store(None);
             let report = c.death_report().await;
             tracing::warn!(server = %self.spec.name, "downstream died: {report}");
+            let mut life = self.life();
             life.failures = if c.uptime() >= HEALTHY_UPTIME { 1 } else { life.failures + 1 };
             life.last_failure = Some(Instant::now());
             life.last_error = Some(report);
+            life.last_stderr = Some(c.stderr_tail()).filter(|t| !t.is_empty());
+            drop(life);
             tokio::spawn(async move { c.shutdown().await });
         }
-        if let Some(wait) = life.remaining_backoff() {
-            let last = life.last_error.clone().unwrap_or_default();
+        let (wait, ever_started, known) = {
+            let life = self.life();
+            (
+                life.remaining_backoff().map(|w| (w, life.failures, life.last_error.clone())),
+                life.ever_started,
+                life.version,
+            )
+        };
+        if let Some((wait, failures, last)) = wait {
             return Err(self.unavailable(format!(
-                "it failed {} times in a row; next start attempt in {} ms. Last error: {last}",
-                life.failures,
-                wait.as_millis()
+                "it failed {failures} times in a row; next start attempt in {} ms. Last error: {}",
+                wait.as_millis(),
+                last.unwrap_or_default()
             )));
         }
-        if life.ever_started {
+        if ever_started {
             tracing::info!(server = %self.spec.name, "restarting downstream");
         }
         let start_timeout = self.settings.start_timeout.min(timeout);
-        match Connection::start(&self.spec, self.settings.max_message, start_timeout).await {
+        let mut started = self.start(start_timeout, known).await;
+        if let Err(f) = &started
+            && f.died_on_probe
+        {
+            // A legacy server that dies on a method it does not know: start it again and
+            // speak `initialize` at once.
+            tracing::info!(server = %self.spec.name, "the server closed on `server/discover`; starting it again for `initialize`");
+            self.life().version = Some(Version::LATEST_LEGACY);
+            started = self.start(start_timeout, Some(Version::LATEST_LEGACY)).await;
+        }
+        match started {
             Ok(c) => {
                 let c = Arc::new(c);
                 self.conn.store(Some(c.clone()));
+                let mut life = self.life();
                 if life.ever_started {
                     self.restarts.fetch_add(1, Ordering::Relaxed);
                 }
                 life.ever_started = true;
-                self.started_once.store(true, Ordering::Relaxed);
-                self.failed.store(false, Ordering::Relaxed);
+                life.failed = false;
+                life.version = Some(c.info().version);
                 Ok(c)
             }
-            Err(why) => {
-                tracing::warn!(server = %self.spec.name, "downstream failed to start: {why}");
+            Err(failure) => {
+                tracing::warn!(server = %self.spec.name, "downstream failed to start: {}", failure.why);
+                let mut life = self.life();
                 life.failures += 1;
                 life.last_failure = Some(Instant::now());
-                life.last_error = Some(why.clone());
-                self.failed.store(true, Ordering::Relaxed);
-                Err(self.unavailable(why))
+                life.last_error = Some(failure.why.clone());
+                life.last_stderr = failure.stderr.clone();
+                life.failed = true;
+                Err(self.unavailable(failure.why))
             }
         }
     }
 
-    /// The server's tools, from the cache or listed afresh.
-    pub async fn tools(&self, timeout: Duration) -> Result<Arc<Vec<Tool>>, GatewayError> {
+    async fn start(&self, timeout: Duration, known: Option<Version>) -> Result<Connection, connection::StartFailure> {
+        let tools = Arc::new(ToolCache::default());
+        let events = {
+            let tools = Arc::downgrade(&tools);
+            let server: Arc<str> = self.spec.name.as_str().into();
+            Arc::new(move |event: ServerEvent| {
+                if let ServerEvent::ToolsChanged = event {
+                    tracing::info!(%server, "tool list changed; cache dropped");
+                    if let Some(tools) = tools.upgrade() {
+                        tools.invalidate();
+                    }
+                }
+            })
+        };
+        Connection::start(&self.spec, self.settings.max_message, timeout, known, tools, events, self.forward).await
+    }
+
+    /// The server's tools, from the cache or listed afresh (every page).
+    pub async fn tools(&self, timeout: Duration) -> Result<Arc<Vec<ToolDef>>, GatewayError> {
         let conn = self.connection(timeout).await?;
         if let Some(tools) = conn.tools.get() {
             return Ok(tools);
         }
         let generation = conn.tools.generation();
-        match tokio::time::timeout(timeout, conn.peer().list_all_tools()).await {
-            Ok(Ok(tools)) => Ok(conn.tools.set(tools, generation)),
-            Ok(Err(e)) => Err(self.service_error(e, &conn, "tools/list", timeout).await),
-            Err(_) => Err(GatewayError::new(
-                ErrorCode::Timeout,
-                format!("server `{}` did not list its tools within {} ms", self.spec.name, timeout.as_millis()),
-            )
-            .server(&self.spec.name)),
+        let budget = Budget::new(timeout);
+        let mut tools = Vec::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let members = cursor.as_deref().map(|c| format!(r#""cursor":{}"#, json_string(c))).unwrap_or_default();
+            let req = OutRequest { method: "tools/list", members: &members, ..Default::default() };
+            let result = conn
+                .rpc()
+                .request(req, None, budget.remaining(), &CancellationToken::new())
+                .await
+                .map_err(|e| self.request_error(e, "tools/list", timeout, None))?;
+            #[derive(Deserialize)]
+            #[serde(rename_all = "camelCase")]
+            struct Page<'a> {
+                #[serde(borrow)]
+                tools: Vec<&'a RawValue>,
+                #[serde(default)]
+                next_cursor: Option<String>,
+            }
+            let page: Page<'_> = serde_json::from_str(result.json()).map_err(|e| {
+                GatewayError::new(
+                    ErrorCode::DownstreamError,
+                    format!("server `{}` answered `tools/list` with a malformed list: {e}", self.spec.name),
+                )
+                .server(&self.spec.name)
+            })?;
+            tools.extend(page.tools.into_iter().filter_map(ToolDef::parse));
+            match page.next_cursor {
+                Some(next) if !next.is_empty() && cursor.as_deref() != Some(next.as_str()) => cursor = Some(next),
+                _ => return Ok(conn.tools.set(tools, generation)),
+            }
         }
+        Ok(conn.tools.set(tools, generation))
     }
 
     /// Calls a tool and returns the downstream's result as it is, within what is left of
-    /// `budget`. Progress goes to `progress`; cancelling `cancel` cancels the call downstream.
+    /// `budget`. The call's progress, logs and requests for input go by `route`; cancelling
+    /// `cancel` cancels the call downstream.
     pub async fn call(
         &self,
-        params: CallToolRequestParams,
+        tool: &str,
+        arguments: Option<&RawValue>,
+        route: Arc<CallRoute>,
         budget: Budget,
-        progress: Option<Route>,
         cancel: CancellationToken,
-    ) -> Result<CallToolResult, GatewayError> {
+    ) -> Result<RawResult, GatewayError> {
         let _in_flight = InFlight::enter(self);
         self.calls.fetch_add(1, Ordering::Relaxed);
-        let result = self.call_inner(params, budget, progress, cancel).await;
+        let result = self.call_inner(tool, arguments, route, budget, cancel).await;
         if result.is_err() {
             self.errors.fetch_add(1, Ordering::Relaxed);
         }
@@ -299,50 +382,54 @@ impl Downstream {
 
     async fn call_inner(
         &self,
-        params: CallToolRequestParams,
+        tool: &str,
+        arguments: Option<&RawValue>,
+        route: Arc<CallRoute>,
         budget: Budget,
-        progress: Option<Route>,
         cancel: CancellationToken,
-    ) -> Result<CallToolResult, GatewayError> {
-        let tool = params.name.to_string();
+    ) -> Result<RawResult, GatewayError> {
         let conn = self.connection(budget.remaining()).await?;
-        let timeout = budget.remaining();
-        let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
-        let handle =
-            match conn.peer().send_request_with_option(request, PeerRequestOptions::with_timeout(timeout)).await {
-                Ok(h) => h,
-                Err(e) => return Err(self.service_error(e, &conn, &tool, budget.total).await),
-            };
-        let route = conn.routes.add(handle.progress_token.clone(), progress);
-        let id = handle.id.clone();
-        let response = tokio::select! {
-            r = handle.await_response() => r,
-            () = cancel.cancelled() => {
-                let note = CancelledNotification::new(
-                    CancelledNotificationParam::new(Some(id), Some("cancelled by the gateway's client".into())),
-                );
-                let _ = conn.peer().send_notification(note.into()).await;
-                return Err(GatewayError::new(ErrorCode::Cancelled, "the call was cancelled by the client").server(&self.spec.name).tool(&tool));
+        let mut members = format!(r#""name":{}"#, json_string(tool));
+        if let Some(args) = arguments {
+            members.push_str(r#","arguments":"#);
+            members.push_str(args.get());
+        }
+        let head = rpc::RequestHead { method: "tools/call".into(), name: Some(tool.to_owned()), params: Vec::new() };
+        let req = OutRequest { method: "tools/call", members: &members, meta: "", head };
+        match conn.rpc().request(req, Some(route), budget.remaining(), &cancel).await {
+            Ok(result) => Ok(result),
+            Err(RequestError::Cancelled) => {
+                Err(GatewayError::new(ErrorCode::Cancelled, "the call was cancelled by the client")
+                    .server(&self.spec.name)
+                    .tool(tool))
             }
-        };
-        // The response can overtake the progress sent just before it: forward that first.
-        route.settle(PROGRESS_SETTLE).await;
-        drop(route);
-        match response {
-            Ok(ServerResult::CallToolResult(r)) => Ok(r),
-            Ok(_) => Err(GatewayError::new(
-                ErrorCode::DownstreamError,
-                format!("server `{}` answered `tools/call` with an unexpected result", self.spec.name),
-            )
-            .server(&self.spec.name)
-            .tool(&tool)),
-            Err(e) => Err(self.service_error(e, &conn, &tool, budget.total).await.tool(&tool)),
+            Err(RequestError::Closed) => Err(self.unavailable(conn.death_report().await).tool(tool)),
+            Err(e) => {
+                let gone = matches!(&e, RequestError::Rpc { code, .. } if *code == codes::INVALID_PARAMS || *code == codes::METHOD_NOT_FOUND)
+                    && self.tool_is_gone(&conn, tool, budget).await;
+                if gone {
+                    return Err(not_found(&self.spec.name, tool));
+                }
+                Err(self.request_error(e, tool, budget.total, Some(tool)))
+            }
         }
     }
 
-    async fn service_error(&self, e: ServiceError, conn: &Connection, what: &str, timeout: Duration) -> GatewayError {
-        match e {
-            ServiceError::Timeout { .. } => GatewayError::new(
+    /// After an invalid-params or method-not-found error: whether the tool is no longer in
+    /// the server's list (it was when the call started), which makes the error a
+    /// `TOOL_NOT_FOUND`.
+    async fn tool_is_gone(&self, conn: &Connection, tool: &str, budget: Budget) -> bool {
+        conn.tools.invalidate();
+        match self.tools(budget.remaining()).await {
+            Ok(tools) => !tools.iter().any(|t| t.name == tool),
+            Err(_) => false,
+        }
+    }
+
+    /// The gateway error for a failed request `what`.
+    fn request_error(&self, e: RequestError, what: &str, timeout: Duration, tool: Option<&str>) -> GatewayError {
+        let error = match e {
+            RequestError::Timeout => GatewayError::new(
                 ErrorCode::Timeout,
                 format!(
                     "`{what}` on server `{}` did not finish within {} ms; it was cancelled downstream",
@@ -351,35 +438,41 @@ impl Downstream {
                 ),
             )
             .server(&self.spec.name),
-            ServiceError::McpError(err) => {
-                let unknown_tool = err.code == McpCode::INVALID_PARAMS && err.message.to_lowercase().contains("tool")
-                    || err.code == McpCode::METHOD_NOT_FOUND;
-                let code = if unknown_tool && err.message.to_lowercase().contains("not found") {
-                    ErrorCode::ToolNotFound
-                } else {
-                    ErrorCode::DownstreamError
-                };
+            RequestError::Rpc { code, message, .. } => {
                 // The server's own words: they may repeat a secret it was given.
-                let message =
-                    format!("server `{}` answered with error {}: {}", self.spec.name, err.code.0, err.message);
-                GatewayError::new(code, self.spec.secrets.redact(&message)).server(&self.spec.name)
+                let message = format!("server `{}` answered with error {code}: {message}", self.spec.name);
+                GatewayError::new(ErrorCode::DownstreamError, self.spec.secrets.redact(&message))
+                    .server(&self.spec.name)
             }
-            ServiceError::TransportClosed | ServiceError::TransportSend(_) => {
-                self.unavailable(conn.death_report().await)
+            RequestError::TooLarge(why) => {
+                GatewayError::new(ErrorCode::DownstreamError, self.spec.secrets.redact(&why)).server(&self.spec.name)
             }
-            other => self.unavailable(other),
+            RequestError::Malformed(why) => GatewayError::new(
+                ErrorCode::DownstreamError,
+                format!("server `{}` answered `{what}` with a malformed message: {why}", self.spec.name),
+            )
+            .server(&self.spec.name),
+            RequestError::Http(why) => self.unavailable(why),
+            RequestError::Closed => self.unavailable("the connection closed"),
+            RequestError::Cancelled => {
+                GatewayError::new(ErrorCode::Cancelled, "the call was cancelled by the client").server(&self.spec.name)
+            }
+        };
+        match tool {
+            Some(t) => error.tool(t),
+            None => error,
         }
     }
 
     /// The status, for `list_servers` and `get_gateway_status`.
     pub fn status(&self) -> StatusReport {
         let conn = self.conn.load_full();
-        let last_error = self.life.try_lock().ok().and_then(|l| l.last_error.clone());
+        let life = self.life();
         let status = match &conn {
             Some(c) if c.is_alive() => Status::Ready,
             Some(_) => Status::Restarting,
-            None if self.failed.load(Ordering::Relaxed) => Status::Failed,
-            None if self.started_once.load(Ordering::Relaxed) => Status::Restarting,
+            None if life.failed => Status::Failed,
+            None if life.ever_started => Status::Restarting,
             None => Status::NotStarted,
         };
         StatusReport {
@@ -387,9 +480,14 @@ impl Downstream {
             restarts: self.restarts.load(Ordering::Relaxed),
             calls: self.calls.load(Ordering::Relaxed),
             errors: self.errors.load(Ordering::Relaxed),
-            last_error,
+            last_error: life.last_error.clone(),
             tool_count: conn.and_then(|c| c.tools.get()).map(|t| t.len()),
         }
+    }
+
+    /// The server's stderr tail at its last failure, for the operator's debug status.
+    pub fn last_stderr(&self) -> Option<String> {
+        self.life().last_stderr.clone()
     }
 
     /// Calls in flight right now.
@@ -414,6 +512,13 @@ impl Downstream {
             c.shutdown().await;
         }
     }
+}
+
+/// `TOOL_NOT_FOUND` for a tool the server does not have.
+pub fn not_found(server: &str, tool: &str) -> GatewayError {
+    GatewayError::new(ErrorCode::ToolNotFound, format!("server `{server}` has no tool `{tool}`"))
+        .server(server)
+        .tool(tool)
 }
 
 /// Counts a call in flight for as long as it lives.

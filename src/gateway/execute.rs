@@ -2,12 +2,12 @@
 
 use std::time::Duration;
 
-use rmcp::model::{CallToolRequestParams, CallToolResult};
+use rmcp::model::CallToolResult;
+use serde_json::value::RawValue;
 
-use crate::downstream::Budget;
-use crate::error::GatewayError;
+use crate::downstream::{Budget, not_found};
+use crate::error::{ErrorCode, GatewayError};
 use crate::gateway::handler::Call;
-use crate::gateway::server_tools::not_found;
 
 /// Checks the policy, finds the server and tool, and forwards the call with progress and
 /// cancellation. The downstream's result, `isError` included, comes back as it is.
@@ -30,8 +30,27 @@ pub(crate) async fn run(call: &mut Call<'_>) -> Result<CallToolResult, GatewayEr
     if !tools.iter().any(|t| t.name == tool) {
         return Err(not_found(server, tool));
     }
-    let mut params = CallToolRequestParams::new(tool.to_owned());
-    params.arguments = args;
+    let args = match args {
+        Some(a) => Some(
+            RawValue::from_string(serde_json::Value::Object(a).to_string())
+                .map_err(|e| GatewayError::new(ErrorCode::InvalidArgument, format!("`args`: {e}")))?,
+        ),
+        None => None,
+    };
     let _limit = call.concurrency_permit()?;
-    downstream.call(params, budget, call.progress_route(), call.cancel.clone()).await
+    let (route, forwarded) = call.route();
+    let result = downstream.call(tool, args.as_deref(), route, budget, call.cancel.clone()).await;
+    if let Some(forwarded) = forwarded {
+        // Every progress notification of the call reaches the client before its result.
+        let _ = forwarded.await;
+    }
+    let result = result?;
+    serde_json::from_str::<CallToolResult>(result.json()).map_err(|e| {
+        GatewayError::new(
+            ErrorCode::DownstreamError,
+            format!("server `{server}` answered `tools/call` with a malformed result: {e}"),
+        )
+        .server(server)
+        .tool(tool)
+    })
 }

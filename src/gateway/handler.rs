@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::audit::AuditEvent;
 use crate::downstream::Downstream;
-use crate::downstream::progress::Route;
+use crate::downstream::rpc::CallRoute;
 use crate::error::{ErrorCode, GatewayError};
 use crate::gateway::identity::{Identity, SpoofAttempt};
 use crate::gateway::params::Params;
@@ -23,6 +23,7 @@ use crate::gateway::{Gateway, Judged, PolicySnapshot, execute, list_servers, ser
 use crate::http::AuthenticatedAgent;
 use crate::limits::ConcurrencyPermit;
 use crate::logging::Escaped;
+use crate::wire::Sink;
 
 /// One connection's handler: the shared gateway plus the identity of its caller.
 #[derive(Clone)]
@@ -30,7 +31,11 @@ pub struct GatewayHandler {
     gw: Arc<Gateway>,
     identity: Identity,
     tools: Arc<Vec<Tool>>,
+    owner: u64,
 }
+
+/// Ids of handlers (connections, sessions), for the downstreams to tell callers apart.
+static NEXT_OWNER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 impl GatewayHandler {
     /// A handler for callers with `identity`.
@@ -42,7 +47,8 @@ impl GatewayHandler {
     /// A handler whose tool schemas treat `agent_id` as `schema` says (over authenticated
     /// HTTP the token names the agent, so the parameter is absent).
     pub fn with_schema(gw: Arc<Gateway>, identity: Identity, schema: tools::AgentParam) -> Self {
-        GatewayHandler { gw, identity, tools: Arc::new(tools::definitions(schema)) }
+        let owner = NEXT_OWNER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        GatewayHandler { gw, identity, tools: Arc::new(tools::definitions(schema)), owner }
     }
 
     /// The identity of one request: the bearer token's agent over authenticated HTTP, else
@@ -82,6 +88,8 @@ pub(crate) struct Call<'a> {
     pub cancel: CancellationToken,
     pub context: &'a RequestContext<RoleServer>,
     pub identity: &'a Identity,
+    /// The connection's id, which the downstream uses to tell callers apart.
+    pub owner: u64,
 }
 
 impl Call<'_> {
@@ -121,9 +129,35 @@ impl Call<'_> {
         })
     }
 
-    /// Where this call's progress goes, if the caller asked for progress.
-    pub fn progress_route(&self) -> Option<Route> {
-        self.context.meta.get_progress_token().map(|token| Route { peer: self.context.peer.clone(), token })
+    /// The route of this call's messages, and the task that forwards its progress to the
+    /// client (done once the route is dropped and every notification is out).
+    pub fn route(&self) -> (Arc<CallRoute>, Option<tokio::task::JoinHandle<()>>) {
+        let Some(token) = self.context.meta.get_progress_token() else {
+            return (Arc::new(CallRoute::quiet(self.owner)), None);
+        };
+        let (sink, mut rx) = Sink::channel(1024);
+        let peer = self.context.peer.clone();
+        let forwarder = tokio::spawn(async move {
+            while let Some(out) = rx.recv().await {
+                #[derive(serde::Deserialize)]
+                struct Note {
+                    params: rmcp::model::ProgressNotificationParam,
+                }
+                if let Ok(note) = serde_json::from_slice::<Note>(&out.bytes) {
+                    let _ = peer.notify_progress(note.params).await;
+                }
+            }
+        });
+        let raw = serde_json::value::RawValue::from_string(serde_json::to_string(&token).unwrap_or_default())
+            .unwrap_or_else(|_| Box::<serde_json::value::RawValue>::default());
+        let route = CallRoute {
+            owner: self.owner,
+            progress: Some((raw, sink)),
+            log: None,
+            input: None,
+            last_progress: std::sync::Mutex::new(None),
+        };
+        (Arc::new(route), Some(forwarder))
     }
 
     /// A slot under the agent's concurrency limit, or `RATE_LIMITED`.
@@ -261,7 +295,16 @@ impl GatewayHandler {
         };
         let params = Params::new(args, operation, allowed)?;
         self.gw.limits.check_rate(agent, &self.gw.policy.load().table)?;
-        let mut call = Call { gw: &self.gw, agent, params, record, cancel: context.ct.clone(), context, identity };
+        let mut call = Call {
+            gw: &self.gw,
+            agent,
+            params,
+            record,
+            cancel: context.ct.clone(),
+            context,
+            identity,
+            owner: self.owner,
+        };
         match operation {
             "list_servers" => list_servers::run(&mut call),
             "get_server_tools" => server_tools::run(&mut call).await,

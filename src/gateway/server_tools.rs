@@ -1,12 +1,14 @@
 //! `get_server_tools`: the definitions of the tools an agent may call on one server.
 
-use rmcp::model::{CallToolResult, Tool};
-use serde_json::{Map, Value, json};
+use rmcp::model::CallToolResult;
+use serde_json::{Value, json};
 
-use crate::error::{ErrorCode, GatewayError};
+use crate::downstream::catalog::{ToolDef, compact_len};
+use crate::error::GatewayError;
 use crate::gateway::handler::Call;
 use crate::policy::Request;
 use crate::policy::glob::glob_match;
+use crate::wire::build::json_string;
 
 /// Lists the permitted tools of a server, filtered by `names` and `pattern`, within an
 /// optional token budget. Counts cover permitted tools only, so denied tools stay invisible.
@@ -23,7 +25,7 @@ pub(crate) async fn run(call: &mut Call<'_>) -> Result<CallToolResult, GatewayEr
 
     let mut selected = Vec::new();
     for tool in tools.iter() {
-        let name = tool.name.as_ref();
+        let name = tool.name.as_str();
         if names.as_ref().is_some_and(|n| !n.iter().any(|x| x == name)) {
             continue;
         }
@@ -59,28 +61,28 @@ pub(crate) async fn run(call: &mut Call<'_>) -> Result<CallToolResult, GatewayEr
     Ok(CallToolResult::structured(body))
 }
 
-/// A tool as the agent sees it, and its token estimate (compact JSON bytes / 4, rounded up).
-fn tool_json(tool: &Tool) -> (Value, u64) {
-    let mut m = Map::new();
-    m.insert("name".into(), Value::from(tool.name.as_ref()));
-    m.insert("description".into(), Value::from(tool.description.as_deref().unwrap_or("")));
-    m.insert("inputSchema".into(), Value::Object((*tool.input_schema).clone()));
-    if let Some(schema) = &tool.output_schema {
-        m.insert("outputSchema".into(), Value::Object((**schema).clone()));
-    }
-    if let Some(a) = &tool.annotations
-        && let Ok(v) = serde_json::to_value(a)
-    {
-        m.insert("annotations".into(), v);
-    }
-    let value = Value::Object(m);
-    let bytes = serde_json::to_string(&value).map_or(0, |s| s.len()) as u64;
-    (value, bytes.div_ceil(4))
-}
+/// The members of a definition that `get_server_tools` shows, as the server wrote them.
+const SHOWN: [&str; 5] = ["name", "description", "inputSchema", "outputSchema", "annotations"];
 
-/// `TOOL_NOT_FOUND` for a tool the server does not have.
-pub(crate) fn not_found(server: &str, tool: &str) -> GatewayError {
-    GatewayError::new(ErrorCode::ToolNotFound, format!("server `{server}` has no tool `{tool}`"))
-        .server(server)
-        .tool(tool)
+/// A tool as the agent sees it (its name, description, schemas and annotations, exactly as
+/// the server wrote them), and its token estimate (compact JSON bytes / 4, rounded up).
+fn tool_json(tool: &ToolDef) -> (Value, u64) {
+    let members = tool.members();
+    let mut text = String::from("{");
+    for key in SHOWN {
+        let value = match (key, members.get(key)) {
+            (_, Some(v)) => v.get(),
+            ("description", None) => "\"\"",
+            (_, None) => continue,
+        };
+        if text.len() > 1 {
+            text.push(',');
+        }
+        text.push_str(&json_string(key));
+        text.push(':');
+        text.push_str(value);
+    }
+    text.push('}');
+    let tokens = (compact_len(&text) as u64).div_ceil(4);
+    (serde_json::from_str(&text).unwrap_or(Value::Null), tokens)
 }

@@ -73,6 +73,16 @@ pub(crate) fn run(call: &mut Call<'_>) -> Result<CallToolResult, GatewayError> {
             "rules_path": snapshot.path.display().to_string(),
             "mcp_config_path": gw.settings.mcp_config_path.display().to_string(),
             "audit_log": gw.audit.path().map(|p| p.display().to_string()),
+            // The operator's view of each server the agent may use: its last stderr lines,
+            // which never go into an agent's error (a shared server's stderr may hold
+            // another agent's data).
+            "servers": gw
+                .servers
+                .load()
+                .iter()
+                .filter(|d| table.decide(&Request::server(call.agent, d.name())).is_allowed())
+                .map(|d| (d.name().to_owned(), json!({"last_stderr": d.last_stderr()})))
+                .collect::<serde_json::Map<String, Value>>(),
         });
     }
     Ok(CallToolResult::structured(body))

@@ -8,8 +8,9 @@
 //! work that produces its messages instead of growing the gateway's memory.
 
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, BufWriter};
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+
+use crate::wire::sink::Sink;
 
 /// How much of an oversized line is kept to find its `id`.
 pub const HEAD_BYTES: usize = 64 * 1024;
@@ -117,24 +118,22 @@ fn strip(mut line: Vec<u8>) -> Vec<u8> {
     line
 }
 
-/// The sending side of a [`spawn_writer`] task. Cloning it is cheap; the writer stops once
-/// every clone is gone (after writing what was queued) or when the stream fails.
-pub type LineSender = mpsc::Sender<Vec<u8>>;
-
-/// Starts a task that writes each queued message followed by a line break, flushing whenever
-/// the queue is empty. `closed` is cancelled when the stream fails or the task ends.
-pub fn spawn_writer<W>(write: W, queue: usize, closed: CancellationToken) -> LineSender
+/// Starts a task that writes each message queued on the returned sink followed by a line
+/// break, flushing whenever the queue is empty. The task stops once every clone of the sink
+/// is gone (after writing what was queued) or when the stream fails; `closed` is cancelled
+/// then.
+pub fn spawn_writer<W>(write: W, queue: usize, closed: CancellationToken) -> Sink
 where
     W: AsyncWrite + Unpin + Send + 'static,
 {
-    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(queue.max(1));
+    let (tx, mut rx) = Sink::channel(queue);
     tokio::spawn(async move {
         let _closed = closed.drop_guard();
         let mut out = BufWriter::with_capacity(64 * 1024, write);
         while let Some(first) = rx.recv().await {
             let mut next = Some(first);
             while let Some(message) = next.take().or_else(|| rx.try_recv().ok()) {
-                if out.write_all(&message).await.is_err() || out.write_all(b"\n").await.is_err() {
+                if out.write_all(&message.bytes).await.is_err() || out.write_all(b"\n").await.is_err() {
                     return;
                 }
             }

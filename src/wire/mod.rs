@@ -13,8 +13,10 @@ pub mod envelope;
 pub mod head;
 pub mod lines;
 pub mod object;
+pub mod sink;
 
 pub use envelope::{Message, RpcError, parse};
+pub use sink::{Outgoing, Sink, SinkError};
 
 /// The default cap on one message: well above the 64 MiB that must pass.
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 128 * 1024 * 1024;

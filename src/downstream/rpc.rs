@@ -1,0 +1,718 @@
+//! The client side of JSON-RPC towards one server: ids, requests waiting for their answers,
+//! and where everything the server sends goes.
+//!
+//! One [`Rpc`] serves every call to a server at once. Messages from the server are handled in
+//! the order they arrive, by one task (the stdio reader, or the task reading one HTTP
+//! response), so a call's progress notifications are forwarded before its result is: there is
+//! no race to settle afterwards.
+//!
+//! What the server sends during a call belongs to that call's caller and nobody else:
+//! - progress names its call by token (the gateway's own: the request id);
+//! - over HTTP, requests and log messages come on the response stream of the call they
+//!   belong to;
+//! - over stdio they name no call, so they go to the caller of the calls in flight only when
+//!   all of them have one caller ([`Rpc::attribute`]). Otherwise the gateway cannot tell
+//!   whose they are, and refuses the request (and keeps the log line to itself) rather than
+//!   guess and show one agent's data to another.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::value::RawValue;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use crate::logging::{Escaped, LogLimit};
+use crate::mcp::{codes, meta};
+use crate::wire::envelope::{Malformed, span_of};
+use crate::wire::head::{LineHead, scan_head};
+use crate::wire::object::{Members, Rewrite};
+use crate::wire::{Message, Sink, build};
+
+/// A successful result: the whole message it came in, and where the result is in it.
+#[derive(Debug)]
+pub struct RawResult {
+    message: Vec<u8>,
+    span: std::ops::Range<usize>,
+}
+
+impl RawResult {
+    /// A result holding `json` (for results the gateway makes itself).
+    pub fn from_json(json: String) -> RawResult {
+        let span = 0..json.len();
+        RawResult { message: json.into_bytes(), span }
+    }
+
+    /// The result's JSON text.
+    pub fn json(&self) -> &str {
+        // The span is a parsed JSON value, which serde_json checked to be UTF-8.
+        std::str::from_utf8(&self.message[self.span.clone()]).unwrap_or("null")
+    }
+}
+
+/// Why a request to a server did not get a result.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum RequestError {
+    /// The server answered with a JSON-RPC error.
+    #[error("error {code}: {message}")]
+    Rpc {
+        /// The code.
+        code: i64,
+        /// The server's message.
+        message: String,
+        /// The server's data, raw.
+        data: Option<Box<RawValue>>,
+    },
+    /// The connection closed before the answer came.
+    #[error("the connection closed")]
+    Closed,
+    /// The time ran out (the request was cancelled at the server).
+    #[error("no answer in time")]
+    Timeout,
+    /// The caller cancelled (and so did the gateway, at the server).
+    #[error("cancelled")]
+    Cancelled,
+    /// The answer was over the size cap.
+    #[error("{0}")]
+    TooLarge(String),
+    /// The answer was not valid JSON-RPC.
+    #[error("a malformed answer: {0}")]
+    Malformed(String),
+    /// An HTTP server answered with an HTTP error, or could not be reached.
+    #[error("{0}")]
+    Http(String),
+}
+
+/// Something a server asks of the caller of a call while it runs: an elicitation, a
+/// sampling, a list of roots.
+#[derive(Debug)]
+pub struct InputAsk {
+    /// `elicitation/create`, `sampling/createMessage` or `roots/list`.
+    pub method: String,
+    /// Its params, raw.
+    pub params: Option<Box<RawValue>>,
+    /// Where the caller's answer goes.
+    pub reply: oneshot::Sender<AskReply>,
+}
+
+/// The caller's answer to an [`InputAsk`].
+#[derive(Debug)]
+pub enum AskReply {
+    /// The result to send back to the server.
+    Result(Box<RawValue>),
+    /// An error to send back to the server.
+    Error {
+        /// The code.
+        code: i64,
+        /// The message.
+        message: String,
+    },
+}
+
+/// Where the messages of one call go.
+#[derive(Debug)]
+pub struct CallRoute {
+    /// Who made the call: the id of the upstream client (connection, session or stateless
+    /// request). Messages of a server that names no call go to a caller only when every call
+    /// in flight has this same owner.
+    pub owner: u64,
+    /// The caller's progress token and where its progress goes.
+    pub progress: Option<(Box<RawValue>, Sink)>,
+    /// The lowest log level the caller wants (rank, see [`meta::log_level_rank`]) and where
+    /// log messages go.
+    pub log: Option<(u8, Sink)>,
+    /// Where the server's requests for input go, when the caller can answer any.
+    pub input: Option<mpsc::Sender<InputAsk>>,
+    /// The last progress forwarded: progress only ever increases.
+    pub last_progress: Mutex<Option<f64>>,
+}
+
+impl CallRoute {
+    /// A route for a call by `owner` that forwards nothing.
+    pub fn quiet(owner: u64) -> CallRoute {
+        CallRoute { owner, progress: None, log: None, input: None, last_progress: Mutex::new(None) }
+    }
+}
+
+/// What a server said about itself outside any call.
+#[derive(Debug, Clone)]
+pub enum ServerEvent {
+    /// `notifications/tools/list_changed`.
+    ToolsChanged,
+    /// `notifications/prompts/list_changed`.
+    PromptsChanged,
+    /// `notifications/resources/list_changed`.
+    ResourcesChanged,
+    /// `notifications/resources/updated`, with its params.
+    ResourceUpdated(Box<RawValue>),
+    /// A task's status (`notifications/tasks/status` or `notifications/tasks`), with params.
+    Task(Box<RawValue>),
+}
+
+/// Receives a server's [`ServerEvent`]s.
+pub type EventHandler = Arc<dyn Fn(ServerEvent) + Send + Sync>;
+
+/// How messages reach the server.
+pub trait Outlet: Send + Sync + 'static {
+    /// Sends a request. Its answer comes back through [`Rpc::on_message`] (or
+    /// [`Rpc::fail`]); `id` names it.
+    fn send_request(&self, rpc: &Arc<Rpc>, id: u64, message: Vec<u8>, head: RequestHead);
+    /// Sends a notification or a response to a server's request.
+    fn send_other(&self, rpc: &Arc<Rpc>, message: Vec<u8>, method: Option<&str>);
+    /// The request `id` was given up (timeout or cancellation): stop waiting for it.
+    fn abandon(&self, id: u64);
+    /// Whether a cancelled request must be cancelled with `notifications/cancelled` (stdio,
+    /// HTTP sessions) rather than by closing its stream (2026-07-28 over HTTP).
+    fn cancels_by_notification(&self) -> bool;
+    /// The connection closed: let go of the way to the server (a child's stdin).
+    fn close(&self) {}
+}
+
+/// What an HTTP outlet puts in headers about a request (2026-07-28 `Mcp-Method`,
+/// `Mcp-Name`, `Mcp-Param-*`).
+#[derive(Debug, Default, Clone)]
+pub struct RequestHead {
+    /// The method.
+    pub method: String,
+    /// The `Mcp-Name` value: a tool or prompt name, a URI, a task id.
+    pub name: Option<String>,
+    /// `Mcp-Param-*` headers (name after the prefix, value).
+    pub params: Vec<(String, String)>,
+}
+
+/// One request to send.
+#[derive(Debug, Default)]
+pub struct OutRequest<'a> {
+    /// The method.
+    pub method: &'a str,
+    /// The members of its params object, raw and without braces (may be empty); never a
+    /// `_meta`, which [`Rpc::request`] writes.
+    pub members: &'a str,
+    /// The `_meta` members to add (raw, without braces), such as a trace context.
+    pub meta: &'a str,
+    /// Headers for HTTP.
+    pub head: RequestHead,
+}
+
+/// Requests waiting for their answers, and the calls they belong to.
+#[derive(Default)]
+struct State {
+    pending: HashMap<u64, oneshot::Sender<Result<RawResult, RequestError>>>,
+    /// Calls in flight with their routes, oldest first.
+    calls: BTreeMap<u64, Arc<CallRoute>>,
+    /// The server's own requests being answered, by their id as written.
+    asks: HashMap<String, tokio::task::AbortHandle>,
+}
+
+/// The JSON-RPC client of one connection.
+pub struct Rpc {
+    server: Arc<str>,
+    outlet: Box<dyn Outlet>,
+    state: Mutex<State>,
+    next_id: AtomicU64,
+    closed: CancellationToken,
+    /// The `_meta` members every request carries (the 2026-07-28 envelope), raw.
+    envelope: Mutex<Arc<str>>,
+    events: EventHandler,
+    /// Which kinds of server requests the config lets through.
+    forward: Forward,
+    /// Progress and log messages dropped because their caller was not reading.
+    dropped: AtomicU64,
+    /// Rate-limits the warnings about a server's output that is not JSON-RPC: a server that
+    /// prints junk as fast as it can must not flood the gateway's log.
+    junk_log: Mutex<LogLimit>,
+}
+
+/// Lines of a server's non-JSON output logged per second; the rest are only counted.
+const JUNK_LOG_PER_SECOND: u32 = 20;
+
+/// Which requests a server may send to the callers of its tools (`"forward"` in its
+/// `.mcp.json` entry). Sampling lets a server drive the caller's model, so the owner of the
+/// config decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Forward {
+    /// `elicitation/create`.
+    pub elicitation: bool,
+    /// `sampling/createMessage`.
+    pub sampling: bool,
+    /// `roots/list`.
+    pub roots: bool,
+}
+
+impl Default for Forward {
+    fn default() -> Self {
+        Forward { elicitation: true, sampling: true, roots: true }
+    }
+}
+
+impl Forward {
+    /// Whether `method` may be forwarded.
+    pub fn allows(&self, method: &str) -> bool {
+        match method {
+            "elicitation/create" => self.elicitation,
+            "sampling/createMessage" => self.sampling,
+            "roots/list" => self.roots,
+            _ => false,
+        }
+    }
+
+    /// The capabilities the gateway declares to the server: what it can forward.
+    pub fn capabilities(&self) -> String {
+        let mut parts = Vec::new();
+        if self.elicitation {
+            parts.push(r#""elicitation":{"form":{},"url":{}}"#);
+        }
+        if self.sampling {
+            parts.push(r#""sampling":{"tools":{}}"#);
+        }
+        if self.roots {
+            parts.push(r#""roots":{"listChanged":true}"#);
+        }
+        format!("{{{}}}", parts.join(","))
+    }
+}
+
+impl Rpc {
+    /// A client for `server` sending through `outlet`.
+    pub fn new(server: Arc<str>, outlet: Box<dyn Outlet>, events: EventHandler, forward: Forward) -> Arc<Rpc> {
+        Arc::new(Rpc {
+            server,
+            outlet,
+            state: Mutex::default(),
+            next_id: AtomicU64::new(1),
+            closed: CancellationToken::new(),
+            envelope: Mutex::new(Arc::from("")),
+            events,
+            forward,
+            dropped: AtomicU64::new(0),
+            junk_log: Mutex::new(LogLimit::new(JUNK_LOG_PER_SECOND)),
+        })
+    }
+
+    /// The server's name.
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    /// Cancelled when the connection closes.
+    pub fn closed(&self) -> &CancellationToken {
+        &self.closed
+    }
+
+    /// Sets the `_meta` members every request carries from now on.
+    pub fn set_envelope(&self, members: String) {
+        *self.envelope.lock().unwrap_or_else(|e| e.into_inner()) = Arc::from(members);
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sends a request and waits for its result, at most `timeout`, or until `cancel`. The
+    /// call's messages go by `route`.
+    pub async fn request(
+        self: &Arc<Self>,
+        req: OutRequest<'_>,
+        route: Option<Arc<CallRoute>>,
+        timeout: Duration,
+        cancel: &CancellationToken,
+    ) -> Result<RawResult, RequestError> {
+        if self.closed.is_cancelled() {
+            return Err(RequestError::Closed);
+        }
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        let with_progress = route.as_ref().is_some_and(|r| r.progress.is_some());
+        {
+            let mut state = self.state();
+            state.pending.insert(id, tx);
+            if let Some(route) = route {
+                state.calls.insert(id, route);
+            }
+        }
+        let envelope = self.envelope.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let message = request_message(id, &req, &envelope, with_progress);
+        self.outlet.send_request(self, id, message, req.head);
+        let outcome = tokio::select! {
+            r = tokio::time::timeout(timeout, rx) => match r {
+                Ok(Ok(result)) => result,
+                Ok(Err(_)) => Err(RequestError::Closed),
+                Err(_) => Err(RequestError::Timeout),
+            },
+            () = cancel.cancelled() => Err(RequestError::Cancelled),
+            () = self.closed.cancelled() => Err(RequestError::Closed),
+        };
+        let gave_up = matches!(outcome, Err(RequestError::Timeout | RequestError::Cancelled));
+        {
+            let mut state = self.state();
+            state.pending.remove(&id);
+            state.calls.remove(&id);
+        }
+        if gave_up {
+            self.outlet.abandon(id);
+            if self.outlet.cancels_by_notification() {
+                let why = if matches!(outcome, Err(RequestError::Timeout)) {
+                    "the gateway's timeout ran out"
+                } else {
+                    "cancelled by the gateway's client"
+                };
+                let params = format!(r#"{{"requestId":{id},"reason":{}}}"#, build::json_string(why));
+                self.notify("notifications/cancelled", Some(&params));
+            }
+        }
+        outcome
+    }
+
+    /// Sends a notification.
+    pub fn notify(self: &Arc<Self>, method: &str, params: Option<&str>) {
+        let message = build::notification(method, params.map(str::as_bytes));
+        self.outlet.send_other(self, message, Some(method));
+    }
+
+    /// Fails the request `id` (the outlet could not send it, or its answer never came).
+    pub fn fail(&self, id: u64, error: RequestError) {
+        if let Some(tx) = self.state().pending.remove(&id) {
+            let _ = tx.send(Err(error));
+        }
+    }
+
+    /// Closes the connection: every request waiting fails with [`RequestError::Closed`].
+    pub fn close(&self) {
+        self.closed.cancel();
+        self.outlet.close();
+        if let Some(n) = self.junk_log.lock().unwrap_or_else(|e| e.into_inner()).take_suppressed() {
+            self.report_junk(n);
+        }
+        let (pending, asks) = {
+            let mut state = self.state();
+            (std::mem::take(&mut state.pending), std::mem::take(&mut state.asks))
+        };
+        for (_, tx) in pending {
+            let _ = tx.send(Err(RequestError::Closed));
+        }
+        for (_, ask) in asks {
+            ask.abort();
+        }
+    }
+
+    /// Progress and log messages dropped so far because their caller was not reading.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Handles a line over the size cap: an answer to one of our requests fails that request;
+    /// a request of the server's is refused.
+    pub fn on_oversized(self: &Arc<Self>, head: &[u8], size: usize, limit: usize) {
+        let why = format!("message of {size} bytes from server `{}` exceeds the limit of {limit} bytes", self.server);
+        tracing::error!("{why}");
+        match scan_head(head) {
+            LineHead { id: Some(id), is_request: false } => {
+                if let Some(id) = id.as_u64() {
+                    self.fail(id, RequestError::TooLarge(why));
+                }
+            }
+            LineHead { id: Some(id), is_request: true } => {
+                let message = build::error(&id.to_string(), codes::MESSAGE_TOO_LARGE, &why, None);
+                self.outlet.send_other(self, message, None);
+            }
+            LineHead { id: None, .. } => {}
+        }
+    }
+
+    /// Handles one message from the server. `stream_of` is the request on whose HTTP
+    /// response stream it came, if any.
+    pub fn on_message(self: &Arc<Self>, bytes: Vec<u8>, stream_of: Option<u64>) {
+        enum Next {
+            Deliver(u64, Result<std::ops::Range<usize>, RequestError>),
+            Ask(Box<RawValue>, String, Option<Box<RawValue>>),
+            Done,
+        }
+        let next = match crate::wire::parse(&bytes) {
+            Ok(Message::Result { id, result }) => match (parse_id(id), span_of(&bytes, result.get())) {
+                (Some(id), Some(span)) => Next::Deliver(id, Ok(span)),
+                _ => Next::Done,
+            },
+            Ok(Message::Error { id, error }) => match parse_id(id) {
+                Some(n) => Next::Deliver(
+                    n,
+                    Err(RequestError::Rpc {
+                        code: error.code,
+                        message: error.message.into_owned(),
+                        data: error.data.map(ToOwned::to_owned),
+                    }),
+                ),
+                None => {
+                    tracing::debug!(server = %self.server, "an error without a request: {}", Escaped::new(&error.message));
+                    Next::Done
+                }
+            },
+            Ok(Message::Request { id, method, params }) => {
+                Next::Ask(id.to_owned(), method.into_owned(), params.map(ToOwned::to_owned))
+            }
+            Ok(Message::Notification { method, params }) => {
+                self.on_notification(&method, params, stream_of);
+                Next::Done
+            }
+            Err(Malformed::Invalid { why, id: Some(id), has_method: false }) => match parse_id(&id) {
+                Some(id) => Next::Deliver(id, Err(RequestError::Malformed(why.to_owned()))),
+                None => Next::Done,
+            },
+            Err(Malformed::Invalid { why, id: Some(id), has_method: true }) => {
+                let message = build::error(id.get(), codes::INVALID_REQUEST, &format!("invalid request: {why}"), None);
+                self.outlet.send_other(self, message, None);
+                Next::Done
+            }
+            Err(e) => {
+                // Broken JSON: fail the request it answers at once, if its id can be found,
+                // rather than leave the call to wait out its whole timeout.
+                match scan_head(&bytes) {
+                    LineHead { id: Some(id), is_request: false } => match id.as_u64() {
+                        Some(id) => Next::Deliver(id, Err(RequestError::Malformed(e.to_string()))),
+                        None => Next::Done,
+                    },
+                    _ => {
+                        let allowed =
+                            self.junk_log.lock().unwrap_or_else(|e| e.into_inner()).allow(|n| self.report_junk(n));
+                        if allowed {
+                            let shown = String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).into_owned();
+                            tracing::warn!(server = %self.server, "ignoring output that is not JSON-RPC: {}", Escaped::new(&shown));
+                        }
+                        Next::Done
+                    }
+                }
+            }
+        };
+        match next {
+            Next::Deliver(id, Ok(span)) => self.deliver(id, Ok(RawResult { message: bytes, span })),
+            Next::Deliver(id, Err(e)) => self.deliver(id, Err(e)),
+            Next::Ask(id, method, params) => self.on_request(id, method, params, stream_of),
+            Next::Done => {}
+        }
+    }
+
+    fn report_junk(&self, n: u64) {
+        tracing::warn!(server = %self.server, "{n} more lines of output that is not JSON-RPC were not logged (rate limit)");
+    }
+
+    fn deliver(&self, id: u64, result: Result<RawResult, RequestError>) {
+        match self.state().pending.remove(&id) {
+            Some(tx) => {
+                let _ = tx.send(result);
+            }
+            None => tracing::debug!(server = %self.server, id, "an answer to a request no longer waiting"),
+        }
+    }
+
+    /// The route of the call that a message naming no call belongs to: the call whose stream
+    /// it came on, else the oldest call in flight when every call in flight has one owner.
+    pub fn attribute(&self, stream_of: Option<u64>) -> Option<Arc<CallRoute>> {
+        let state = self.state();
+        if let Some(id) = stream_of {
+            return state.calls.get(&id).cloned();
+        }
+        let mut calls = state.calls.values();
+        let first = calls.next()?;
+        calls.all(|c| c.owner == first.owner).then(|| first.clone())
+    }
+
+    fn on_notification(self: &Arc<Self>, method: &str, params: Option<&RawValue>, stream_of: Option<u64>) {
+        match method {
+            "notifications/progress" => self.forward_progress(params),
+            "notifications/message" => {
+                let Some(route) = self.attribute(stream_of) else {
+                    tracing::debug!(server = %self.server, "a log message for no single caller; kept in the gateway's log only");
+                    return;
+                };
+                let Some((min, sink)) = &route.log else { return };
+                let level = params
+                    .and_then(|p| Members::of(p).ok())
+                    .and_then(|m| m.get("level").and_then(|l| serde_json::from_str::<String>(l.get()).ok()))
+                    .and_then(|l| meta::log_level_rank(&l));
+                if level.unwrap_or(u8::MAX) >= *min {
+                    self.pass(sink, build::notification(method, params.map(|p| p.get().as_bytes())));
+                }
+            }
+            "notifications/cancelled" => {
+                let request = params.and_then(|p| Members::of(p).ok()).and_then(|m| m.get("requestId"));
+                if let Some(ask) = request.and_then(|id| self.state().asks.remove(id.get())) {
+                    ask.abort();
+                }
+            }
+            "notifications/tools/list_changed" => (self.events)(ServerEvent::ToolsChanged),
+            "notifications/prompts/list_changed" => (self.events)(ServerEvent::PromptsChanged),
+            "notifications/resources/list_changed" => (self.events)(ServerEvent::ResourcesChanged),
+            "notifications/resources/updated" => {
+                if let Some(p) = params {
+                    (self.events)(ServerEvent::ResourceUpdated(p.to_owned()));
+                }
+            }
+            "notifications/tasks/status" | "notifications/tasks" => {
+                if let Some(p) = params {
+                    (self.events)(ServerEvent::Task(p.to_owned()));
+                }
+            }
+            other => tracing::debug!(server = %self.server, method = %Escaped::new(other), "ignoring a notification"),
+        }
+    }
+
+    /// Forwards progress to its call's caller with the caller's own token. Progress that does
+    /// not increase is dropped (the protocol says it must increase).
+    fn forward_progress(&self, params: Option<&RawValue>) {
+        let Some(members) = params.and_then(|p| Members::of(p).ok()) else { return };
+        let Some(token) = members.get("progressToken").and_then(parse_id) else { return };
+        let Some(route) = self.state().calls.get(&token).cloned() else { return };
+        let Some((upstream_token, sink)) = &route.progress else { return };
+        let progress = members.get("progress").and_then(|p| p.get().parse::<f64>().ok());
+        {
+            let mut last = route.last_progress.lock().unwrap_or_else(|e| e.into_inner());
+            if let (Some(p), Some(l)) = (progress, *last)
+                && p <= l
+            {
+                return;
+            }
+            *last = progress.or(*last);
+        }
+        let params = Rewrite::new(&members).set("progressToken", upstream_token.get()).finish();
+        self.pass(sink, build::notification("notifications/progress", Some(params.as_bytes())));
+    }
+
+    /// Queues a notification for a caller, dropping it if the caller is not reading.
+    fn pass(&self, sink: &Sink, message: Vec<u8>) {
+        if sink.try_send(message).is_err() {
+            let n = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+            if n.is_power_of_two() {
+                tracing::warn!(server = %self.server, "{n} progress or log messages dropped: their caller is not reading");
+            }
+        }
+    }
+
+    /// Handles a request of the server's: `ping` is answered here; requests for input go to
+    /// the caller of the call they belong to, and the answer goes back to the server.
+    fn on_request(
+        self: &Arc<Self>,
+        id: Box<RawValue>,
+        method: String,
+        params: Option<Box<RawValue>>,
+        stream_of: Option<u64>,
+    ) {
+        if method == "ping" {
+            self.outlet.send_other(self, build::result(id.get(), b"{}"), None);
+            return;
+        }
+        let refusal = |message: String| AskReply::Error { code: codes::METHOD_NOT_FOUND, message };
+        let input = match method.as_str() {
+            "elicitation/create" | "sampling/createMessage" | "roots/list" if !self.forward.allows(&method) => {
+                Err(refusal(format!(
+                    "mcpgw does not forward `{method}` from server `{}`: its entry in the MCP config refuses it",
+                    self.server
+                )))
+            }
+            "elicitation/create" | "sampling/createMessage" | "roots/list" => match self.attribute(stream_of) {
+                Some(route) => route
+                    .input
+                    .clone()
+                    .ok_or_else(|| refusal(format!("the client of this call cannot answer `{method}`"))),
+                None => Err(AskReply::Error {
+                    code: codes::INTERNAL_ERROR,
+                    message: format!(
+                        "mcpgw cannot tell which call `{method}` belongs to: calls of several clients are in flight on \
+                         this connection; send requests for input only while one client's calls run"
+                    ),
+                }),
+            },
+            _ => Err(refusal(format!("method not found: `{}`", Escaped::new(&method)))),
+        };
+        let key = id.get().to_owned();
+        let rpc = Arc::clone(self);
+        let task = tokio::spawn(async move {
+            let reply = match input {
+                Err(reply) => reply,
+                Ok(input) => {
+                    let (tx, rx) = oneshot::channel();
+                    let ask = InputAsk { method, params, reply: tx };
+                    match input.send(ask).await {
+                        Ok(()) => rx.await.unwrap_or(AskReply::Error {
+                            code: codes::INTERNAL_ERROR,
+                            message: "the call ended before its client answered".to_owned(),
+                        }),
+                        Err(_) => AskReply::Error {
+                            code: codes::INTERNAL_ERROR,
+                            message: "the call ended before its client could be asked".to_owned(),
+                        },
+                    }
+                }
+            };
+            let message = match reply {
+                AskReply::Result(result) => build::result(id.get(), result.get().as_bytes()),
+                AskReply::Error { code, message } => build::error(id.get(), code, &message, None),
+            };
+            rpc.state().asks.remove(id.get());
+            rpc.outlet.send_other(&rpc, message, None);
+        });
+        self.state().asks.insert(key, task.abort_handle());
+    }
+}
+
+/// The request message: the params members, then `_meta` with the progress token (the
+/// request's own id), the envelope and the caller's meta members.
+fn request_message(id: u64, req: &OutRequest<'_>, envelope: &str, with_progress: bool) -> Vec<u8> {
+    let mut meta = String::new();
+    let mut add = |part: &str| {
+        if !part.is_empty() {
+            if !meta.is_empty() {
+                meta.push(',');
+            }
+            meta.push_str(part);
+        }
+    };
+    if with_progress {
+        add(&format!(r#""progressToken":{id}"#));
+    }
+    add(envelope);
+    add(req.meta);
+    let mut params = String::with_capacity(req.members.len() + meta.len() + 16);
+    params.push('{');
+    params.push_str(req.members);
+    if !meta.is_empty() {
+        if !req.members.is_empty() {
+            params.push(',');
+        }
+        params.push_str(r#""_meta":{"#);
+        params.push_str(&meta);
+        params.push('}');
+    }
+    params.push('}');
+    build::request(&id.to_string(), req.method, Some(params.as_bytes()))
+}
+
+/// Our ids are numbers; some servers echo them as strings.
+fn parse_id(id: &RawValue) -> Option<u64> {
+    let text = id.get();
+    text.parse::<u64>().ok().or_else(|| serde_json::from_str::<String>(text).ok()?.parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_requests_with_meta() {
+        let req = OutRequest {
+            method: "tools/call",
+            members: r#""name":"x""#,
+            meta: r#""traceparent":"t""#,
+            ..Default::default()
+        };
+        let m = request_message(7, &req, r#""io.modelcontextprotocol/protocolVersion":"2026-07-28""#, true);
+        let v: serde_json::Value = serde_json::from_slice(&m).unwrap();
+        assert_eq!(
+            v["params"],
+            serde_json::json!({"name":"x","_meta":{"progressToken":7,"io.modelcontextprotocol/protocolVersion":"2026-07-28","traceparent":"t"}})
+        );
+        let bare = request_message(1, &OutRequest { method: "tools/list", ..Default::default() }, "", false);
+        assert_eq!(String::from_utf8(bare).unwrap(), r#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}"#);
+        assert_eq!(parse_id(&RawValue::from_string("\"12\"".into()).unwrap()), Some(12));
+    }
+}
