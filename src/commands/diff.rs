@@ -12,9 +12,10 @@ use std::process::ExitCode;
 use crate::cli::DiffArgs;
 use crate::commands::{EXIT_BAD_INPUT, fail, load_table};
 use crate::config;
+use crate::located::json::{self, NodeKind};
+use crate::located::{Diagnostic, Diagnostics, LineIndex};
 use crate::policy::glob::glob_match;
-use crate::policy::json::syntax::{self, LineIndex, NodeKind};
-use crate::policy::{DecisionTable, Diagnostic, Diagnostics, Explanation, PolicySet, Request};
+use crate::policy::{DecisionTable, Explanation, PolicySet, Request};
 
 /// Runs the command: 0 when no decision changes, 1 when some do, 2 on bad input.
 pub fn run(args: &DiffArgs) -> ExitCode {
@@ -302,7 +303,7 @@ fn load_catalogue(path: &Path) -> Result<Vec<(String, Vec<String>)>, String> {
         let span = lines.span(offset);
         Diagnostic::error(&file, message).at(span).with_line_text(lines.shown_line(span))
     };
-    let node = syntax::parse(&text).map_err(|e| error(e.offset, e.message).to_string())?;
+    let node = json::parse(&text).map_err(|e| error(e.offset, e.message).to_string())?;
     let NodeKind::Object(members) = &node.kind else {
         return Err(error(
             node.offset,

@@ -24,8 +24,9 @@ use crate::cli::TestArgs;
 use crate::commands::explain::render;
 use crate::commands::{EXIT_BAD_INPUT, fail, load_table};
 use crate::config;
-use crate::policy::json::syntax::{self, DisplayPath, LineIndex, Member, Node, NodeKind, PathSegment};
-use crate::policy::{Diagnostic, Diagnostics, Effect, Explanation, PolicySet, Reason, Request, RuleRef, Span};
+use crate::located::json::{self, DisplayPath, Member, Node, NodeKind, PathSegment};
+use crate::located::{Diagnostic, Diagnostics, LineIndex, Span};
+use crate::policy::{Effect, Explanation, PolicySet, Reason, Request, RuleRef};
 
 /// The reasons a case may expect, as written.
 const REASONS: [Reason; 7] = [
@@ -188,7 +189,7 @@ struct Case {
 fn parse_suite(file: &str, text: &str) -> Result<Suite, Diagnostics> {
     let lines = LineIndex::new(text);
     let mut cx = Cx { file, lines: &lines, line_offset: 0, errors: Vec::new() };
-    match syntax::parse(text) {
+    match json::parse(text) {
         Ok(node) => {
             let suite = match &node.kind {
                 // A bare array of cases.
@@ -208,7 +209,7 @@ fn parse_suite(file: &str, text: &str) -> Result<Suite, Diagnostics> {
             // Several lines that each hold a JSON value: JSON lines.
             let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or_default();
             let json_lines = e.message.starts_with("unexpected trailing characters")
-                && matches!(syntax::parse(first.trim()), Ok(Node { kind: NodeKind::Object(_), .. }));
+                && matches!(json::parse(first.trim()), Ok(Node { kind: NodeKind::Object(_), .. }));
             if !json_lines {
                 cx.error(e.offset, &e.path, e.message);
                 return cx.finish(Suite::default());
@@ -222,7 +223,7 @@ fn parse_suite(file: &str, text: &str) -> Result<Suite, Diagnostics> {
                     continue;
                 }
                 let at = [PathSegment::Index(i)];
-                match syntax::parse(line) {
+                match json::parse(line) {
                     Ok(node) => suite.cases.extend(cx.case(&node, &at)),
                     Err(e) => cx.error(e.offset, &[], e.message),
                 }

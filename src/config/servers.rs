@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use crate::config::expand::{MissingVar, expand_noting};
 use crate::config::secrets::Secrets;
-use crate::policy::json::syntax::{self, DisplayPath, LineIndex, Member, Node, NodeKind, PathSegment};
-use crate::policy::{Diagnostic, Diagnostics};
+use crate::located::json::{self, DisplayPath, Member, Node, NodeKind, PathSegment};
+use crate::located::{Diagnostic, Diagnostics, LineIndex};
 
 mod gateway_section;
 mod masking;
@@ -124,7 +124,7 @@ pub fn parse_servers(
 ) -> Result<ServersConfig, Diagnostics> {
     let index = LineIndex::new(text);
     // Quoted source lines never show values that may be secrets (see `masking`).
-    let root = syntax::parse(text).map_err(|e| {
+    let root = json::parse(text).map_err(|e| {
         let span = index.span(e.offset);
         let shown = masking::mask_all_values(&index.shown_line(span));
         Diagnostics(vec![Diagnostic::error(file, e.message).at(span).with_line_text(shown)])

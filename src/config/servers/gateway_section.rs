@@ -13,8 +13,8 @@ use sha2::{Digest, Sha256};
 
 use super::Reader;
 use crate::config::servers::{HttpSettings, TokenEntry};
+use crate::located::json::{Member, Node, NodeKind, PathSegment};
 use crate::policy::is_valid_agent_id;
-use crate::policy::json::syntax::{Member, Node, NodeKind};
 
 impl Reader<'_> {
     pub(super) fn gateway_section(&mut self, node: &Node) -> HttpSettings {
@@ -58,7 +58,7 @@ impl Reader<'_> {
             return;
         };
         for (i, item) in items.iter().enumerate() {
-            self.path.push(crate::policy::json::syntax::PathSegment::Index(i));
+            self.path.push(PathSegment::Index(i));
             if let Some(entry) = self.token(item) {
                 if out.tokens.iter().any(|t| t.sha256 == entry.sha256) {
                     self.error(item.offset, "the same token is listed twice".to_owned());

@@ -6,7 +6,7 @@
 //! have those values replaced by `*`, one per character, which keeps every column (and the
 //! caret under it) where it was.
 
-use crate::policy::json::syntax::{Node, NodeKind, string_end};
+use crate::located::json::{Member, Node, NodeKind, string_end};
 
 /// Keys whose values are masked: every value in these objects may be a credential.
 const SECRET_OBJECTS: &[&str] = &["headers", "env"];
@@ -64,7 +64,7 @@ pub(super) fn mask_all_values(line: &str) -> String {
     out
 }
 
-fn object(node: &Node) -> &[crate::policy::json::syntax::Member] {
+fn object(node: &Node) -> &[Member] {
     match &node.kind {
         NodeKind::Object(m) => m,
         _ => &[],
@@ -83,7 +83,7 @@ mod tests {
     fn masks_header_and_env_values_only() {
         let text =
             r#"{"mcpServers": {"w": {"url": "http://h/", "headers": {"A": "Bearer é-tok"}, "env": {"K": "v\"1"}}}}"#;
-        let root = crate::policy::json::syntax::parse(text).unwrap();
+        let root = crate::located::json::parse(text).unwrap();
         let masked = mask_secret_values(text, &root);
         assert_eq!(
             masked,

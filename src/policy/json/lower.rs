@@ -4,10 +4,10 @@
 //! hold, and every value against the type it must have. Problems are collected rather than
 //! returned at the first one, so an author sees them all in one run.
 
+use crate::located::json::{self, DisplayPath, Member, Node, NodeKind, PathSegment};
+use crate::located::suggest::did_you_mean;
+use crate::located::{Diagnostic, Diagnostics, LineIndex, Span};
 use crate::policy::ast::{AgentLimits, AgentPolicy, Defaults, Pattern, PolicySet, RuleBlock, RuleSource, ToolRules};
-use crate::policy::diagnostic::{Diagnostic, Diagnostics, Span};
-use crate::policy::json::syntax::{self, DisplayPath, LineIndex, Member, Node, NodeKind, PathSegment};
-use crate::policy::suggest::did_you_mean;
 
 impl PolicySet {
     /// Parses and validates policy rules written as JSON (`.mcp-gateway-rules.json`).
@@ -30,7 +30,7 @@ impl PolicySet {
     /// ```
     pub fn from_json_str(source_name: &str, text: &str) -> Result<PolicySet, Diagnostics> {
         let index = LineIndex::new(text);
-        let root = match syntax::parse(text) {
+        let root = match json::parse(text) {
             Ok(root) => root,
             Err(e) => {
                 let span = index.span(e.offset);
