@@ -60,6 +60,12 @@ impl<'a> LineIndex<'a> {
         Some(raw.strip_suffix('\r').unwrap_or(raw))
     }
 
+    /// Every line, without its line break (a text ending in a line break ends with an empty
+    /// line).
+    pub(crate) fn lines(&self) -> impl Iterator<Item = &'a str> + '_ {
+        (1..=self.starts.len()).filter_map(|n| self.line(to_u32(n)))
+    }
+
     /// The line a diagnostic at `span` shows: [`line_text_upto`](Self::line_text_upto) cut some way
     /// after the caret, so a hostile one-line file cannot make every message megabytes long.
     pub(crate) fn shown_line(&self, span: Span) -> String {
@@ -113,6 +119,7 @@ mod tests {
         assert_eq!(idx.line_text_upto(4, 99), "");
         assert_eq!(idx.line_text_upto(99, 99), "");
         assert_eq!((idx.line(4), idx.line(5), idx.line(0)), (Some(""), None, None));
+        assert_eq!(idx.lines().collect::<Vec<_>>(), ["ab", "é x", "z", ""]);
         assert_eq!(idx.span(999), Span { line: 4, column: 1 });
         // Out of order, and repeated, after the cache has moved on.
         assert_eq!(idx.span(7), Span { line: 2, column: 3 });

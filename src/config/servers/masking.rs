@@ -6,6 +6,7 @@
 //! have those values replaced by `*`, one per character, which keeps every column (and the
 //! caret under it) where it was.
 
+use crate::located::LineIndex;
 use crate::located::json::{Member, Node, NodeKind, string_end};
 
 /// Keys whose values are masked: every value in these objects may be a credential.
@@ -34,9 +35,15 @@ pub(super) fn mask_secret_values(text: &str, root: &Node) -> String {
     out
 }
 
+/// `text` with every string value masked, line by line, for a syntax error, where there is
+/// no tree to say which values are secret.
+pub(super) fn mask_all_lines(text: &str) -> String {
+    LineIndex::new(text).lines().map(mask_all_values).collect::<Vec<_>>().join("\n")
+}
+
 /// One line with every string value masked (keys, the strings followed by `:`, are kept), for
-/// a syntax error, where there is no tree to say which values are secret.
-pub(super) fn mask_all_values(line: &str) -> String {
+/// a syntax error.
+fn mask_all_values(line: &str) -> String {
     let bytes = line.as_bytes();
     let mut out = String::with_capacity(line.len());
     let mut rest = 0;
@@ -99,5 +106,6 @@ mod tests {
             r#"  "headers": {"Authorization": "********" "****"}, "n": 5, "a": ["****"]"#
         );
         assert_eq!(mask_all_values(r#""k": "unterminated"#), r#""k": "************"#);
+        assert_eq!(mask_all_lines("{\"a\": \"x\",\r\"b\": \"yz\"}"), "{\"a\": \"*\",\n\"b\": \"**\"}");
     }
 }
