@@ -23,14 +23,14 @@ pub(crate) mod compile;
 pub mod decide;
 pub mod dsl;
 pub mod explain;
-#[doc(hidden)]
-pub mod fuzzing;
 pub mod glob;
 pub mod json;
 pub mod lint;
-pub mod reference;
 mod snapshot;
 pub mod table;
+/// Test-only: compiled for unit tests and with the `testkit` feature, never into a release.
+#[cfg(any(test, feature = "testkit"))]
+pub mod testkit;
 pub mod validate;
 
 pub use crate::located::{Diagnostic, Diagnostics, Severity, Span};

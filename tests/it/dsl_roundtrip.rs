@@ -7,7 +7,9 @@
 
 use mcpgw::policy::dsl::{format_dsl_str, to_dsl_string};
 use mcpgw::policy::json::print::to_json_string;
-use mcpgw::policy::{AgentLimits, AgentPolicy, Defaults, Pattern, PolicySet, RuleBlock, RuleSource, ToolRules};
+use mcpgw::policy::testkit::choices::Choices;
+use mcpgw::policy::testkit::tricky::{self, Options};
+use mcpgw::policy::{AgentPolicy, Pattern, PolicySet, RuleBlock, RuleSource, ToolRules};
 use proptest::prelude::*;
 
 /// Clears every source location and merges tool rules that share a server pattern within a
@@ -37,58 +39,13 @@ fn normalize(policy: &PolicySet) -> PolicySet {
     }
 }
 
-/// Characters that stress quoting: glob and regex metacharacters, quotes, escapes, layout,
-/// control and direction characters, non-ASCII, and the DSL's own punctuation.
-const ALPHABET: &[char] = &[
-    'a', 'b', 'Z', '0', '_', '.', '-', '*', ' ', '"', '\\', '/', '?', '[', ']', '(', ')', '+', '^', '$', '|', '{', '}',
-    '#', ':', ',', '=', '\n', '\r', '\t', '\u{0}', '\u{7f}', '\u{202e}', 'é', 'я', '😀',
-];
-
-fn pattern_text(allow_empty: bool) -> impl Strategy<Value = String> {
-    let min = usize::from(!allow_empty);
-    prop_oneof![
-        4 => proptest::collection::vec(proptest::sample::select(ALPHABET), min..8).prop_map(|c| c.into_iter().collect()),
-        1 => proptest::sample::select(vec!["allow", "deny", "agent", "defaults", "limits", "servers", "tools", "on", "true", "*", "list_*"])
-            .prop_map(str::to_owned),
-    ]
-}
-
-fn pattern(allow_empty: bool) -> impl Strategy<Value = Pattern> {
-    pattern_text(allow_empty).prop_map(|text| Pattern { text, source: RuleSource::default() })
-}
-
-fn agent_key() -> impl Strategy<Value = String> {
-    prop_oneof![
-        "[A-Za-z0-9_.*-]{1,10}",
-        proptest::sample::select(vec!["allow", "deny", "agent", "*", "backend.*", "default"]).prop_map(str::to_owned),
-    ]
-}
-
-fn block(allow_empty: bool) -> impl Strategy<Value = RuleBlock> {
-    let tool_rules = (pattern(allow_empty), proptest::collection::vec(pattern(allow_empty), 0..4))
-        .prop_map(|(server, tools)| ToolRules { server, tools });
-    (proptest::collection::vec(pattern(allow_empty), 0..4), proptest::collection::vec(tool_rules, 0..4))
-        .prop_map(|(servers, tools)| RuleBlock { servers, tools })
-}
-
-fn limit() -> impl Strategy<Value = Option<u32>> {
-    prop_oneof![Just(None), (1u32..=u32::MAX).prop_map(Some), Just(Some(u32::MAX)), Just(Some(1))]
-}
-
-fn policy(allow_empty: bool) -> impl Strategy<Value = PolicySet> {
-    let agent = (agent_key(), block(allow_empty), block(allow_empty), limit(), limit()).prop_map(
-        |(key, allow, deny, requests_per_second, max_concurrent_calls)| AgentPolicy {
-            key: Pattern { text: key, source: RuleSource::default() },
-            allow,
-            deny,
-            limits: AgentLimits { requests_per_second, max_concurrent_calls },
-        },
-    );
-    (proptest::collection::vec(agent, 0..5), any::<bool>()).prop_map(|(mut agents, deny_on_missing_agent)| {
-        // Keys are unique in both syntaxes: keep the first block of each key.
-        let mut seen = std::collections::HashSet::new();
-        agents.retain(|a| seen.insert(a.key.text.clone()));
-        PolicySet { source_name: "generated".to_owned(), agents, defaults: Defaults { deny_on_missing_agent } }
+/// A policy with unique agent keys (both syntaxes require it), from the testkit's generator:
+/// names that stress quoting (glob and regex metacharacters, quotes, escapes, layout, control
+/// and direction characters, non-ASCII, the DSL's punctuation and keywords), empty patterns
+/// too with `empty_patterns`. Proptest shrinks the bytes the generator reads its choices from.
+fn policy(empty_patterns: bool) -> impl Strategy<Value = PolicySet> {
+    proptest::collection::vec(any::<u8>(), 0..512).prop_map(move |bytes| {
+        tricky::policy(&mut Choices::from_bytes(&bytes), Options { unique_keys: true, empty_patterns })
     })
 }
 
