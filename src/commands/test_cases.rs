@@ -238,7 +238,7 @@ fn json_lines(reader: &Reader<'_>, text: &str) -> Suite {
 }
 
 fn suite(v: &Value<'_>) -> Suite {
-    let Some(fields) = v.object("a test suite (an object)") else {
+    let Some(fields) = v.object("the test suite (an object)") else {
         return Suite::default();
     };
     fields.deny_unknown(&SUITE_KEYS);

@@ -164,7 +164,7 @@ impl Diagnostics {
 
     /// Fills in the source line of every diagnostic that has a span but no line yet, so the
     /// caret display works for problems found after parsing (validation, compilation). Lines
-    /// are split, cut and made safe to print exactly as [`LineIndex`] does for the parsers.
+    /// are split, cut and made safe to print exactly as the parsers' line index does.
     pub fn attach_source_lines(&mut self, text: &str) {
         let index = LineIndex::new(text);
         for d in &mut self.0 {

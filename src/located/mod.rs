@@ -1,10 +1,10 @@
 //! Text with positions: the pieces every front end shares to point a problem back at its
 //! source.
 //!
-//! A JSON parser whose tree remembers byte offsets ([`json`]), the byte-offset to line and
-//! column index ([`LineIndex`], the one place that decides where a line ends), diagnostics in
-//! the `file:line:col` form with the offending line and a caret ([`Diagnostic`]), and
-//! "did you mean" hints. The policy engine, the `.mcp.json` reader and the policy tooling all
+//! A JSON parser whose tree remembers byte offsets and the one typed reader over it (`json`),
+//! the byte-offset to line and column index (`LineIndex`, the one place that decides where a
+//! line ends), diagnostics in the `file:line:col` form with the offending line and a caret
+//! ([`Diagnostic`]), and "did you mean" hints. The policy engine, the `.mcp.json` reader and the policy tooling all
 //! build on it; it depends on none of them.
 //!
 //! Like [`crate::policy`], this module is pure: no I/O, no locks, no async, and no panics
