@@ -11,6 +11,7 @@ use mcpgw::policy::testkit::choices::Choices;
 use mcpgw::policy::testkit::tricky::{self, Options};
 use mcpgw::policy::{AgentPolicy, Pattern, PolicySet, RuleBlock, RuleSource, ToolRules};
 use proptest::prelude::*;
+use proptest::test_runner::TestCaseError;
 
 /// Clears every source location and merges tool rules that share a server pattern within a
 /// block (dropping groups without tool patterns), which is what printing and re-reading do.
@@ -58,38 +59,79 @@ fn from_json(text: &str) -> PolicySet {
         .unwrap_or_else(|e| panic!("printed JSON does not parse:\n{e}\n---\n{text}"))
 }
 
+/// DSL printing parses back to the same policy, and printing is a fixed point.
+fn dsl_printing_round_trip(p: &PolicySet) -> Result<(), TestCaseError> {
+    let text = to_dsl_string(p);
+    let back = from_dsl(&text);
+    prop_assert_eq!(normalize(&back), normalize(p));
+    prop_assert_eq!(back.source_name.as_str(), "p.mcpgw");
+    prop_assert_eq!(to_dsl_string(&back), text);
+    Ok(())
+}
+
+/// JSON printing parses back to the same policy, and printing is a fixed point.
+fn json_printing_round_trip(p: &PolicySet) -> Result<(), TestCaseError> {
+    let text = to_json_string(p);
+    let back = from_json(&text);
+    prop_assert_eq!(normalize(&back), normalize(p));
+    prop_assert_eq!(to_json_string(&back), text);
+    Ok(())
+}
+
+/// DSL -> JSON -> DSL gives back the same text.
+fn dsl_json_dsl_round_trip(p: &PolicySet) -> Result<(), TestCaseError> {
+    let dsl = to_dsl_string(p);
+    let json = to_json_string(&from_dsl(&dsl));
+    prop_assert_eq!(to_dsl_string(&from_json(&json)), dsl);
+    Ok(())
+}
+
+/// JSON -> DSL -> JSON gives back the same text.
+fn json_dsl_json_round_trip(p: &PolicySet) -> Result<(), TestCaseError> {
+    let json = to_json_string(p);
+    let dsl = to_dsl_string(&from_json(&json));
+    prop_assert_eq!(to_json_string(&from_dsl(&dsl)), json);
+    Ok(())
+}
+
+/// Policies that once broke a round trip (kept from the seeds proptest saved before the
+/// generator was the testkit's): a tool pattern `"` under agent keys `*` and `-`.
+#[test]
+fn past_failures_round_trip() {
+    for (key, side) in [("*", "deny"), ("-", "allow")] {
+        let json = format!(
+            r#"{{"agents": {{"{key}": {{"{side}": {{"tools": {{"a": ["\""]}}}}}}}}, "defaults": {{"deny_on_missing_agent": false}}}}"#
+        );
+        let p = from_json(&json);
+        for check in
+            [dsl_printing_round_trip, json_printing_round_trip, dsl_json_dsl_round_trip, json_dsl_json_round_trip]
+        {
+            check(&p).unwrap();
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 
     #[test]
     fn dsl_printing_parses_back_to_the_same_policy(p in policy(false)) {
-        let text = to_dsl_string(&p);
-        let back = from_dsl(&text);
-        prop_assert_eq!(normalize(&back), normalize(&p));
-        prop_assert_eq!(back.source_name.as_str(), "p.mcpgw");
-        prop_assert_eq!(to_dsl_string(&back), text);
+        dsl_printing_round_trip(&p)?;
     }
 
     #[test]
     fn json_printing_parses_back_to_the_same_policy(p in policy(false)) {
-        let text = to_json_string(&p);
-        let back = from_json(&text);
-        prop_assert_eq!(normalize(&back), normalize(&p));
-        prop_assert_eq!(to_json_string(&back), text);
+        json_printing_round_trip(&p)?;
     }
 
     #[test]
     fn dsl_to_json_to_dsl_keeps_the_text(p in policy(false)) {
-        let dsl = to_dsl_string(&p);
-        let json = to_json_string(&from_dsl(&dsl));
-        prop_assert_eq!(to_dsl_string(&from_json(&json)), dsl);
+        dsl_json_dsl_round_trip(&p)?;
     }
 
     #[test]
     fn json_to_dsl_to_json_keeps_the_text(p in policy(false)) {
-        let json = to_json_string(&p);
-        let dsl = to_dsl_string(&from_json(&json));
-        prop_assert_eq!(to_json_string(&from_dsl(&dsl)), json);
+        json_dsl_json_round_trip(&p)?;
     }
 
     /// Empty patterns print (quoted as `""`) and read back; only the structural check, which
