@@ -1,7 +1,7 @@
 //! Policy engine benchmarks (issue 2, "Speed"); results and commands in `docs/PERFORMANCE.md`.
 //!
 //! Groups, all on a generated policy of 1,000 agent blocks x 50 rules over 10 servers
-//! (see `support/policy_gen.rs`):
+//! (see `mcpgw::policy::testkit::workload`):
 //! - `decide/*`: `DecisionTable::decide` on batches of 1,000 tool requests: realistic mixed
 //!   traffic, hits on each pattern kind, misses, and agents matched only by a `team.*` key.
 //!   Each batch reports its throughput; time per decision = batch time / 1,000.
@@ -20,17 +20,14 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_main};
-use mcpgw::policy::reference::reference_decide;
+use mcpgw::policy::testkit::generate::OwnedRequest;
+use mcpgw::policy::testkit::reference::reference_decide;
+use mcpgw::policy::testkit::workload::{self, Kind};
 use mcpgw::policy::{DecisionTable, PolicySet};
 use regex_automata::dfa::{Automaton, StartKind, dense};
 use regex_automata::nfa::thompson;
 use regex_automata::{Anchored, Input, MatchKind};
 use rustc_hash::{FxHashMap, FxHashSet};
-
-#[path = "support/policy_gen.rs"]
-mod policy_gen;
-
-use policy_gen::{Kind, Req};
 
 const SEED: u64 = 2;
 const AGENTS: usize = 1000;
@@ -44,17 +41,17 @@ fn compiled(policy: &PolicySet) -> DecisionTable {
 }
 
 /// The request batches, by benchmark name.
-fn batches(policy: &PolicySet) -> Vec<(String, Vec<Req>)> {
-    let mut out = vec![("mixed".to_owned(), policy_gen::mixed(policy, BATCH, 10))];
+fn batches(policy: &PolicySet) -> Vec<(String, Vec<OwnedRequest>)> {
+    let mut out = vec![("mixed".to_owned(), workload::mixed(policy, BATCH, 10))];
     for (i, kind) in Kind::ALL.into_iter().enumerate() {
-        out.push((format!("hit_{}", kind.name()), policy_gen::hits(policy, kind, BATCH, 20 + i as u64)));
+        out.push((format!("hit_{}", kind.name()), workload::hits(policy, kind, BATCH, 20 + i as u64)));
     }
-    out.push(("miss".to_owned(), policy_gen::misses(policy, BATCH, 30)));
+    out.push(("miss".to_owned(), workload::misses(policy, BATCH, 30)));
     out
 }
 
 /// Prints what a batch decides, so the reader knows what was measured.
-fn describe(table: &DecisionTable, name: &str, reqs: &[Req]) {
+fn describe(table: &DecisionTable, name: &str, reqs: &[OwnedRequest]) {
     let mut reasons: std::collections::BTreeMap<&str, usize> = Default::default();
     let mut allowed = 0;
     for r in reqs {
@@ -66,7 +63,7 @@ fn describe(table: &DecisionTable, name: &str, reqs: &[Req]) {
 }
 
 fn decide(c: &mut Criterion) {
-    let policy = policy_gen::policy(AGENTS, SEED);
+    let policy = workload::policy(AGENTS, SEED);
     let table = compiled(&policy);
     eprintln!(
         "policy: {} agent blocks, {} rules, table memory_usage {:.1} MB",
@@ -75,7 +72,7 @@ fn decide(c: &mut Criterion) {
         table.memory_usage() as f64 / 1e6
     );
     let mut all = batches(&policy);
-    all.push(("pattern_agent".to_owned(), policy_gen::pattern_agents(&policy, BATCH, 40)));
+    all.push(("pattern_agent".to_owned(), workload::pattern_agents(&policy, BATCH, 40)));
     let mut group = c.benchmark_group("decide");
     group.warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(3)).sample_size(50);
     for (name, reqs) in &all {
@@ -166,7 +163,7 @@ fn pair_dfas(policy: &PolicySet) -> (PairMap, usize) {
 }
 
 fn baseline(c: &mut Criterion) {
-    let policy = policy_gen::policy(AGENTS, SEED);
+    let policy = workload::policy(AGENTS, SEED);
     let mut map: FxHashMap<String, dense::DFA<Vec<u32>>> = FxHashMap::default();
     let mut bytes = 0;
     for a in policy.agents.iter().filter(|a| !a.key.text.contains('*')) {
@@ -195,11 +192,11 @@ fn baseline(c: &mut Criterion) {
             b.iter(|| {
                 for r in &reqs {
                     let r = black_box(r);
-                    let found = pairs.get(&pair_hash(&r.agent, &r.server)).and_then(|list| {
-                        list.iter().find(|(a, s, _)| *a == r.agent && *s == r.server).map(|(_, _, dfa)| dfa)
+                    let found = pairs.get(&pair_hash(r.agent_id(), &r.server)).and_then(|list| {
+                        list.iter().find(|(a, s, _)| a == r.agent_id() && *s == r.server).map(|(_, _, dfa)| dfa)
                     });
                     let hit = found.is_some_and(|dfa| {
-                        let input = Input::new(&r.tool).anchored(Anchored::Yes).earliest(true);
+                        let input = Input::new(r.tool_name()).anchored(Anchored::Yes).earliest(true);
                         matches!(dfa.try_search_fwd(&input), Ok(Some(_)))
                     });
                     black_box(hit);
@@ -210,8 +207,8 @@ fn baseline(c: &mut Criterion) {
             b.iter(|| {
                 for r in &reqs {
                     let r = black_box(r);
-                    let hit = map.get(r.agent.as_str()).is_some_and(|dfa| {
-                        let input = Input::new(&r.tool).anchored(Anchored::Yes).earliest(true);
+                    let hit = map.get(r.agent_id()).is_some_and(|dfa| {
+                        let input = Input::new(r.tool_name()).anchored(Anchored::Yes).earliest(true);
                         matches!(dfa.try_search_fwd(&input), Ok(Some(_)))
                     });
                     black_box(hit);
@@ -223,9 +220,9 @@ fn baseline(c: &mut Criterion) {
 }
 
 fn side_by_side(c: &mut Criterion) {
-    let policy = policy_gen::policy(AGENTS, SEED);
+    let policy = workload::policy(AGENTS, SEED);
     let table = compiled(&policy);
-    let reqs = policy_gen::mixed(&policy, 32, 50);
+    let reqs = workload::mixed(&policy, 32, 50);
     for r in &reqs {
         let req = r.as_request();
         assert_eq!(table.decide(&req), reference_decide(&policy, None, &req).decision, "{r:?}");
@@ -254,7 +251,7 @@ fn compile(c: &mut Criterion) {
     let mut group = c.benchmark_group("compile");
     group.warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(8)).sample_size(10);
     for agents in [20, 200, 1000] {
-        let policy = policy_gen::policy(agents, SEED);
+        let policy = workload::policy(agents, SEED);
         let table = compiled(&policy);
         let rules = table.rule_count();
         eprintln!("compile {rules} rules: table memory_usage {:.1} MB", table.memory_usage() as f64 / 1e6);

@@ -10,15 +10,13 @@
 //! (`DecisionTable::memory_usage`), and what the kernel saw: the growth of the resident set
 //! (`VmRSS`) and of its peak (`VmHWM`, reset through `/proc/self/clear_refs` just before the
 //! compile) over the resident set before it. The generator is the benchmarks' one
-//! (`benches/support/policy_gen.rs`): blocks of 50 rules over 10 servers. With `unique`, every
+//! (`mcpgw::policy::testkit::workload`): blocks of 50 rules over 10 servers. With `unique`, every
 //! infix and general glob is distinct, the worst case for compile time.
 
 use std::time::Instant;
 
 use mcpgw::policy::DecisionTable;
-
-#[path = "../benches/support/policy_gen.rs"]
-mod policy_gen;
+use mcpgw::policy::testkit::workload;
 
 /// A `kB` field of `/proc/self/status`, in bytes.
 fn status_bytes(field: &str) -> Option<u64> {
@@ -42,9 +40,9 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let blocks = rules.div_ceil(policy_gen::RULES_PER_AGENT).max(1);
+    let blocks = rules.div_ceil(workload::RULES_PER_AGENT).max(1);
     let unique = std::env::args().nth(2).is_some_and(|a| a == "unique");
-    let policy = policy_gen::policy_with(blocks, 2, unique);
+    let policy = workload::policy_with(blocks, 2, unique);
 
     // Reset the peak to the current resident set (Linux >= 4.0), then measure.
     let reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();

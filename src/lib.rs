@@ -14,6 +14,7 @@ pub mod error;
 pub mod gateway;
 pub mod http;
 pub mod limits;
+pub mod located;
 pub mod logging;
 pub mod mcp;
 pub mod metrics;

@@ -1,4 +1,4 @@
-//! Fuzz target `json_parse_never_panics`: see `mcpgw::policy::fuzzing::json_parse_never_panics` for the property, and
+//! Fuzz target `json_parse_never_panics`: see `mcpgw::policy::testkit::fuzzing::json_parse_never_panics` for the property, and
 //! `fuzz/README.md` for how to run it.
 
 #![no_main]
@@ -7,7 +7,7 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     // Inputs over the property's size cap are accepted unchecked.
-    if let Err(violation) = mcpgw::policy::fuzzing::json_parse_never_panics(data) {
+    if let Err(violation) = mcpgw::policy::testkit::fuzzing::json_parse_never_panics(data) {
         panic!("property `json_parse_never_panics` violated:\n{violation}");
     }
 });

@@ -12,9 +12,9 @@ use std::process::ExitCode;
 use crate::cli::DiffArgs;
 use crate::commands::{EXIT_BAD_INPUT, fail, load_table};
 use crate::config;
+use crate::located::json::read::{Reader, Value};
 use crate::policy::glob::glob_match;
-use crate::policy::json::syntax::{self, LineIndex, NodeKind};
-use crate::policy::{DecisionTable, Diagnostic, Diagnostics, Explanation, PolicySet, Request};
+use crate::policy::{DecisionTable, Explanation, PolicySet, Request};
 
 /// Runs the command: 0 when no decision changes, 1 when some do, 2 on bad input.
 pub fn run(args: &DiffArgs) -> ExitCode {
@@ -297,39 +297,21 @@ struct ChangeJson<'a> {
 fn load_catalogue(path: &Path) -> Result<Vec<(String, Vec<String>)>, String> {
     let text = config::read_text(path).map_err(|e| e.to_string())?;
     let file = path.display().to_string();
-    let lines = LineIndex::new(&text);
-    let error = |offset: usize, message: String| {
-        let span = lines.span(offset);
-        Diagnostic::error(&file, message).at(span).with_line_text(lines.shown_line(span))
+    let reader = Reader::new(&file, &text);
+    let root = reader.parse();
+    let catalogue = root.as_ref().map(|node| catalogue(&reader.root(node))).unwrap_or_default();
+    reader.finish().or_errors(catalogue).map_err(|e| e.to_string())
+}
+
+fn catalogue(v: &Value<'_>) -> Vec<(String, Vec<String>)> {
+    let Some(servers) = v.object("an object mapping server names to lists of tool names") else {
+        return Vec::new();
     };
-    let node = syntax::parse(&text).map_err(|e| error(e.offset, e.message).to_string())?;
-    let NodeKind::Object(members) = &node.kind else {
-        return Err(error(
-            node.offset,
-            format!("expected an object mapping server names to lists of tool names, found {}", node.kind.type_name()),
-        )
-        .to_string());
-    };
-    let mut errors = Vec::new();
-    let mut catalogue = Vec::new();
-    for m in members {
-        let NodeKind::Array(items) = &m.value.kind else {
-            errors.push(error(
-                m.value.offset,
-                format!("expected the tools of `{}` as an array of names, found {}", m.key, m.value.kind.type_name()),
-            ));
-            continue;
-        };
-        let mut tools = Vec::new();
-        for item in items {
-            match &item.kind {
-                NodeKind::String(s) => tools.push(s.clone()),
-                other => errors.push(error(item.offset, format!("expected a tool name, found {}", other.type_name()))),
-            }
-        }
-        catalogue.push((m.key.clone(), tools));
-    }
-    if errors.is_empty() { Ok(catalogue) } else { Err(Diagnostics(errors).to_string()) }
+    let tool = |t: Value<'_>| t.string("a tool name (a string)").map(str::to_owned);
+    servers
+        .fields()
+        .filter_map(|f| Some((f.key().to_owned(), f.value().array_of("an array of tool names", tool)?)))
+        .collect()
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@
 //! `.mcpgw` file to JSON drops them, and a note on stderr says so.
 
 use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -200,41 +201,30 @@ fn converted_path(path: &Path, to: Syntax) -> PathBuf {
 
 /// Writes `contents` to a new file in `target`'s directory and renames it over `target`, so a
 /// reader (such as the gateway's hot reload) sees the old file or the new one, never half of
-/// one. When `replace` is set, the new file gets the old one's permissions.
+/// one. When `replace` is set, the new file gets the old one's permissions; otherwise it gets
+/// those of any newly created file (0666 less the umask, not a temporary file's 0600), and an
+/// existing `target` is never replaced, even one created since the caller looked.
 fn write_atomically(target: &Path, contents: &str, replace: bool) -> std::io::Result<()> {
     let dir = match target.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
-        _ => PathBuf::from("."),
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
     };
-    let file_name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let (tmp, mut file) = create_temp(&dir, &file_name)?;
-    let result = (|| {
-        file.write_all(contents.as_bytes())?;
-        if replace {
-            let permissions = std::fs::metadata(target)?.permissions();
-            file.set_permissions(permissions)?;
-        }
-        file.sync_all()?;
-        drop(file);
-        std::fs::rename(&tmp, target)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+    let permissions =
+        if replace { std::fs::metadata(target)?.permissions() } else { std::fs::Permissions::from_mode(0o666) };
+    // Created with `permissions` (less the umask); removed again if anything below fails.
+    let mut file = tempfile::Builder::new().permissions(permissions.clone()).tempfile_in(dir)?;
+    file.write_all(contents.as_bytes())?;
+    if replace {
+        // The umask may have narrowed them on creation.
+        file.as_file().set_permissions(permissions)?;
     }
-    result
-}
-
-/// Creates a fresh temporary file `.NAME.fmt-PID-N.tmp` in `dir`.
-fn create_temp(dir: &Path, name: &str) -> std::io::Result<(PathBuf, std::fs::File)> {
-    let mut attempt = 0u32;
-    loop {
-        let tmp = dir.join(format!(".{name}.fmt-{}-{attempt}.tmp", std::process::id()));
-        match std::fs::OpenOptions::new().write(true).create_new(true).open(&tmp) {
-            Ok(f) => return Ok((tmp, f)),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 100 => attempt += 1,
-            Err(e) => return Err(e),
-        }
+    file.as_file().sync_all()?;
+    if replace {
+        file.persist(target)?;
+    } else {
+        file.persist_noclobber(target)?;
     }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -251,6 +241,28 @@ mod tests {
         );
         let h = hunk(Path::new("p"), "x", "x\n");
         assert!(h.contains("-x\n\\ no newline at end of file\n+x\n"), "{h}");
+    }
+
+    #[test]
+    fn writes_are_atomic_keep_permissions_and_never_clobber_a_new_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let old = dir.path().join("p.mcpgw");
+        std::fs::write(&old, "old").unwrap();
+        std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o640)).unwrap();
+        write_atomically(&old, "new", true).unwrap();
+        assert_eq!((std::fs::read_to_string(&old).unwrap().as_str(), mode(&old)), ("new", 0o640));
+
+        let converted = dir.path().join("p.json");
+        write_atomically(&converted, "{}", false).unwrap();
+        let plain = dir.path().join("plain");
+        std::fs::write(&plain, "").unwrap();
+        assert_eq!(mode(&converted), mode(&plain), "a converted file is created like any other file");
+        let e = write_atomically(&converted, "again", false).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::AlreadyExists);
+        assert_eq!(std::fs::read_to_string(&converted).unwrap(), "{}");
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(left.len(), 3, "no temporary file is left behind: {left:?}");
     }
 
     #[test]

@@ -24,8 +24,10 @@ use crate::cli::TestArgs;
 use crate::commands::explain::render;
 use crate::commands::{EXIT_BAD_INPUT, fail, load_table};
 use crate::config;
-use crate::policy::json::syntax::{self, DisplayPath, LineIndex, Member, Node, NodeKind, PathSegment};
-use crate::policy::{Diagnostic, Diagnostics, Effect, Explanation, PolicySet, Reason, Request, RuleRef, Span};
+use crate::located::json::read::{Reader, Value};
+use crate::located::json::{self, Node, NodeKind, PathSegment, SyntaxError};
+use crate::located::{Diagnostics, Span};
+use crate::policy::{Effect, Explanation, PolicySet, Reason, Request, RuleRef};
 
 /// The reasons a case may expect, as written.
 const REASONS: [Reason; 7] = [
@@ -184,234 +186,111 @@ struct Case {
     rules: Vec<String>,
 }
 
-/// Reads a cases file in either form, or every problem in it.
+/// Reads a cases file in any of its forms, or every problem in it.
 fn parse_suite(file: &str, text: &str) -> Result<Suite, Diagnostics> {
-    let lines = LineIndex::new(text);
-    let mut cx = Cx { file, lines: &lines, line_offset: 0, errors: Vec::new() };
-    match syntax::parse(text) {
+    let reader = Reader::new(file, text);
+    let suite = match json::parse(text) {
         Ok(node) => {
-            let suite = match &node.kind {
+            let v = reader.root(&node);
+            match node.kind {
                 // A bare array of cases.
-                NodeKind::Array(items) => Suite {
-                    cases: items.iter().enumerate().filter_map(|(i, n)| cx.case(n, &[PathSegment::Index(i)])).collect(),
-                    ..Suite::default()
-                },
+                NodeKind::Array(_) => Suite { cases: v.items().iter().filter_map(case).collect(), ..Suite::default() },
                 // A single case (JSON lines with one line).
-                NodeKind::Object(members) if !members.iter().any(|m| SUITE_KEYS.contains(&m.key.as_str())) => {
-                    Suite { cases: cx.case(&node, &[]).into_iter().collect(), ..Suite::default() }
+                NodeKind::Object(ref members) if !members.iter().any(|m| SUITE_KEYS.contains(&m.key.as_str())) => {
+                    Suite { cases: case(&v).into_iter().collect(), ..Suite::default() }
                 }
-                _ => cx.suite(&node),
-            };
-            cx.finish(suite)
+                _ => suite(&v),
+            }
         }
+        Err(e) if is_json_lines(text, &e) => json_lines(&reader, text),
         Err(e) => {
-            // Several lines that each hold a JSON value: JSON lines.
-            let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or_default();
-            let json_lines = e.message.starts_with("unexpected trailing characters")
-                && matches!(syntax::parse(first.trim()), Ok(Node { kind: NodeKind::Object(_), .. }));
-            if !json_lines {
-                cx.error(e.offset, &e.path, e.message);
-                return cx.finish(Suite::default());
-            }
-            let mut suite = Suite::default();
-            let mut offset = 0;
-            for (i, line) in text.split_inclusive('\n').enumerate() {
-                cx.line_offset = offset;
-                offset += line.len();
-                if line.trim().is_empty() {
-                    continue;
-                }
-                let at = [PathSegment::Index(i)];
-                match syntax::parse(line) {
-                    Ok(node) => suite.cases.extend(cx.case(&node, &at)),
-                    Err(e) => cx.error(e.offset, &[], e.message),
-                }
-            }
-            cx.finish(suite)
+            reader.syntax_error(&e, 0, &[]);
+            Suite::default()
         }
+    };
+    reader.finish().or_errors(suite)
+}
+
+/// Whether a text that is not one JSON document is several lines that each hold one.
+fn is_json_lines(text: &str, e: &SyntaxError) -> bool {
+    let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or_default();
+    e.message.starts_with("unexpected trailing characters")
+        && matches!(json::parse(first.trim()), Ok(Node { kind: NodeKind::Object(_), .. }))
+}
+
+/// JSON lines: one case per line, parsed one line at a time; the path of a line's case is
+/// its line index (`[2]`).
+fn json_lines(reader: &Reader<'_>, text: &str) -> Suite {
+    let mut suite = Suite::default();
+    let mut offset = 0;
+    for (i, line) in text.split_inclusive('\n').enumerate() {
+        let at = offset;
+        offset += line.len();
+        if line.trim().is_empty() {
+            continue;
+        }
+        match json::parse(line) {
+            Ok(node) => suite.cases.extend(case(&reader.value_at(&node, at, vec![PathSegment::Index(i)]))),
+            Err(e) => reader.syntax_error(&e, at, &[PathSegment::Index(i)]),
+        }
+    }
+    suite
+}
+
+fn suite(v: &Value<'_>) -> Suite {
+    let Some(fields) = v.object("the test suite (an object)") else {
+        return Suite::default();
+    };
+    fields.deny_unknown(&SUITE_KEYS);
+    Suite {
+        rules: fields.get("rules").and_then(|v| v.string("a string").map(str::to_owned)),
+        default_agent: fields.get("default_agent").and_then(|v| nullable(&v)),
+        cases: fields
+            .required("cases")
+            .and_then(|v| v.array_of("an array of test cases", |c| case(&c)))
+            .unwrap_or_default(),
     }
 }
 
-/// Parsing context: where errors go and how offsets become positions.
-struct Cx<'a> {
-    file: &'a str,
-    lines: &'a LineIndex<'a>,
-    /// Added to node offsets (JSON lines are parsed one line at a time).
-    line_offset: usize,
-    errors: Vec<Diagnostic>,
+fn nullable(v: &Value<'_>) -> Option<String> {
+    v.nullable_string().flatten().map(str::to_owned)
 }
 
-impl Cx<'_> {
-    fn span(&self, offset: usize) -> Span {
-        self.lines.span(self.line_offset + offset)
+fn case(v: &Value<'_>) -> Option<Case> {
+    let fields = v.object("a test case (an object)")?;
+    fields.deny_unknown(&CASE_KEYS);
+    let name = fields.get("name").and_then(|v| v.string("a string").map(str::to_owned));
+    let agent = fields.get("agent").and_then(|v| nullable(&v));
+    let server = fields.required("server").and_then(|v| v.string("a string").map(str::to_owned));
+    let tool = fields.get("tool").and_then(|v| nullable(&v));
+    let expect = fields.required("expect").and_then(|v| v.one_of(&["allow", "deny"]));
+    let reason = fields.get("reason").and_then(|v| v.one_of(&REASONS.map(Reason::as_str)));
+    let rules = fields.get("rule").map(|v| expected_rules(&v)).unwrap_or_default();
+    if rules.iter().any(String::is_empty) {
+        v.error("a `rule` is empty");
     }
-
-    fn error(&mut self, offset: usize, path: &[PathSegment], message: impl Into<String>) {
-        let span = self.span(offset);
-        let mut d = Diagnostic::error(self.file, message).at(span).with_line_text(self.lines.shown_line(span));
-        if !path.is_empty() {
-            d = d.with_path(DisplayPath(path).to_string());
-        }
-        self.errors.push(d);
-    }
-
-    fn finish(mut self, suite: Suite) -> Result<Suite, Diagnostics> {
-        self.errors.sort_by_key(|d| d.span.map(|s| (s.line, s.column)));
-        if self.errors.is_empty() { Ok(suite) } else { Err(Diagnostics(self.errors)) }
-    }
-
-    fn members<'n>(&mut self, node: &'n Node, path: &[PathSegment], what: &str) -> Option<&'n [Member]> {
-        match &node.kind {
-            NodeKind::Object(m) => Some(m),
-            other => {
-                self.error(node.offset, path, format!("expected {what} (an object), found {}", other.type_name()));
-                None
-            }
-        }
-    }
-
-    fn unknown_key(&mut self, m: &Member, path: &[PathSegment], known: &[&str]) {
-        let list = known.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ");
-        let d_path = extend(path, &m.key);
-        self.error(m.key_offset, &d_path, format!("unknown key `{}`", m.key));
-        if let Some(d) = self.errors.last_mut() {
-            d.hint = Some(format!("the keys are {list}"));
-        }
-    }
-
-    fn string(&mut self, node: &Node, path: &[PathSegment], nullable: bool) -> Option<Option<String>> {
-        match &node.kind {
-            NodeKind::String(s) => Some(Some(s.clone())),
-            NodeKind::Null if nullable => Some(None),
-            other => {
-                let want = if nullable { "a string or null" } else { "a string" };
-                self.error(node.offset, path, format!("expected {want}, found {}", other.type_name()));
-                None
-            }
-        }
-    }
-
-    fn suite(&mut self, node: &Node) -> Suite {
-        let mut suite = Suite::default();
-        let Some(members) = self.members(node, &[], "the test suite") else {
-            return suite;
-        };
-        let mut saw_cases = false;
-        for m in members {
-            let path = vec![PathSegment::Key(m.key.clone())];
-            match m.key.as_str() {
-                "rules" => suite.rules = self.string(&m.value, &path, false).flatten(),
-                "default_agent" => suite.default_agent = self.string(&m.value, &path, true).flatten(),
-                "cases" => {
-                    saw_cases = true;
-                    match &m.value.kind {
-                        NodeKind::Array(items) => {
-                            for (i, item) in items.iter().enumerate() {
-                                let at = [PathSegment::Key("cases".into()), PathSegment::Index(i)];
-                                suite.cases.extend(self.case(item, &at));
-                            }
-                        }
-                        other => self.error(
-                            m.value.offset,
-                            &path,
-                            format!("expected `cases` to be an array, found {}", other.type_name()),
-                        ),
-                    }
-                }
-                _ => self.unknown_key(m, &[], &SUITE_KEYS),
-            }
-        }
-        if !saw_cases {
-            self.error(node.offset, &[], "the test suite has no `cases` array");
-        }
-        suite
-    }
-
-    fn case(&mut self, node: &Node, at: &[PathSegment]) -> Option<Case> {
-        let members = self.members(node, at, "a test case")?;
-        let start_errors = self.errors.len();
-        let mut case = Case {
-            span: self.span(node.offset),
-            name: None,
-            agent: None,
-            server: String::new(),
-            tool: None,
-            expect: Effect::Deny,
-            reason: None,
-            rules: Vec::new(),
-        };
-        let (mut server, mut expect) = (false, false);
-        for m in members {
-            let path = extend(at, &m.key);
-            match m.key.as_str() {
-                "name" => case.name = self.string(&m.value, &path, false).flatten(),
-                "agent" => case.agent = self.string(&m.value, &path, true).flatten(),
-                "server" => {
-                    server = true;
-                    case.server = self.string(&m.value, &path, false).flatten().unwrap_or_default();
-                }
-                "tool" => case.tool = self.string(&m.value, &path, true).flatten(),
-                "expect" => {
-                    expect = true;
-                    match self.string(&m.value, &path, false).flatten().as_deref() {
-                        Some("allow") => case.expect = Effect::Allow,
-                        Some("deny") => case.expect = Effect::Deny,
-                        Some(other) => self.error(
-                            m.value.offset,
-                            &path,
-                            format!("`expect` must be \"allow\" or \"deny\", not `{other}`"),
-                        ),
-                        None => {}
-                    }
-                }
-                "reason" => {
-                    if let Some(Some(s)) = self.string(&m.value, &path, false) {
-                        match REASONS.iter().find(|r| r.as_str() == s) {
-                            Some(r) => case.reason = Some(*r),
-                            None => {
-                                let list = REASONS.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ");
-                                self.error(m.value.offset, &path, format!("unknown reason `{s}`"));
-                                if let Some(d) = self.errors.last_mut() {
-                                    d.hint = Some(format!("the reasons are {list}"));
-                                }
-                            }
-                        }
-                    }
-                }
-                "rule" => match &m.value.kind {
-                    NodeKind::String(s) => case.rules.push(s.clone()),
-                    NodeKind::Array(items) => {
-                        for (i, item) in items.iter().enumerate() {
-                            let mut item_path = path.clone();
-                            item_path.push(PathSegment::Index(i));
-                            case.rules.extend(self.string(item, &item_path, false).flatten());
-                        }
-                    }
-                    other => self.error(
-                        m.value.offset,
-                        &path,
-                        format!("expected `rule` to be a string or an array of strings, found {}", other.type_name()),
-                    ),
-                },
-                _ => self.unknown_key(m, at, &CASE_KEYS),
-            }
-        }
-        if case.rules.iter().any(String::is_empty) {
-            self.error(node.offset, at, "a `rule` is empty");
-        }
-        for (present, key) in [(server, "server"), (expect, "expect")] {
-            if !present {
-                self.error(node.offset, at, format!("the test case has no `{key}`"));
-            }
-        }
-        (self.errors.len() == start_errors).then_some(case)
-    }
+    Some(Case {
+        span: v.span(),
+        name,
+        agent,
+        server: server?,
+        tool,
+        expect: if expect? == "allow" { Effect::Allow } else { Effect::Deny },
+        reason: reason.and_then(|r| REASONS.into_iter().find(|known| known.as_str() == r)),
+        rules,
+    })
 }
 
-fn extend(path: &[PathSegment], key: &str) -> Vec<PathSegment> {
-    let mut p = path.to_vec();
-    p.push(PathSegment::Key(key.to_owned()));
-    p
+/// The `rule` of a case: one string, or an array of them.
+fn expected_rules(v: &Value<'_>) -> Vec<String> {
+    match v.kind() {
+        NodeKind::String(s) => vec![s.clone()],
+        NodeKind::Array(_) => v.items().iter().filter_map(|item| item.string("a string").map(str::to_owned)).collect(),
+        _ => {
+            v.wrong_type("a string or an array of strings");
+            Vec::new()
+        }
+    }
 }
 
 #[cfg(test)]
@@ -468,11 +347,11 @@ mod tests {
         )
         .unwrap_err()
         .to_string();
-        assert!(e.contains("c.json:2:43: error: `expect` must be \"allow\" or \"deny\", not `alow`"), "{e}");
+        assert!(e.contains("c.json:2:43: error: expected one of `allow`, `deny`, found `alow`"), "{e}");
         assert!(e.contains("c.json:3:13: error: expected a string or null, found a number"), "{e}");
-        assert!(e.contains("c.json:3:44: error: unknown reason `nope`"), "{e}");
-        assert!(e.contains("c.json:3:52: error: unknown key `extra`"), "{e}");
-        assert!(e.contains("c.json:3:3: error: the test case has no `server`"), "{e}");
+        assert!(e.contains("c.json:3:44: error: expected one of `explicit_deny`, `allowed_by_rule`, `implicit_grant`, `no_matching_allow`, `server_denied`, `unknown_agent`, `invalid_agent`, found `nope`"), "{e}");
+        assert!(e.contains("c.json:3:52: error: unknown field `extra`, expected one of `name`, `agent`"), "{e}");
+        assert!(e.contains("c.json:3:3: error: missing field `server`"), "{e}");
         assert!(e.contains("at cases[1].extra"), "{e}");
 
         let e =

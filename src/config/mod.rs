@@ -10,7 +10,8 @@ pub mod servers;
 
 use std::path::{Path, PathBuf};
 
-use crate::policy::{Diagnostics, PolicySet};
+use crate::located::{Diagnostics, LineIndex};
+use crate::policy::PolicySet;
 use servers::ServersConfig;
 
 /// The default downstream servers file name.
@@ -105,11 +106,10 @@ pub fn read_text(path: &Path) -> Result<String, ConfigError> {
     let bytes = std::fs::read(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
     String::from_utf8(bytes).map_err(|e| {
         let offset = e.utf8_error().valid_up_to();
-        let valid = &e.as_bytes()[..offset];
-        let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
-        let line_start = valid.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-        let column = String::from_utf8_lossy(&valid[line_start..]).chars().count() + 1;
-        ConfigError::NotUtf8 { path: path.to_owned(), line, column, offset }
+        // The bytes before the first bad one are valid UTF-8; count lines as the parsers do.
+        let valid = std::str::from_utf8(&e.as_bytes()[..offset]).unwrap_or_default();
+        let span = LineIndex::new(valid).span(offset);
+        ConfigError::NotUtf8 { path: path.to_owned(), line: span.line as usize, column: span.column as usize, offset }
     })
 }
 

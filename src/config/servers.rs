@@ -1,6 +1,7 @@
 //! The downstream servers file, `.mcp.json`, in the format Claude Code uses.
 //!
-//! Parsed with the policy's located JSON reader, so every problem points at a line and column.
+//! Read with the typed JSON reader every front end shares, so every problem points at a line,
+//! a column and a JSON path, worded as in the other files.
 //! Unknown keys are allowed (with a warning) because the same file is often shared with other
 //! tools; `description` is shown by `list_servers`.
 
@@ -9,8 +10,9 @@ use std::time::Duration;
 
 use crate::config::expand::{MissingVar, expand_noting};
 use crate::config::secrets::Secrets;
-use crate::policy::json::syntax::{self, DisplayPath, LineIndex, Member, Node, NodeKind, PathSegment};
-use crate::policy::{Diagnostic, Diagnostics};
+use crate::located::json::NodeKind;
+use crate::located::json::read::{Field, Object, Problems, Reader, Value};
+use crate::located::{Diagnostic, Diagnostics};
 
 mod gateway_section;
 mod masking;
@@ -114,6 +116,8 @@ impl ServerSpec {
 
 const STDIO_KEYS: &[&str] = &["command", "args", "env", "cwd", "type", "transport", "description", "timeout_ms"];
 const HTTP_KEYS: &[&str] = &["url", "headers", "type", "transport", "description", "timeout_ms"];
+/// The values `type` (or `transport`) may take, besides the refused `sse`.
+const TRANSPORTS: &[&str] = &["stdio", "http", "streamable-http", "streamable_http", "streamableHttp"];
 
 /// Parses `.mcp.json` text. `${VAR}` references are expanded with `lookup`; one that is unset
 /// with no default is an error naming the variable and the server.
@@ -122,159 +126,87 @@ pub fn parse_servers(
     text: &str,
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<ServersConfig, Diagnostics> {
-    let index = LineIndex::new(text);
-    // Quoted source lines never show values that may be secrets (see `masking`).
-    let root = syntax::parse(text).map_err(|e| {
-        let span = index.span(e.offset);
-        let shown = masking::mask_all_values(&index.shown_line(span));
-        Diagnostics(vec![Diagnostic::error(file, e.message).at(span).with_line_text(shown)])
-    })?;
-    let mut reader = Reader {
-        file,
-        index: &index,
-        lookup,
-        path: Vec::new(),
-        errors: Vec::new(),
-        warnings: Vec::new(),
-        secrets: Secrets::default(),
+    let reader = Reader::new(file, text);
+    let root = reader.parse();
+    let (servers, http) = match &root {
+        Some(node) => Expander { lookup, secrets: Secrets::default() }.root(&reader.root(node)),
+        None => (Vec::new(), HttpSettings::default()),
     };
-    let (servers, http) = reader.root(&root);
-    if reader.errors.is_empty() {
-        Ok(ServersConfig { servers, http, warnings: reader.warnings })
-    } else {
-        let mut diags = Diagnostics(reader.errors);
-        diags.attach_source_lines(&masking::mask_secret_values(text, &root));
-        Err(diags)
-    }
+    // Quoted source lines never show values that may be secrets (see `masking`).
+    let shown = match &root {
+        Some(node) => masking::mask_secret_values(text, node),
+        None => masking::mask_all_lines(text),
+    };
+    let Problems { errors, warnings } = reader.finish_showing(&shown);
+    if errors.is_empty() { Ok(ServersConfig { servers, http, warnings }) } else { Err(Diagnostics(errors)) }
 }
 
-struct Reader<'a> {
-    file: &'a str,
-    index: &'a LineIndex<'a>,
+/// Reads the servers, expanding `${VAR}` in every string and noting the values of each
+/// server's variables as its secrets.
+struct Expander<'a> {
     lookup: &'a dyn Fn(&str) -> Option<String>,
-    path: Vec<PathSegment>,
-    errors: Vec<Diagnostic>,
-    warnings: Vec<Diagnostic>,
     /// The `${VAR}` values of the server being read.
     secrets: Secrets,
 }
 
-impl Reader<'_> {
-    fn located(&self, d: Diagnostic, offset: usize) -> Diagnostic {
-        d.at(self.index.span(offset)).with_path(DisplayPath(&self.path).to_string())
-    }
-
-    fn error(&mut self, offset: usize, message: String) {
-        let d = self.located(Diagnostic::error(self.file, message), offset);
-        self.errors.push(d);
-    }
-
-    fn warn(&mut self, offset: usize, message: String) {
-        let d = self.located(Diagnostic::warning(self.file, message), offset);
-        self.warnings.push(d);
-    }
-
-    fn with<T>(&mut self, key: &str, f: impl FnOnce(&mut Self) -> T) -> T {
-        self.path.push(PathSegment::Key(key.to_owned()));
-        let out = f(self);
-        self.path.pop();
-        out
-    }
-
-    fn root(&mut self, node: &Node) -> (Vec<ServerSpec>, HttpSettings) {
-        let mut http = HttpSettings::default();
-        let NodeKind::Object(members) = &node.kind else {
-            self.error(node.offset, format!("expected an object with `mcpServers`, found {}", node.kind.type_name()));
-            return (Vec::new(), http);
+impl Expander<'_> {
+    fn root(&mut self, v: &Value<'_>) -> (Vec<ServerSpec>, HttpSettings) {
+        let Some(root) = v.object("an object with `mcpServers`") else {
+            return (Vec::new(), HttpSettings::default());
         };
-        let mut servers = Vec::new();
-        let mut found = false;
-        for m in members {
-            if m.key == "mcpServers" {
-                found = true;
-                servers = self.with("mcpServers", |r| r.servers(&m.value));
-            } else if m.key == "gateway" {
-                http = self.with("gateway", |r| r.gateway_section(&m.value));
-            } else {
-                self.warn(m.key_offset, format!("unknown key `{}` is ignored", m.key));
-            }
-        }
-        if !found {
-            self.error(node.offset, "missing `mcpServers`".to_owned());
-        }
+        root.warn_unknown(&["mcpServers", "gateway"]);
+        let servers = root.required("mcpServers").map(|s| self.servers(&s)).unwrap_or_default();
+        let http = root.get("gateway").map(|g| self.gateway_section(&g)).unwrap_or_default();
         (servers, http)
     }
 
-    fn servers(&mut self, node: &Node) -> Vec<ServerSpec> {
-        let NodeKind::Object(members) = &node.kind else {
-            self.error(node.offset, format!("expected an object of servers, found {}", node.kind.type_name()));
+    fn servers(&mut self, v: &Value<'_>) -> Vec<ServerSpec> {
+        let Some(servers) = v.object("an object of servers") else {
             return Vec::new();
         };
-        members.iter().filter_map(|m| self.with(&m.key, |r| r.server(m))).collect()
+        servers.fields().filter_map(|f| self.server(&f)).collect()
     }
 
-    fn server(&mut self, m: &Member) -> Option<ServerSpec> {
+    fn server(&mut self, f: &Field<'_>) -> Option<ServerSpec> {
         self.secrets = Secrets::default();
-        let name = m.key.clone();
+        let name = f.key().to_owned();
         if name.is_empty() {
-            self.error(m.key_offset, "empty server name".to_owned());
+            f.key_error("empty server name");
             return None;
         }
-        let NodeKind::Object(fields) = &m.value.kind else {
-            self.error(
-                m.value.offset,
-                format!("server `{name}`: expected an object, found {}", m.value.kind.type_name()),
-            );
-            return None;
-        };
-        let get = |key: &str| fields.iter().find(|f| f.key == key);
-        let declared = match get("type").or_else(|| get("transport")) {
-            Some(f) => Some((self.string(&name, f)?, f.value.offset)),
+        let fields = f.value().object("an object")?;
+        let declared = match fields.get("type").or_else(|| fields.get("transport")) {
+            Some(t) => Some((self.string(&name, &t)?, t)),
             None => None,
         };
-        let is_http = match (&declared, get("command"), get("url")) {
-            (Some((t, offset)), _, _) => match t.as_str() {
-                "stdio" => false,
-                "http" | "streamable-http" | "streamable_http" | "streamableHttp" => true,
-                "sse" => {
-                    self.error(*offset, format!("server `{name}`: the legacy SSE transport is not supported; use streamable HTTP (`\"type\": \"http\"`)"));
-                    return None;
-                }
-                other => {
-                    self.error(
-                        *offset,
-                        format!("server `{name}`: unknown transport `{other}`, expected `stdio` or `http`"),
-                    );
-                    return None;
-                }
-            },
+        let is_http = match (&declared, fields.get("command"), fields.get("url")) {
+            (Some((t, at)), _, _) if t == "sse" => {
+                at.error(format!("server `{name}`: the legacy SSE transport is not supported; use streamable HTTP (`\"type\": \"http\"`)"));
+                return None;
+            }
+            (Some((t, at)), _, _) => at.check_one_of(t, TRANSPORTS)? != "stdio",
             (None, Some(_), _) => false,
             (None, None, Some(_)) => true,
             (None, None, None) => {
-                self.error(m.value.offset, format!("server `{name}` needs `command` (stdio) or `url` (http)"));
+                f.value().error(format!("server `{name}` needs `command` (stdio) or `url` (http)"));
                 return None;
             }
         };
-        let known = if is_http { HTTP_KEYS } else { STDIO_KEYS };
-        for f in fields.iter().filter(|f| !known.contains(&f.key.as_str())) {
-            self.warn(f.key_offset, format!("server `{name}`: unknown key `{}` is ignored", f.key));
-        }
-        let description = match get("description") {
-            Some(f) => Some(self.string(&name, f)?),
+        fields.warn_unknown(if is_http { HTTP_KEYS } else { STDIO_KEYS });
+        let description = match fields.get("description") {
+            Some(v) => Some(self.string(&name, &v)?),
             None => None,
         };
-        let timeout = match get("timeout_ms") {
-            Some(f) => Some(Duration::from_millis(self.millis(&name, f)?)),
+        let timeout = match fields.get("timeout_ms") {
+            Some(v) => Some(Duration::from_millis(millis(&v)?)),
             None => None,
         };
-        let transport = if is_http { self.http(&name, &m.value, &get)? } else { self.stdio(&name, &m.value, &get)? };
-        let raw = |key: &str| match get(key).map(|f| &f.value.kind) {
-            Some(NodeKind::String(s)) => vec![s.clone()],
-            Some(NodeKind::Array(items)) => items
-                .iter()
-                .filter_map(|i| if let NodeKind::String(s) = &i.kind { Some(s.clone()) } else { None })
-                .collect(),
-            _ => Vec::new(),
+        let transport = if is_http { self.http(&name, &fields)? } else { self.stdio(&name, &fields)? };
+        // As written, before expansion: what the target shows.
+        let raw = |key: &str| -> Vec<String> {
+            let Some(v) = fields.get(key) else { return Vec::new() };
+            let items = if matches!(v.kind(), NodeKind::Array(_)) { v.items() } else { vec![v] };
+            items.iter().filter_map(Value::as_str).map(str::to_owned).collect()
         };
         let target_template = if is_http { raw("url") } else { [raw("command"), raw("args")].concat() }.join(" ");
         let mut secrets = std::mem::take(&mut self.secrets);
@@ -293,44 +225,28 @@ impl Reader<'_> {
         Some(ServerSpec { name, description, transport, timeout, target_template, secrets })
     }
 
-    fn stdio<'n>(
-        &mut self,
-        name: &str,
-        node: &Node,
-        get: &dyn Fn(&str) -> Option<&'n Member>,
-    ) -> Option<TransportSpec> {
-        let Some(command) = get("command") else {
-            self.error(node.offset, format!("server `{name}`: a stdio server needs `command`"));
-            return None;
-        };
-        let command = self.string(name, command)?;
-        let args = match get("args") {
-            Some(f) => self.string_array(name, f)?,
+    fn stdio(&mut self, name: &str, fields: &Object<'_>) -> Option<TransportSpec> {
+        let command = self.string(name, &fields.required("command")?)?;
+        let args = match fields.get("args") {
+            Some(v) => self.string_array(name, &v),
             None => Vec::new(),
         };
-        let env = match get("env") {
-            Some(f) => self.string_map(name, f)?,
+        let env = match fields.get("env") {
+            Some(v) => self.string_map(name, &v),
             None => Vec::new(),
         };
-        let cwd = match get("cwd") {
-            Some(f) => Some(PathBuf::from(self.string(name, f)?)),
+        let cwd = match fields.get("cwd") {
+            Some(v) => Some(PathBuf::from(self.string(name, &v)?)),
             None => None,
         };
         Some(TransportSpec::Stdio { command, args, env, cwd })
     }
 
-    fn http<'n>(&mut self, name: &str, node: &Node, get: &dyn Fn(&str) -> Option<&'n Member>) -> Option<TransportSpec> {
-        let Some(url) = get("url") else {
-            self.error(node.offset, format!("server `{name}`: an http server needs `url`"));
-            return None;
-        };
-        let url_offset = url.value.offset;
+    fn http(&mut self, name: &str, fields: &Object<'_>) -> Option<TransportSpec> {
+        let at = fields.required("url")?;
         // The message quotes the URL as written: expanded, it may hold a secret.
-        let written = match &url.value.kind {
-            NodeKind::String(s) => s.clone(),
-            _ => String::new(),
-        };
-        let url = self.string(name, url)?;
+        let written = at.as_str().unwrap_or_default().to_owned();
+        let url = self.string(name, &at)?;
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             let message = match (written == url, url.split_once("://")) {
                 (true, _) => format!("server `{name}`: url `{url}` must start with http:// or https://"),
@@ -341,101 +257,45 @@ impl Reader<'_> {
                     format!("server `{name}`: url `{written}` does not expand to an http:// or https:// URL")
                 }
             };
-            self.error(url_offset, message);
+            at.error(message);
             return None;
         }
-        let headers = match get("headers") {
-            Some(f) => self.string_map(name, f)?,
+        let headers = match fields.get("headers") {
+            Some(v) => self.string_map(name, &v),
             None => Vec::new(),
         };
         Some(TransportSpec::Http { url, headers })
     }
 
-    /// A string value, `${VAR}`-expanded.
-    fn string(&mut self, server: &str, f: &Member) -> Option<String> {
-        self.with(&f.key, |r| r.expand_node(server, &f.value))
-    }
-
-    fn expand_node(&mut self, server: &str, node: &Node) -> Option<String> {
-        let NodeKind::String(raw) = &node.kind else {
-            self.error(node.offset, format!("server `{server}`: expected a string, found {}", node.kind.type_name()));
-            return None;
-        };
+    /// A string value, `${VAR}`-expanded; `server` names the server in the message about a
+    /// variable that is not set.
+    fn string(&mut self, server: &str, v: &Value<'_>) -> Option<String> {
+        let raw = v.string("a string")?;
         let secrets = &mut self.secrets;
         match expand_noting(raw, self.lookup, &mut |name, value| secrets.add_variable(name, value)) {
-            Ok(v) => Some(v),
+            Ok(expanded) => Some(expanded),
             Err(MissingVar { name }) => {
-                self.error(
-                    node.offset,
-                    format!("server `{server}`: environment variable `{name}` is not set (write `${{{name}:-default}}` to give a default)"),
-                );
+                v.error(format!("server `{server}`: environment variable `{name}` is not set (write `${{{name}:-default}}` to give a default)"));
                 None
             }
         }
     }
 
-    fn string_array(&mut self, server: &str, f: &Member) -> Option<Vec<String>> {
-        self.with(&f.key, |r| {
-            let NodeKind::Array(items) = &f.value.kind else {
-                r.error(
-                    f.value.offset,
-                    format!("server `{server}`: expected an array of strings, found {}", f.value.kind.type_name()),
-                );
-                return None;
-            };
-            let mut out = Vec::with_capacity(items.len());
-            let mut ok = true;
-            for (i, item) in items.iter().enumerate() {
-                r.path.push(PathSegment::Index(i));
-                match r.expand_node(server, item) {
-                    Some(v) => out.push(v),
-                    None => ok = false,
-                }
-                r.path.pop();
-            }
-            ok.then_some(out)
-        })
+    fn string_array(&mut self, server: &str, v: &Value<'_>) -> Vec<String> {
+        v.array_of("an array of strings", |item| self.string(server, &item)).unwrap_or_default()
     }
 
-    fn string_map(&mut self, server: &str, f: &Member) -> Option<Vec<(String, String)>> {
-        self.with(&f.key, |r| {
-            let NodeKind::Object(members) = &f.value.kind else {
-                r.error(
-                    f.value.offset,
-                    format!("server `{server}`: expected an object of strings, found {}", f.value.kind.type_name()),
-                );
-                return None;
-            };
-            let mut out = Vec::with_capacity(members.len());
-            let mut ok = true;
-            for m in members {
-                match r.string(server, m) {
-                    Some(v) => out.push((m.key.clone(), v)),
-                    None => ok = false,
-                }
-            }
-            ok.then_some(out)
-        })
+    fn string_map(&mut self, server: &str, v: &Value<'_>) -> Vec<(String, String)> {
+        let Some(map) = v.object("an object of strings") else {
+            return Vec::new();
+        };
+        map.fields().filter_map(|f| Some((f.key().to_owned(), self.string(server, f.value())?))).collect()
     }
+}
 
-    fn millis(&mut self, server: &str, f: &Member) -> Option<u64> {
-        match &f.value.kind {
-            NodeKind::Number(n) => match n.parse::<u64>() {
-                Ok(ms) if ms > 0 => Some(ms),
-                _ => {
-                    self.with(&f.key, |r| r.error(f.value.offset, format!("server `{server}`: `timeout_ms` must be a whole number of milliseconds above 0, found `{n}`")));
-                    None
-                }
-            },
-            other => {
-                let found = other.type_name();
-                self.with(&f.key, |r| {
-                    r.error(f.value.offset, format!("server `{server}`: `timeout_ms` must be a number, found {found}"))
-                });
-                None
-            }
-        }
-    }
+/// A call timeout in milliseconds, above 0.
+fn millis(v: &Value<'_>) -> Option<u64> {
+    v.number("a whole number of milliseconds above 0", |text| text.parse::<u64>().ok().filter(|ms| *ms > 0))
 }
 
 #[cfg(test)]
@@ -505,14 +365,14 @@ mod tests {
     fn unknown_keys_warn_and_bad_shapes_fail() {
         let c = parse(r#"{"mcpServers": {"a": {"command": "x", "disabled": false}}, "other": 1}"#).unwrap();
         assert_eq!(c.warnings.len(), 2);
-        assert!(c.warnings.iter().any(|w| w.message.contains("unknown key `disabled`")));
-        assert!(c.warnings.iter().any(|w| w.message.contains("unknown key `other`")));
+        assert!(c.warnings.iter().any(|w| w.message.contains("unknown field `disabled` is ignored")));
+        assert!(c.warnings.iter().any(|w| w.message.contains("unknown field `other` is ignored")));
         for (text, want) in [
             (r#"{"mcpServers": {"a": {}}}"#, "needs `command` (stdio) or `url` (http)"),
             (r#"{"mcpServers": {"a": {"url": "ftp://x"}}}"#, "must start with http"),
             (r#"{"mcpServers": {"a": {"url": "http://x", "type": "sse"}}}"#, "legacy SSE"),
             (r#"{"mcpServers": {"a": {"command": ["x"]}}}"#, "expected a string, found an array"),
-            (r#"{"servers": {}}"#, "missing `mcpServers`"),
+            (r#"{"servers": {}}"#, "missing field `mcpServers`"),
             (r#"{"mcpServers": {"a": {"command": "x",}}}"#, "trailing commas"),
         ] {
             let e = parse(text).unwrap_err().to_string();

@@ -3,7 +3,7 @@
 //! Nothing after this module knows which syntax a rule came from. A rule only carries a
 //! [`RuleSource`], which is a JSON path for JSON files and a bare span for DSL files.
 
-use crate::policy::diagnostic::Span;
+use crate::located::Span;
 
 /// A parsed policy: agent blocks and defaults, with every rule's source location.
 ///
@@ -85,12 +85,6 @@ pub struct RuleSource {
     pub path: Option<String>,
     /// Line and column in the source file.
     pub span: Span,
-}
-
-impl Default for Span {
-    fn default() -> Self {
-        Span { line: 1, column: 1 }
-    }
 }
 
 /// Policy-wide settings.

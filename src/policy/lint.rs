@@ -6,8 +6,8 @@
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
+use crate::located::Diagnostic;
 use crate::policy::ast::{AgentPolicy, Pattern, PolicySet};
-use crate::policy::diagnostic::Diagnostic;
 use crate::policy::glob::{glob_contains, glob_match, may_overlap};
 
 /// What the linter knows beyond the policy itself.
@@ -32,7 +32,7 @@ impl PolicySet {
     }
 
     fn warn(&self, at: &Pattern, message: String) -> Diagnostic {
-        Diagnostic::warning(&self.source_name, message).at_source(&at.source)
+        Diagnostic::warning(&self.source_name, message).at_location(at.source.span, at.source.path.as_deref())
     }
 
     fn lint_unknown_servers(&self, known: &[String], out: &mut Vec<Diagnostic>) {

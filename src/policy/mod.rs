@@ -21,26 +21,23 @@
 pub mod ast;
 pub(crate) mod compile;
 pub mod decide;
-pub mod diagnostic;
 pub mod dsl;
 pub mod explain;
-#[doc(hidden)]
-pub mod fuzzing;
 pub mod glob;
 pub mod json;
-pub(crate) mod line_index;
 pub mod lint;
-pub mod reference;
 mod snapshot;
-mod suggest;
 pub mod table;
+/// Test-only: compiled for unit tests and with the `testkit` feature, never into a release.
+#[cfg(any(test, feature = "testkit"))]
+pub mod testkit;
 pub mod validate;
 
+pub use crate::located::{Diagnostic, Diagnostics, Severity, Span};
 pub use ast::{
     AgentLimits, AgentPolicy, Defaults, Effect, Pattern, PolicySet, RuleBlock, RuleSource, RuleView, ToolRules,
 };
 pub use decide::{Decision, Reason, Request};
-pub use diagnostic::{Diagnostic, Diagnostics, Severity, Span};
 pub use dsl::{format_dsl_str, to_dsl_string};
 pub use explain::{Explanation, RuleRef};
 pub use lint::LintContext;

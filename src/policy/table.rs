@@ -4,11 +4,11 @@ use std::borrow::Cow;
 
 use rustc_hash::FxHashMap;
 
+use crate::located::{Diagnostic, Diagnostics};
 use crate::policy::ast::{AgentLimits, Defaults, Effect, PolicySet, RuleSource};
 use crate::policy::compile::fast::FastIndex;
 use crate::policy::compile::pattern_set::{GlobChecks, GlobTooComplex, PatternSet, PatternSetBuilder};
 use crate::policy::compile::unit::{AgentUnit, build_unit};
-use crate::policy::diagnostic::{Diagnostic, Diagnostics};
 use crate::policy::glob::{GlobKind, classify};
 use crate::policy::snapshot::snapshot_id;
 
@@ -252,7 +252,7 @@ fn too_complex(policy: &PolicySet, rules: &[RuleInfo], e: GlobTooComplex) -> Dia
     let mut d = Diagnostic::error(&policy.source_name, message)
         .with_hint("split the pattern into simpler ones, or use fewer `*` in the middle of names");
     if let Some(rule) = e.ids.first().and_then(|&i| rules.get(i as usize)) {
-        d = d.at_source(&rule.source);
+        d = d.at_location(rule.source.span, rule.source.path.as_deref());
     }
     d
 }

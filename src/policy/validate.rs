@@ -5,8 +5,8 @@
 //! policies that work but probably do not say what their author meant live in
 //! [`lint`](crate::policy::lint).
 
+use crate::located::Diagnostic;
 use crate::policy::ast::{Pattern, PolicySet};
-use crate::policy::diagnostic::Diagnostic;
 
 /// Whether `id` is a well-formed agent id: one or more of `A-Z a-z 0-9 _ . -`.
 ///
@@ -63,7 +63,7 @@ impl PolicySet {
 
     /// An error located at a pattern's source.
     pub(crate) fn located_error(&self, at: &Pattern, message: String) -> Diagnostic {
-        Diagnostic::error(&self.source_name, message).at_source(&at.source)
+        Diagnostic::error(&self.source_name, message).at_location(at.source.span, at.source.path.as_deref())
     }
 }
 

@@ -6,7 +6,7 @@
 
 use serde_json::Value;
 
-use crate::policy::json::syntax::string_end;
+use crate::located::json::string_end;
 
 /// What the head of a line says about its message.
 #[derive(Debug, Clone, PartialEq)]

@@ -2,9 +2,10 @@
 //! `mcpgw` binary on temporary files.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use mcpgw::policy::{DecisionTable, PolicySet, Request};
+
+use crate::support::cli::mcpgw;
 
 const DSL: &str = "# who may reach what
 defaults {
@@ -26,29 +27,6 @@ const JSON: &str = r#"{"agents": {"backend": {"allow": {"servers": ["postgres", 
                         "deny":  {"tools": {"postgres": ["drop_*", "truncate_*"]}}},
             "backend.*": {"deny": {"servers": ["prod_db"]}}},
  "defaults": {"deny_on_missing_agent": true}}"#;
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn mcpgw(dir: &Path, args: &[&str]) -> Run {
-    let Output { status, stdout, stderr } = Command::new(env!("CARGO_BIN_EXE_mcpgw"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("GATEWAY_RULES")
-        .env_remove("GATEWAY_MCP_CONFIG")
-        .env_remove("GATEWAY_DEFAULT_AGENT")
-        .env("HOME", dir)
-        .output()
-        .expect("run mcpgw");
-    Run {
-        code: status.code().expect("exit code"),
-        stdout: String::from_utf8(stdout).unwrap(),
-        stderr: String::from_utf8(stderr).unwrap(),
-    }
-}
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);
@@ -278,9 +256,13 @@ fn test_refuses_bad_input_with_locations() {
     let r = mcpgw(dir.path(), &["test", "cases.json"]);
     assert_eq!((r.code, r.stdout.as_str()), (2, ""));
     let e = &r.stderr;
-    assert!(e.contains("cases.json:2:56: error: `expect` must be \"allow\" or \"deny\", not `permit`"), "{e}");
-    assert!(e.contains("cases.json:3:3: error: the test case has no `server`"), "{e}");
-    assert!(e.contains("cases.json:3:42: error: unknown key `tol`"), "{e}");
+    assert!(e.contains("cases.json:2:56: error: expected one of `allow`, `deny`, found `permit`"), "{e}");
+    assert!(e.contains("cases.json:3:3: error: missing field `server`"), "{e}");
+    assert!(
+        e.contains("cases.json:3:42: error: unknown field `tol`, expected one of `name`, `agent`, `server`"),
+        "{e}"
+    );
+    assert!(e.contains("  hint: did you mean `tool`?"), "{e}");
     assert!(e.contains("3 |   {\"agent\": \"backend\", \"expect\": \"deny\", \"tol\": \"x\"}\n  |                                          ^"), "{e}");
 
     // A broken policy is bad input too.
@@ -394,7 +376,7 @@ fn diff_compares_over_the_tool_catalogue() {
     let r = mcpgw(dir.path(), &["diff", "old.mcpgw", "new.mcpgw", "--tools", "bad.json"]);
     assert_eq!(r.code, 2);
     assert!(
-        r.stderr.contains("bad.json:1:12: error: expected the tools of `github` as an array of names"),
+        r.stderr.contains("bad.json:1:12: error: expected an array of tool names, found a string\n  at github\n"),
         "{}",
         r.stderr
     );

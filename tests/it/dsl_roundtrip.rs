@@ -7,8 +7,11 @@
 
 use mcpgw::policy::dsl::{format_dsl_str, to_dsl_string};
 use mcpgw::policy::json::print::to_json_string;
-use mcpgw::policy::{AgentLimits, AgentPolicy, Defaults, Pattern, PolicySet, RuleBlock, RuleSource, ToolRules};
+use mcpgw::policy::testkit::choices::Choices;
+use mcpgw::policy::testkit::tricky::{self, Options};
+use mcpgw::policy::{AgentPolicy, Pattern, PolicySet, RuleBlock, RuleSource, ToolRules};
 use proptest::prelude::*;
+use proptest::test_runner::TestCaseError;
 
 /// Clears every source location and merges tool rules that share a server pattern within a
 /// block (dropping groups without tool patterns), which is what printing and re-reading do.
@@ -37,58 +40,13 @@ fn normalize(policy: &PolicySet) -> PolicySet {
     }
 }
 
-/// Characters that stress quoting: glob and regex metacharacters, quotes, escapes, layout,
-/// control and direction characters, non-ASCII, and the DSL's own punctuation.
-const ALPHABET: &[char] = &[
-    'a', 'b', 'Z', '0', '_', '.', '-', '*', ' ', '"', '\\', '/', '?', '[', ']', '(', ')', '+', '^', '$', '|', '{', '}',
-    '#', ':', ',', '=', '\n', '\r', '\t', '\u{0}', '\u{7f}', '\u{202e}', 'é', 'я', '😀',
-];
-
-fn pattern_text(allow_empty: bool) -> impl Strategy<Value = String> {
-    let min = usize::from(!allow_empty);
-    prop_oneof![
-        4 => proptest::collection::vec(proptest::sample::select(ALPHABET), min..8).prop_map(|c| c.into_iter().collect()),
-        1 => proptest::sample::select(vec!["allow", "deny", "agent", "defaults", "limits", "servers", "tools", "on", "true", "*", "list_*"])
-            .prop_map(str::to_owned),
-    ]
-}
-
-fn pattern(allow_empty: bool) -> impl Strategy<Value = Pattern> {
-    pattern_text(allow_empty).prop_map(|text| Pattern { text, source: RuleSource::default() })
-}
-
-fn agent_key() -> impl Strategy<Value = String> {
-    prop_oneof![
-        "[A-Za-z0-9_.*-]{1,10}",
-        proptest::sample::select(vec!["allow", "deny", "agent", "*", "backend.*", "default"]).prop_map(str::to_owned),
-    ]
-}
-
-fn block(allow_empty: bool) -> impl Strategy<Value = RuleBlock> {
-    let tool_rules = (pattern(allow_empty), proptest::collection::vec(pattern(allow_empty), 0..4))
-        .prop_map(|(server, tools)| ToolRules { server, tools });
-    (proptest::collection::vec(pattern(allow_empty), 0..4), proptest::collection::vec(tool_rules, 0..4))
-        .prop_map(|(servers, tools)| RuleBlock { servers, tools })
-}
-
-fn limit() -> impl Strategy<Value = Option<u32>> {
-    prop_oneof![Just(None), (1u32..=u32::MAX).prop_map(Some), Just(Some(u32::MAX)), Just(Some(1))]
-}
-
-fn policy(allow_empty: bool) -> impl Strategy<Value = PolicySet> {
-    let agent = (agent_key(), block(allow_empty), block(allow_empty), limit(), limit()).prop_map(
-        |(key, allow, deny, requests_per_second, max_concurrent_calls)| AgentPolicy {
-            key: Pattern { text: key, source: RuleSource::default() },
-            allow,
-            deny,
-            limits: AgentLimits { requests_per_second, max_concurrent_calls },
-        },
-    );
-    (proptest::collection::vec(agent, 0..5), any::<bool>()).prop_map(|(mut agents, deny_on_missing_agent)| {
-        // Keys are unique in both syntaxes: keep the first block of each key.
-        let mut seen = std::collections::HashSet::new();
-        agents.retain(|a| seen.insert(a.key.text.clone()));
-        PolicySet { source_name: "generated".to_owned(), agents, defaults: Defaults { deny_on_missing_agent } }
+/// A policy with unique agent keys (both syntaxes require it), from the testkit's generator:
+/// names that stress quoting (glob and regex metacharacters, quotes, escapes, layout, control
+/// and direction characters, non-ASCII, the DSL's punctuation and keywords), empty patterns
+/// too with `empty_patterns`. Proptest shrinks the bytes the generator reads its choices from.
+fn policy(empty_patterns: bool) -> impl Strategy<Value = PolicySet> {
+    proptest::collection::vec(any::<u8>(), 0..512).prop_map(move |bytes| {
+        tricky::policy(&mut Choices::from_bytes(&bytes), Options { unique_keys: true, empty_patterns })
     })
 }
 
@@ -101,38 +59,79 @@ fn from_json(text: &str) -> PolicySet {
         .unwrap_or_else(|e| panic!("printed JSON does not parse:\n{e}\n---\n{text}"))
 }
 
+/// DSL printing parses back to the same policy, and printing is a fixed point.
+fn dsl_printing_round_trip(p: &PolicySet) -> Result<(), TestCaseError> {
+    let text = to_dsl_string(p);
+    let back = from_dsl(&text);
+    prop_assert_eq!(normalize(&back), normalize(p));
+    prop_assert_eq!(back.source_name.as_str(), "p.mcpgw");
+    prop_assert_eq!(to_dsl_string(&back), text);
+    Ok(())
+}
+
+/// JSON printing parses back to the same policy, and printing is a fixed point.
+fn json_printing_round_trip(p: &PolicySet) -> Result<(), TestCaseError> {
+    let text = to_json_string(p);
+    let back = from_json(&text);
+    prop_assert_eq!(normalize(&back), normalize(p));
+    prop_assert_eq!(to_json_string(&back), text);
+    Ok(())
+}
+
+/// DSL -> JSON -> DSL gives back the same text.
+fn dsl_json_dsl_round_trip(p: &PolicySet) -> Result<(), TestCaseError> {
+    let dsl = to_dsl_string(p);
+    let json = to_json_string(&from_dsl(&dsl));
+    prop_assert_eq!(to_dsl_string(&from_json(&json)), dsl);
+    Ok(())
+}
+
+/// JSON -> DSL -> JSON gives back the same text.
+fn json_dsl_json_round_trip(p: &PolicySet) -> Result<(), TestCaseError> {
+    let json = to_json_string(p);
+    let dsl = to_dsl_string(&from_json(&json));
+    prop_assert_eq!(to_json_string(&from_dsl(&dsl)), json);
+    Ok(())
+}
+
+/// Policies that once broke a round trip (kept from the seeds proptest saved before the
+/// generator was the testkit's): a tool pattern `"` under agent keys `*` and `-`.
+#[test]
+fn past_failures_round_trip() {
+    for (key, side) in [("*", "deny"), ("-", "allow")] {
+        let json = format!(
+            r#"{{"agents": {{"{key}": {{"{side}": {{"tools": {{"a": ["\""]}}}}}}}}, "defaults": {{"deny_on_missing_agent": false}}}}"#
+        );
+        let p = from_json(&json);
+        for check in
+            [dsl_printing_round_trip, json_printing_round_trip, dsl_json_dsl_round_trip, json_dsl_json_round_trip]
+        {
+            check(&p).unwrap();
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 
     #[test]
     fn dsl_printing_parses_back_to_the_same_policy(p in policy(false)) {
-        let text = to_dsl_string(&p);
-        let back = from_dsl(&text);
-        prop_assert_eq!(normalize(&back), normalize(&p));
-        prop_assert_eq!(back.source_name.as_str(), "p.mcpgw");
-        prop_assert_eq!(to_dsl_string(&back), text);
+        dsl_printing_round_trip(&p)?;
     }
 
     #[test]
     fn json_printing_parses_back_to_the_same_policy(p in policy(false)) {
-        let text = to_json_string(&p);
-        let back = from_json(&text);
-        prop_assert_eq!(normalize(&back), normalize(&p));
-        prop_assert_eq!(to_json_string(&back), text);
+        json_printing_round_trip(&p)?;
     }
 
     #[test]
     fn dsl_to_json_to_dsl_keeps_the_text(p in policy(false)) {
-        let dsl = to_dsl_string(&p);
-        let json = to_json_string(&from_dsl(&dsl));
-        prop_assert_eq!(to_dsl_string(&from_json(&json)), dsl);
+        dsl_json_dsl_round_trip(&p)?;
     }
 
     #[test]
     fn json_to_dsl_to_json_keeps_the_text(p in policy(false)) {
-        let json = to_json_string(&p);
-        let dsl = to_dsl_string(&from_json(&json));
-        prop_assert_eq!(to_json_string(&from_dsl(&dsl)), json);
+        json_dsl_json_round_trip(&p)?;
     }
 
     /// Empty patterns print (quoted as `""`) and read back; only the structural check, which

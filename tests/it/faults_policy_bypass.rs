@@ -4,7 +4,7 @@
 //! claim another agent than the one the gateway is bound to.
 //!
 //! Every answer is checked against the reference interpreter
-//! (`mcpgw::policy::reference::reference_decide`) on the same rules file: the gateway never
+//! (`mcpgw::policy::testkit::reference::reference_decide`) on the same rules file: the gateway never
 //! allows what the reference denies, never denies what it allows, and names the right error
 //! (`INVALID_AGENT_ID` for agent problems, `DENIED_BY_POLICY` otherwise). Listings
 //! (`list_servers`, `get_server_tools`, with and without the caller's own glob filter) show
@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use crate::support::*;
-use mcpgw::policy::reference::reference_decide;
+use mcpgw::policy::testkit::reference::reference_decide;
 use mcpgw::policy::{Effect, PolicySet, Reason, Request};
 use rmcp::model::CallToolResult;
 use serde_json::{Value, json};

@@ -2,7 +2,7 @@
 //!
 //! CI does not run the fuzzers (building them with sanitizers is too slow there). Instead this
 //! test replays, through the same property functions the fuzz targets call
-//! (`mcpgw::policy::fuzzing`):
+//! (`mcpgw::policy::testkit::fuzzing`):
 //!
 //! - every file in `fuzz/corpus-seed/<target>/`, the small seed corpus, and
 //! - every file in `fuzz/regressions/<target>/`, each an input that once broke a property.
@@ -12,7 +12,7 @@
 
 use std::path::{Path, PathBuf};
 
-use mcpgw::policy::fuzzing::{PROPERTIES, property};
+use mcpgw::policy::testkit::fuzzing::{PROPERTIES, property};
 
 fn fuzz_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz")

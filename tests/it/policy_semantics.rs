@@ -1,7 +1,7 @@
 //! DESIGN.md section 4, rule by rule. Every case is also checked against `explain` and the
 //! reference interpreter, so a case passes only if all three agree.
 
-use mcpgw::policy::reference::reference_decide;
+use mcpgw::policy::testkit::reference::reference_decide;
 use mcpgw::policy::{CompileOptions, DecisionTable, Effect, PolicySet, Reason, Request};
 
 struct Fixture {

@@ -10,9 +10,9 @@ use cedar_policy::{
     Request as CedarRequest, RestrictedExpression,
 };
 use mcpgw::policy::PolicySet;
+use mcpgw::policy::testkit::generate::OwnedRequest as Req;
 
 use crate::die;
-use crate::policy_gen::Req;
 use crate::to_cedar::{self, Encoding};
 
 /// The pieces every Cedar call needs: entity types, the one action, the entity store.
@@ -36,7 +36,7 @@ impl CedarEnv {
             CedarEnv { authorizer: Authorizer::new(), agent_type, tool_type, action, catalog: Entities::empty() };
         let mut seen = HashSet::new();
         let tools: Vec<Entity> =
-            reqs.iter().filter(|r| seen.insert((&r.server, &r.tool))).map(|r| env.tool_entity(r)).collect();
+            reqs.iter().filter(|r| seen.insert((&r.server, r.tool_name()))).map(|r| env.tool_entity(r)).collect();
         env.catalog = Entities::from_entities(tools, None).unwrap_or_else(|e| die(e));
         env
     }
@@ -44,20 +44,20 @@ impl CedarEnv {
     pub fn tool_uid(&self, r: &Req) -> EntityUid {
         EntityUid::from_type_name_and_id(
             self.tool_type.clone(),
-            EntityId::new(to_cedar::resource_id(&r.server, &r.tool)),
+            EntityId::new(to_cedar::resource_id(&r.server, r.tool_name())),
         )
     }
 
     pub fn tool_entity(&self, r: &Req) -> Entity {
         let attrs = HashMap::from([
             ("server".to_owned(), RestrictedExpression::new_string(r.server.clone())),
-            ("tool".to_owned(), RestrictedExpression::new_string(r.tool.clone())),
+            ("tool".to_owned(), RestrictedExpression::new_string(r.tool_name().to_owned())),
         ]);
         Entity::new(self.tool_uid(r), attrs, HashSet::new()).unwrap_or_else(|e| die(e))
     }
 
     pub fn request(&self, r: &Req) -> CedarRequest {
-        let principal = EntityUid::from_type_name_and_id(self.agent_type.clone(), EntityId::new(&r.agent));
+        let principal = EntityUid::from_type_name_and_id(self.agent_type.clone(), EntityId::new(r.agent_id()));
         CedarRequest::new(principal, self.action.clone(), self.tool_uid(r), Context::empty(), None)
             .unwrap_or_else(|e| die(e))
     }

@@ -20,9 +20,6 @@
 //! so that changes in the machine's load hit all engines alike. Reported: the median sample
 //! (ns per decision), the fastest, and decisions per second (1e9 / median).
 
-#[path = "../../../benches/support/policy_gen.rs"]
-mod policy_gen;
-
 mod cedar_setup;
 mod timing;
 mod to_cedar;
@@ -33,9 +30,9 @@ use std::time::{Duration, Instant};
 
 use cedar_policy::{Decision as CedarDecision, Entities, Request as CedarRequest};
 use cedar_setup::{CedarEnv, CedarSetup};
-use mcpgw::policy::reference::reference_decide;
+use mcpgw::policy::testkit::generate::OwnedRequest as Req;
+use mcpgw::policy::testkit::reference::reference_decide;
 use mcpgw::policy::{DecisionTable, PolicySet};
-use policy_gen::Req;
 use timing::{Engine, calibrate, fmt_ns, fmt_rate, fmt_ratio, median, time_once};
 use to_cedar::Encoding;
 
@@ -128,7 +125,7 @@ fn check(
             }
             let creq = env.request(r);
             for s in setups {
-                let resp = s.decide(env, &creq, &r.agent);
+                let resp = s.decide(env, &creq, r.agent_id());
                 let errors: Vec<String> = resp.diagnostics().errors().map(|e| e.to_string()).collect();
                 if !errors.is_empty() {
                     mismatches.push(format!("{}: evaluation errors {errors:?} on {r:?}", s.name));
@@ -242,7 +239,7 @@ fn run_size(agents: usize, rules: usize, a: &Args) {
                 batch[..n]
                     .iter()
                     .zip(creqs)
-                    .filter(|(r, q)| s.decide(env, q, &r.agent).decision() == CedarDecision::Allow)
+                    .filter(|(r, q)| s.decide(env, q, r.agent_id()).decision() == CedarDecision::Allow)
                     .count()
             }),
         ));
@@ -253,7 +250,7 @@ fn run_size(agents: usize, rules: usize, a: &Args) {
         Box::new(move |n| {
             batch[..n]
                 .iter()
-                .filter(|r| best.decide(env, &env.request(r), &r.agent).decision() == CedarDecision::Allow)
+                .filter(|r| best.decide(env, &env.request(r), r.agent_id()).decision() == CedarDecision::Allow)
                 .count()
         }),
     ));
@@ -265,7 +262,7 @@ fn run_size(agents: usize, rules: usize, a: &Args) {
                 .filter(|r| {
                     let entities = Entities::from_entities([env.tool_entity(r)], None).unwrap_or_else(|e| die(e));
                     let q = env.request(r);
-                    env.authorizer.is_authorized(&q, best.set_for(&r.agent), &entities).decision()
+                    env.authorizer.is_authorized(&q, best.set_for(r.agent_id()), &entities).decision()
                         == CedarDecision::Allow
                 })
                 .count()

@@ -11,105 +11,78 @@
 
 use sha2::{Digest, Sha256};
 
-use super::Reader;
+use super::Expander;
 use crate::config::servers::{HttpSettings, TokenEntry};
+use crate::located::json::read::Value;
 use crate::policy::is_valid_agent_id;
-use crate::policy::json::syntax::{Member, Node, NodeKind};
 
-impl Reader<'_> {
-    pub(super) fn gateway_section(&mut self, node: &Node) -> HttpSettings {
+impl Expander<'_> {
+    pub(super) fn gateway_section(&mut self, v: &Value<'_>) -> HttpSettings {
         let mut out = HttpSettings::default();
-        let Some(members) = self.object_members(node, "the `gateway` section") else { return out };
-        for m in members {
-            if m.key == "http" {
-                self.with("http", |r| r.http_settings(&m.value, &mut out));
-            } else {
-                self.warn(m.key_offset, format!("unknown key `{}` in `gateway` is ignored", m.key));
-            }
+        let Some(section) = v.object("an object") else { return out };
+        section.warn_unknown(&["http"]);
+        if let Some(http) = section.get("http") {
+            self.http_settings(&http, &mut out);
         }
         out
     }
 
-    fn object_members<'n>(&mut self, node: &'n Node, what: &str) -> Option<&'n [Member]> {
-        match &node.kind {
-            NodeKind::Object(m) => Some(m),
-            other => {
-                self.error(node.offset, format!("{what} must be an object, not {}", other.type_name()));
-                None
-            }
+    fn http_settings(&mut self, v: &Value<'_>, out: &mut HttpSettings) {
+        let Some(http) = v.object("an object") else { return };
+        http.warn_unknown(&["tokens", "allowed_hosts", "allowed_origins"]);
+        if let Some(tokens) = http.get("tokens") {
+            self.tokens(&tokens, out);
+        }
+        if let Some(hosts) = http.get("allowed_hosts") {
+            out.allowed_hosts = self.string_array("gateway", &hosts);
+        }
+        if let Some(origins) = http.get("allowed_origins") {
+            out.allowed_origins = self.string_array("gateway", &origins);
         }
     }
 
-    fn http_settings(&mut self, node: &Node, out: &mut HttpSettings) {
-        let Some(members) = self.object_members(node, "`gateway.http`") else { return };
-        for m in members {
-            match m.key.as_str() {
-                "tokens" => self.with("tokens", |r| r.tokens(&m.value, out)),
-                "allowed_hosts" => out.allowed_hosts = self.string_array("gateway", m).unwrap_or_default(),
-                "allowed_origins" => out.allowed_origins = self.string_array("gateway", m).unwrap_or_default(),
-                other => self.warn(m.key_offset, format!("unknown key `{other}` in `gateway.http` is ignored")),
+    fn tokens(&mut self, v: &Value<'_>, out: &mut HttpSettings) {
+        v.array_of("an array of token entries", |item| {
+            let entry = self.token(&item)?;
+            if out.tokens.iter().any(|t| t.sha256 == entry.sha256) {
+                item.error("the same token is listed twice");
+            } else {
+                out.tokens.push(entry);
             }
-        }
+            Some(())
+        });
     }
 
-    fn tokens(&mut self, node: &Node, out: &mut HttpSettings) {
-        let NodeKind::Array(items) = &node.kind else {
-            self.error(node.offset, format!("`tokens` must be an array, not {}", node.kind.type_name()));
-            return;
-        };
-        for (i, item) in items.iter().enumerate() {
-            self.path.push(crate::policy::json::syntax::PathSegment::Index(i));
-            if let Some(entry) = self.token(item) {
-                if out.tokens.iter().any(|t| t.sha256 == entry.sha256) {
-                    self.error(item.offset, "the same token is listed twice".to_owned());
-                } else {
-                    out.tokens.push(entry);
-                }
-            }
-            self.path.pop();
-        }
-    }
-
-    fn token(&mut self, node: &Node) -> Option<TokenEntry> {
-        let members = self.object_members(node, "a token entry")?;
-        let get = |k: &str| members.iter().find(|m| m.key == k);
-        for m in members.iter().filter(|m| !["agent", "token", "token_sha256"].contains(&m.key.as_str())) {
-            self.warn(m.key_offset, format!("unknown key `{}` in a token entry is ignored", m.key));
-        }
-        let Some(agent) = get("agent") else {
-            self.error(node.offset, "a token entry needs `agent`".to_owned());
-            return None;
-        };
-        let agent_offset = agent.value.offset;
-        let agent = self.string("gateway", agent)?;
+    fn token(&mut self, v: &Value<'_>) -> Option<TokenEntry> {
+        let entry = v.object("a token entry (an object)")?;
+        entry.warn_unknown(&["agent", "token", "token_sha256"]);
+        let at = entry.required("agent")?;
+        let agent = self.string("gateway", &at)?;
         if !is_valid_agent_id(&agent) {
-            self.error(agent_offset, format!("`{agent}` is not a valid agent id"));
+            at.error(format!("`{agent}` is not a valid agent id"));
             return None;
         }
-        let sha256 = match (get("token"), get("token_sha256")) {
+        let sha256 = match (entry.get("token"), entry.get("token_sha256")) {
             (Some(t), None) => {
-                let token = self.string("gateway", t)?;
+                let token = self.string("gateway", &t)?;
                 if token.len() < 16 {
-                    self.error(t.value.offset, format!("the token for agent `{agent}` is shorter than 16 characters"));
+                    t.error(format!("the token for agent `{agent}` is shorter than 16 characters"));
                     return None;
                 }
                 Sha256::digest(token.as_bytes()).into()
             }
             (None, Some(h)) => {
-                let hex = self.string("gateway", h)?;
+                let hex = self.string("gateway", &h)?;
                 match parse_hex32(&hex) {
                     Some(bytes) => bytes,
                     None => {
-                        self.error(h.value.offset, "`token_sha256` must be 64 hexadecimal digits".to_owned());
+                        h.error("`token_sha256` must be 64 hexadecimal digits");
                         return None;
                     }
                 }
             }
             _ => {
-                self.error(
-                    node.offset,
-                    format!("the entry for agent `{agent}` needs exactly one of `token` or `token_sha256`"),
-                );
+                v.error(format!("the entry for agent `{agent}` needs exactly one of `token` or `token_sha256`"));
                 return None;
             }
         };

@@ -6,7 +6,8 @@
 //! have those values replaced by `*`, one per character, which keeps every column (and the
 //! caret under it) where it was.
 
-use crate::policy::json::syntax::{Node, NodeKind, string_end};
+use crate::located::LineIndex;
+use crate::located::json::{Member, Node, NodeKind, string_end};
 
 /// Keys whose values are masked: every value in these objects may be a credential.
 const SECRET_OBJECTS: &[&str] = &["headers", "env"];
@@ -34,9 +35,15 @@ pub(super) fn mask_secret_values(text: &str, root: &Node) -> String {
     out
 }
 
+/// `text` with every string value masked, line by line, for a syntax error, where there is
+/// no tree to say which values are secret.
+pub(super) fn mask_all_lines(text: &str) -> String {
+    LineIndex::new(text).lines().map(mask_all_values).collect::<Vec<_>>().join("\n")
+}
+
 /// One line with every string value masked (keys, the strings followed by `:`, are kept), for
-/// a syntax error, where there is no tree to say which values are secret.
-pub(super) fn mask_all_values(line: &str) -> String {
+/// a syntax error.
+fn mask_all_values(line: &str) -> String {
     let bytes = line.as_bytes();
     let mut out = String::with_capacity(line.len());
     let mut rest = 0;
@@ -64,7 +71,7 @@ pub(super) fn mask_all_values(line: &str) -> String {
     out
 }
 
-fn object(node: &Node) -> &[crate::policy::json::syntax::Member] {
+fn object(node: &Node) -> &[Member] {
     match &node.kind {
         NodeKind::Object(m) => m,
         _ => &[],
@@ -83,7 +90,7 @@ mod tests {
     fn masks_header_and_env_values_only() {
         let text =
             r#"{"mcpServers": {"w": {"url": "http://h/", "headers": {"A": "Bearer é-tok"}, "env": {"K": "v\"1"}}}}"#;
-        let root = crate::policy::json::syntax::parse(text).unwrap();
+        let root = crate::located::json::parse(text).unwrap();
         let masked = mask_secret_values(text, &root);
         assert_eq!(
             masked,
@@ -99,5 +106,6 @@ mod tests {
             r#"  "headers": {"Authorization": "********" "****"}, "n": 5, "a": ["****"]"#
         );
         assert_eq!(mask_all_values(r#""k": "unterminated"#), r#""k": "************"#);
+        assert_eq!(mask_all_lines("{\"a\": \"x\",\r\"b\": \"yz\"}"), "{\"a\": \"*\",\n\"b\": \"**\"}");
     }
 }

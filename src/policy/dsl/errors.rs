@@ -10,7 +10,7 @@ use pest::error::{Error, ErrorVariant, InputLocation};
 use super::grammar::Rule;
 use super::names::RESERVED;
 use super::source::{describe_found, quoted_len, word_at};
-use crate::policy::suggest::did_you_mean;
+use crate::located::suggest::did_you_mean;
 
 /// Where the parser was when a unit failed to parse.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

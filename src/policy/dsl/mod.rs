@@ -36,8 +36,8 @@ mod tests;
 
 pub use print::to_dsl_string;
 
+use crate::located::{Diagnostic, Diagnostics};
 use crate::policy::ast::PolicySet;
-use crate::policy::diagnostic::{Diagnostic, Diagnostics};
 
 /// Reformats `.mcpgw` source text into its canonical form, keeping its comments.
 ///

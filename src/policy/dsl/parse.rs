@@ -21,9 +21,9 @@ use super::grammar::{McpgwParser, Rule};
 use super::names::{self, unescape};
 use super::recover::{find_on_line, skip_to_sync};
 use super::source::{Comment, LineIndex, skip_trivia, word_at};
+use crate::located::suggest::did_you_mean;
+use crate::located::{Diagnostic, Span};
 use crate::policy::ast::{AgentLimits, AgentPolicy, Effect, Pattern, PolicySet, RuleBlock, RuleSource, ToolRules};
-use crate::policy::diagnostic::{Diagnostic, Span};
-use crate::policy::suggest::did_you_mean;
 
 /// After this many errors the parser stops: the rest would mostly be echoes of the first ones.
 pub(crate) const MAX_ERRORS: usize = 100;

@@ -7,7 +7,7 @@
 
 use super::errors::Mode;
 use super::source::{is_name_char, quoted_len, word_at};
-use crate::policy::suggest::did_you_mean;
+use crate::located::suggest::did_you_mean;
 
 /// The offset of `target` on the line starting at `from`, outside comments and closed quotes.
 pub(crate) fn find_on_line(text: &str, from: usize, target: char) -> Option<usize> {

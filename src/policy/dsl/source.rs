@@ -5,7 +5,7 @@
 //! "found ..." messages. Everything here takes arbitrary offsets and never slices off a char
 //! boundary: a bad offset yields an empty or clamped answer rather than a panic.
 
-pub(crate) use crate::policy::line_index::{LineIndex, is_unsafe_to_print};
+pub(crate) use crate::located::line_index::{LineIndex, is_unsafe_to_print};
 
 /// Whether `c` may appear in a bare name (`[A-Za-z0-9_.*-]`).
 pub(crate) fn is_name_char(c: char) -> bool {

@@ -7,8 +7,8 @@ use pest::Parser;
 use super::grammar::{McpgwParser, Rule};
 use super::parse::MAX_ERRORS;
 use super::to_dsl_string;
+use crate::located::Span;
 use crate::policy::ast::PolicySet;
-use crate::policy::diagnostic::Span;
 
 fn parse(text: &str) -> PolicySet {
     match PolicySet::from_dsl_str("p.mcpgw", text) {

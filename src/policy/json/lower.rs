@@ -1,13 +1,13 @@
 //! Lowering a located JSON tree into the policy AST.
 //!
 //! This is where `deny_unknown_fields` lives: every object is checked against the keys it may
-//! hold, and every value against the type it must have. Problems are collected rather than
-//! returned at the first one, so an author sees them all in one run.
+//! hold, and every value against the type it must have, through the typed reader that every
+//! JSON front end shares. Problems are collected rather than returned at the first one, so an
+//! author sees them all in one run.
 
+use crate::located::json::read::{Field, Reader, Value};
+use crate::located::{Diagnostics, Span};
 use crate::policy::ast::{AgentLimits, AgentPolicy, Defaults, Pattern, PolicySet, RuleBlock, RuleSource, ToolRules};
-use crate::policy::diagnostic::{Diagnostic, Diagnostics, Span};
-use crate::policy::json::syntax::{self, DisplayPath, LineIndex, Member, Node, NodeKind, PathSegment};
-use crate::policy::suggest::did_you_mean;
 
 impl PolicySet {
     /// Parses and validates policy rules written as JSON (`.mcp-gateway-rules.json`).
@@ -29,255 +29,136 @@ impl PolicySet {
     /// assert!(err.to_string().contains("unknown field `alow`"));
     /// ```
     pub fn from_json_str(source_name: &str, text: &str) -> Result<PolicySet, Diagnostics> {
-        let index = LineIndex::new(text);
-        let root = match syntax::parse(text) {
-            Ok(root) => root,
-            Err(e) => {
-                let span = index.span(e.offset);
-                let mut d = Diagnostic::error(source_name, e.message).at(span).with_line_text(index.shown_line(span));
-                if !e.path.is_empty() {
-                    d = d.with_path(DisplayPath(&e.path).to_string());
-                }
-                return Err(Diagnostics(vec![d]));
-            }
+        let reader = Reader::new(source_name, text);
+        let root = reader.parse();
+        let policy = match &root {
+            Some(root) => policy(&reader.root(root), source_name),
+            None => PolicySet::empty(source_name),
         };
-        let mut lowerer = Lowerer { file: source_name, index: &index, path: Vec::new(), errors: Vec::new() };
-        let policy = lowerer.root(&root);
-        let mut errors = lowerer.errors;
+        let mut errors = reader.finish().errors;
+        if root.is_none() {
+            return Err(Diagnostics(errors));
+        }
         errors.extend(policy.structural_errors());
-        if errors.is_empty() {
-            Ok(policy)
-        } else {
-            let mut diags = Diagnostics(errors);
-            diags.attach_source_lines(text);
-            Err(diags)
-        }
+        let mut diags = Diagnostics(errors);
+        diags.attach_source_lines(text);
+        if diags.0.is_empty() { Ok(policy) } else { Err(diags) }
     }
 }
 
-struct Lowerer<'a> {
-    file: &'a str,
-    index: &'a LineIndex<'a>,
-    path: Vec<PathSegment>,
-    errors: Vec<Diagnostic>,
+fn source(v: &Value<'_>) -> RuleSource {
+    source_at(v, v.span())
 }
 
-impl Lowerer<'_> {
-    fn span(&self, offset: usize) -> Span {
-        self.index.span(offset)
-    }
+fn source_at(v: &Value<'_>, span: Span) -> RuleSource {
+    RuleSource { path: Some(v.path()), span }
+}
 
-    fn source(&self, offset: usize) -> RuleSource {
-        RuleSource { path: Some(DisplayPath(&self.path).to_string()), span: self.span(offset) }
-    }
+/// A pattern written as an object key (an agent key, the server of a tool rule).
+fn key_pattern(f: &Field<'_>) -> Pattern {
+    Pattern { text: f.key().to_owned(), source: source_at(f.value(), f.key_span()) }
+}
 
-    fn error(&mut self, offset: usize, message: String) {
-        self.error_with_hint(offset, message, None);
+fn policy(v: &Value<'_>, file: &str) -> PolicySet {
+    let mut policy = PolicySet::empty(file);
+    let Some(root) = v.object("an object with `agents` and `defaults`") else {
+        return policy;
+    };
+    root.deny_unknown(&["agents", "defaults"]);
+    if let Some(v) = root.get("agents") {
+        policy.agents = agents(&v);
     }
+    if let Some(v) = root.get("defaults") {
+        policy.defaults = defaults(&v);
+    }
+    policy
+}
 
-    fn error_with_hint(&mut self, offset: usize, message: String, hint: Option<String>) {
-        let mut d =
-            Diagnostic::error(self.file, message).at(self.span(offset)).with_path(DisplayPath(&self.path).to_string());
-        d.hint = hint;
-        self.errors.push(d);
-    }
+fn agents(v: &Value<'_>) -> Vec<AgentPolicy> {
+    let Some(agents) = v.object("an object mapping agent ids to rules") else {
+        return Vec::new();
+    };
+    agents.fields().map(|f| agent(key_pattern(&f), f.value())).collect()
+}
 
-    /// Runs `f` with `segment` pushed onto the current path.
-    fn at<T>(&mut self, segment: PathSegment, f: impl FnOnce(&mut Self) -> T) -> T {
-        self.path.push(segment);
-        let out = f(self);
-        self.path.pop();
-        out
+fn agent(key: Pattern, v: &Value<'_>) -> AgentPolicy {
+    let mut agent =
+        AgentPolicy { key, allow: RuleBlock::default(), deny: RuleBlock::default(), limits: AgentLimits::default() };
+    let Some(fields) = v.object("an object with `allow`, `deny` or `limits`") else {
+        return agent;
+    };
+    fields.deny_unknown(&["allow", "deny", "limits"]);
+    if let Some(allow) = fields.get("allow") {
+        agent.allow = block(&allow);
     }
+    if let Some(deny) = fields.get("deny") {
+        agent.deny = block(&deny);
+    }
+    if let Some(v) = fields.get("limits") {
+        agent.limits = limits(&v);
+    }
+    agent
+}
 
-    /// The members of an object node, or an error and `None` when it is not an object.
-    fn object<'n>(&mut self, node: &'n Node, what: &str) -> Option<&'n [Member]> {
-        match &node.kind {
-            NodeKind::Object(members) => Some(members),
-            other => {
-                let found = other.type_name();
-                self.error(node.offset, format!("expected {what}, found {found}"));
-                None
-            }
-        }
+fn block(v: &Value<'_>) -> RuleBlock {
+    let mut block = RuleBlock::default();
+    let Some(fields) = v.object("an object with `servers` and `tools`") else {
+        return block;
+    };
+    fields.deny_unknown(&["servers", "tools"]);
+    if let Some(servers) = fields.get("servers") {
+        block.servers = patterns(&servers, "server");
     }
+    if let Some(tools) = fields.get("tools") {
+        block.tools = tool_rules(&tools);
+    }
+    block
+}
 
-    /// Reports members whose keys are not in `allowed`, with a suggestion.
-    fn check_fields(&mut self, members: &[Member], allowed: &[&str]) {
-        for m in members {
-            if allowed.contains(&m.key.as_str()) {
-                continue;
-            }
-            let expected = allowed.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ");
-            let key = m.key.clone();
-            let hint = did_you_mean(&key, allowed.iter().copied());
-            self.error_with_hint(m.key_offset, format!("unknown field `{key}`, expected one of {expected}"), hint);
-        }
-    }
+fn tool_rules(v: &Value<'_>) -> Vec<ToolRules> {
+    let Some(servers) = v.object("an object mapping server patterns to tool patterns") else {
+        return Vec::new();
+    };
+    servers.fields().map(|f| ToolRules { server: key_pattern(&f), tools: patterns(f.value(), "tool") }).collect()
+}
 
-    fn root(&mut self, node: &Node) -> PolicySet {
-        let mut policy = PolicySet::empty(self.file);
-        let Some(members) = self.object(node, "an object with `agents` and `defaults`") else {
-            return policy;
-        };
-        self.check_fields(members, &["agents", "defaults"]);
-        for m in members {
-            match m.key.as_str() {
-                "agents" => {
-                    policy.agents = self.at(PathSegment::Key(m.key.clone()), |l| l.agents(&m.value));
-                }
-                "defaults" => {
-                    policy.defaults = self.at(PathSegment::Key(m.key.clone()), |l| l.defaults(&m.value));
-                }
-                _ => {}
-            }
-        }
-        policy
-    }
+/// An array of pattern strings.
+fn patterns(v: &Value<'_>, what: &str) -> Vec<Pattern> {
+    let item_what = format!("a {what} pattern (a string)");
+    let item = |item: Value<'_>| Some(Pattern { text: item.string(&item_what)?.to_owned(), source: source(&item) });
+    v.array_of(&format!("an array of {what} patterns"), item).unwrap_or_default()
+}
 
-    fn agents(&mut self, node: &Node) -> Vec<AgentPolicy> {
-        let Some(members) = self.object(node, "an object mapping agent ids to rules") else {
-            return Vec::new();
-        };
-        let mut agents = Vec::with_capacity(members.len());
-        for m in members {
-            let agent = self.at(PathSegment::Key(m.key.clone()), |l| {
-                let key = Pattern { text: m.key.clone(), source: l.source(m.key_offset) };
-                l.agent(key, &m.value)
-            });
-            agents.push(agent);
-        }
-        agents
+fn limits(v: &Value<'_>) -> AgentLimits {
+    let mut limits = AgentLimits::default();
+    let Some(fields) = v.object("an object with `requests_per_second` or `max_concurrent_calls`") else {
+        return limits;
+    };
+    fields.deny_unknown(&["requests_per_second", "max_concurrent_calls"]);
+    if let Some(n) = fields.get("requests_per_second") {
+        limits.requests_per_second = positive(&n);
     }
+    if let Some(n) = fields.get("max_concurrent_calls") {
+        limits.max_concurrent_calls = positive(&n);
+    }
+    limits
+}
 
-    fn agent(&mut self, key: Pattern, node: &Node) -> AgentPolicy {
-        let mut agent = AgentPolicy {
-            key,
-            allow: RuleBlock::default(),
-            deny: RuleBlock::default(),
-            limits: AgentLimits::default(),
-        };
-        let Some(members) = self.object(node, "an object with `allow`, `deny` or `limits`") else {
-            return agent;
-        };
-        self.check_fields(members, &["allow", "deny", "limits"]);
-        for m in members {
-            let seg = PathSegment::Key(m.key.clone());
-            match m.key.as_str() {
-                "allow" => agent.allow = self.at(seg, |l| l.block(&m.value)),
-                "deny" => agent.deny = self.at(seg, |l| l.block(&m.value)),
-                "limits" => agent.limits = self.at(seg, |l| l.limits(&m.value)),
-                _ => {}
-            }
-        }
-        agent
-    }
+/// A whole number from 1 to `u32::MAX`.
+fn positive(v: &Value<'_>) -> Option<u32> {
+    v.number(&format!("a whole number from 1 to {}", u32::MAX), |text| text.parse::<u32>().ok().filter(|n| *n > 0))
+}
 
-    fn block(&mut self, node: &Node) -> RuleBlock {
-        let mut block = RuleBlock::default();
-        let Some(members) = self.object(node, "an object with `servers` and `tools`") else {
-            return block;
-        };
-        self.check_fields(members, &["servers", "tools"]);
-        for m in members {
-            let seg = PathSegment::Key(m.key.clone());
-            match m.key.as_str() {
-                "servers" => block.servers = self.at(seg, |l| l.patterns(&m.value, "server")),
-                "tools" => block.tools = self.at(seg, |l| l.tool_rules(&m.value)),
-                _ => {}
-            }
-        }
-        block
+fn defaults(v: &Value<'_>) -> Defaults {
+    let mut defaults = Defaults::default();
+    let Some(fields) = v.object("an object with `deny_on_missing_agent`") else {
+        return defaults;
+    };
+    fields.deny_unknown(&["deny_on_missing_agent"]);
+    if let Some(b) = fields.get("deny_on_missing_agent").and_then(|v| v.bool()) {
+        defaults.deny_on_missing_agent = b;
     }
-
-    fn tool_rules(&mut self, node: &Node) -> Vec<ToolRules> {
-        let Some(members) = self.object(node, "an object mapping server patterns to tool patterns") else {
-            return Vec::new();
-        };
-        let mut out = Vec::with_capacity(members.len());
-        for m in members {
-            let rules = self.at(PathSegment::Key(m.key.clone()), |l| {
-                let server = Pattern { text: m.key.clone(), source: l.source(m.key_offset) };
-                let tools = l.patterns(&m.value, "tool");
-                ToolRules { server, tools }
-            });
-            out.push(rules);
-        }
-        out
-    }
-
-    /// An array of pattern strings.
-    fn patterns(&mut self, node: &Node, what: &str) -> Vec<Pattern> {
-        let NodeKind::Array(items) = &node.kind else {
-            let found = node.kind.type_name();
-            self.error(node.offset, format!("expected an array of {what} patterns, found {found}"));
-            return Vec::new();
-        };
-        let mut out = Vec::with_capacity(items.len());
-        for (i, item) in items.iter().enumerate() {
-            self.at(PathSegment::Index(i), |l| match &item.kind {
-                NodeKind::String(s) => out.push(Pattern { text: s.clone(), source: l.source(item.offset) }),
-                other => {
-                    let found = other.type_name();
-                    l.error(item.offset, format!("expected a {what} pattern (a string), found {found}"));
-                }
-            });
-        }
-        out
-    }
-
-    fn limits(&mut self, node: &Node) -> AgentLimits {
-        let mut limits = AgentLimits::default();
-        let Some(members) = self.object(node, "an object with `requests_per_second` or `max_concurrent_calls`") else {
-            return limits;
-        };
-        self.check_fields(members, &["requests_per_second", "max_concurrent_calls"]);
-        for m in members {
-            let seg = PathSegment::Key(m.key.clone());
-            match m.key.as_str() {
-                "requests_per_second" => limits.requests_per_second = self.at(seg, |l| l.positive(&m.value)),
-                "max_concurrent_calls" => limits.max_concurrent_calls = self.at(seg, |l| l.positive(&m.value)),
-                _ => {}
-            }
-        }
-        limits
-    }
-
-    /// A whole number from 1 to `u32::MAX`.
-    fn positive(&mut self, node: &Node) -> Option<u32> {
-        if let NodeKind::Number(text) = &node.kind {
-            if let Ok(n) = text.parse::<u32>()
-                && n > 0
-            {
-                return Some(n);
-            }
-            self.error(node.offset, format!("expected a whole number from 1 to {}, found `{text}`", u32::MAX));
-            return None;
-        }
-        let found = node.kind.type_name();
-        self.error(node.offset, format!("expected a whole number, found {found}"));
-        None
-    }
-
-    fn defaults(&mut self, node: &Node) -> Defaults {
-        let mut defaults = Defaults::default();
-        let Some(members) = self.object(node, "an object with `deny_on_missing_agent`") else {
-            return defaults;
-        };
-        self.check_fields(members, &["deny_on_missing_agent"]);
-        for m in members {
-            if m.key == "deny_on_missing_agent" {
-                self.at(PathSegment::Key(m.key.clone()), |l| match m.value.kind {
-                    NodeKind::Bool(b) => defaults.deny_on_missing_agent = b,
-                    ref other => {
-                        let found = other.type_name();
-                        l.error(m.value.offset, format!("expected `true` or `false`, found {found}"));
-                    }
-                });
-            }
-        }
-        defaults
-    }
+    defaults
 }
 
 #[cfg(test)]
@@ -327,7 +208,7 @@ mod tests {
         assert_eq!(e.len(), 1);
         assert_eq!(
             e[0],
-            "rules.json:2:3: error: unknown field `alow`, expected one of `allow`, `deny`, `limits`\n  at agents.backend\n  |\n2 |   \"alow\": {}}}}\n  |   ^\n  hint: did you mean `allow`?"
+            "rules.json:2:3: error: unknown field `alow`, expected one of `allow`, `deny`, `limits`\n  at agents.backend.alow\n  |\n2 |   \"alow\": {}}}}\n  |   ^\n  hint: did you mean `allow`?"
         );
     }
 

@@ -2,4 +2,3 @@
 
 mod lower;
 pub mod print;
-pub(crate) mod syntax;

@@ -1,6 +1,7 @@
 //! Shared helpers for integration tests that run MCP servers (the fixture, the gateway) as
 //! real child processes and talk to them with an rmcp client.
 //!
+//! - [`cli`]: running the `mcpgw` command line to its end;
 //! - [`process`]: spawning a binary with piped stdio and a continuously drained stderr;
 //! - [`client`]: an rmcp client over a child's pipes (or HTTP) that records notifications;
 //! - [`config`]: temporary config files;
@@ -9,6 +10,7 @@
 //! - [`raw`]: the gateway over raw pipes, for bytes no MCP library would send.
 //!
 
+pub mod cli;
 pub mod client;
 pub mod config;
 pub mod gateway;

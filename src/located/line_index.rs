@@ -1,11 +1,12 @@
 //! Byte offsets to lines and columns, and the offending line as an error shows it.
 //!
-//! Every front end (JSON rules, the DSL, `.mcp.json`, test-case files) reports problems as
-//! `file:line:col` with the line and a caret, so they share this one index.
+//! Every front end (JSON rules, the DSL, `.mcp.json`, test-case files, tool catalogues)
+//! reports problems as `file:line:col` with the line and a caret, so they share this one
+//! index, and this is the one place that decides where a line ends.
 
 use std::cell::Cell;
 
-use crate::policy::diagnostic::Span;
+use crate::located::diagnostic::Span;
 
 /// Line starts of a text, for turning byte offsets into [`Span`]s.
 ///
@@ -49,10 +50,20 @@ impl<'a> LineIndex<'a> {
         Span { line: to_u32(line), column: to_u32(column.saturating_add(1)) }
     }
 
-    /// The byte offset where a 1-based line starts (the end of the text past the last line).
-    fn line_start(&self, line: u32) -> usize {
-        let idx = (line as usize).saturating_sub(1);
-        self.starts.get(idx).copied().unwrap_or(self.text.len())
+    /// The text of a 1-based line without its line break, or `None` past the last line.
+    pub(crate) fn line(&self, line: u32) -> Option<&'a str> {
+        let idx = (line as usize).checked_sub(1)?;
+        let start = *self.starts.get(idx)?;
+        let end = self.starts.get(idx + 1).copied().unwrap_or(self.text.len()).max(start);
+        let raw = self.text.get(start..end)?;
+        let raw = raw.strip_suffix('\n').unwrap_or(raw);
+        Some(raw.strip_suffix('\r').unwrap_or(raw))
+    }
+
+    /// Every line, without its line break (a text ending in a line break ends with an empty
+    /// line).
+    pub(crate) fn lines(&self) -> impl Iterator<Item = &'a str> + '_ {
+        (1..=self.starts.len()).filter_map(|n| self.line(to_u32(n)))
     }
 
     /// The line a diagnostic at `span` shows: [`line_text_upto`](Self::line_text_upto) cut some way
@@ -68,11 +79,7 @@ impl<'a> LineIndex<'a> {
     /// hostile file cannot restyle the terminal or reorder what the reviewer sees, and the caret
     /// still lines up (tabs are kept; the renderer aligns them).
     pub(crate) fn line_text_upto(&self, line: u32, max_chars: usize) -> String {
-        let start = self.line_start(line);
-        let end = self.starts.get(line as usize).copied().unwrap_or(self.text.len()).max(start);
-        let raw = self.text.get(start..end).unwrap_or("");
-        let raw = raw.strip_suffix('\n').unwrap_or(raw);
-        let raw = raw.strip_suffix('\r').unwrap_or(raw);
+        let raw = self.line(line).unwrap_or("");
         let mut out: String =
             raw.chars().take(max_chars).map(|c| if is_unsafe_to_print(c) { '?' } else { c }).collect();
         if raw.chars().nth(max_chars).is_some() {
@@ -111,6 +118,8 @@ mod tests {
         assert_eq!(idx.line_text_upto(3, 99), "z");
         assert_eq!(idx.line_text_upto(4, 99), "");
         assert_eq!(idx.line_text_upto(99, 99), "");
+        assert_eq!((idx.line(4), idx.line(5), idx.line(0)), (Some(""), None, None));
+        assert_eq!(idx.lines().collect::<Vec<_>>(), ["ab", "é x", "z", ""]);
         assert_eq!(idx.span(999), Span { line: 4, column: 1 });
         // Out of order, and repeated, after the cache has moved on.
         assert_eq!(idx.span(7), Span { line: 2, column: 3 });

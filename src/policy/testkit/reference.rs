@@ -3,8 +3,8 @@
 //!
 //! It is deliberately slow and obvious. Property tests and fuzz targets check the compiled
 //! [`DecisionTable`](crate::policy::DecisionTable) against it, and the benchmarks show the
-//! speed-up side by side. It is public so that tests, benches and fuzz targets outside the
-//! crate can use it; it is not meant for serving.
+//! speed-up side by side. It is public, behind the `testkit` feature, so that tests, benches
+//! and fuzz targets outside the crate can use it; it is not meant for serving.
 
 use crate::policy::ast::{Effect, PolicySet, RuleView};
 use crate::policy::decide::{Decision, Reason, Request};

@@ -1,6 +1,9 @@
-//! Errors and warnings that point back at the policy source.
+//! Errors and warnings that point back at their source: `file:line:col`, the JSON path, the
+//! offending line with a caret, and a hint.
 
 use std::fmt;
+
+use crate::located::line_index::LineIndex;
 
 /// How serious a [`Diagnostic`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -21,7 +24,14 @@ pub struct Span {
     pub column: u32,
 }
 
-/// One problem found in a policy, with everything needed to find and fix it.
+impl Default for Span {
+    /// The start of a file.
+    fn default() -> Self {
+        Span { line: 1, column: 1 }
+    }
+}
+
+/// One problem found in a source file, with everything needed to find and fix it.
 ///
 /// Displayed in the `file:line:col: error: message` form that editors and terminals link,
 /// followed by the JSON path, the offending line with a caret, and a hint when there is one.
@@ -77,11 +87,11 @@ impl Diagnostic {
         self
     }
 
-    /// Attaches the source location of a rule (its span and, for JSON, its path).
+    /// Attaches a position and, for a JSON source, the JSON path of the value there.
     #[must_use]
-    pub fn at_source(mut self, source: &crate::policy::RuleSource) -> Self {
-        self.span = Some(source.span);
-        self.path = source.path.clone();
+    pub fn at_location(mut self, span: Span, path: Option<&str>) -> Self {
+        self.span = Some(span);
+        self.path = path.map(str::to_owned);
         self
     }
 
@@ -142,7 +152,7 @@ impl fmt::Display for Diagnostic {
     }
 }
 
-/// Every error found in a policy source, reported together so an author fixes them in one pass.
+/// Every error found in a source, reported together so an author fixes them in one pass.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostics(pub Vec<Diagnostic>);
 
@@ -153,14 +163,15 @@ impl Diagnostics {
     }
 
     /// Fills in the source line of every diagnostic that has a span but no line yet, so the
-    /// caret display works for problems found after parsing (validation, compilation).
+    /// caret display works for problems found after parsing (validation, compilation). Lines
+    /// are split, cut and made safe to print exactly as the parsers' line index does.
     pub fn attach_source_lines(&mut self, text: &str) {
+        let index = LineIndex::new(text);
         for d in &mut self.0 {
             if d.line_text.is_none()
                 && let Some(span) = d.span
             {
-                let line = text.split('\n').nth((span.line as usize).saturating_sub(1));
-                d.line_text = line.map(|l| l.trim_end_matches('\r').to_owned());
+                d.line_text = index.line(span.line).map(|_| index.shown_line(span));
             }
         }
     }
@@ -196,5 +207,24 @@ mod tests {
             text,
             "rules.json:3:5: error: unknown field `alow`\n  at agents.backend\n  |\n3 |     \"alow\": {}\n  |     ^\n  hint: did you mean `allow`?"
         );
+    }
+
+    /// The caret is drawn under the line the parsers counted: a lone `\r` ends a line too.
+    #[test]
+    fn source_lines_split_like_the_line_index() {
+        let text = "a\r\"b\": 1\r\nc\n\u{202e}d";
+        let mut diags = Diagnostics(
+            [(1, 1), (2, 2), (3, 1), (4, 1), (5, 1)]
+                .map(|(line, column)| Diagnostic::error("f", "x").at(Span { line, column }))
+                .to_vec(),
+        );
+        diags.attach_source_lines(text);
+        let lines: Vec<Option<&str>> = diags.iter().map(|d| d.line_text.as_deref()).collect();
+        assert_eq!(lines, [Some("a"), Some("\"b\": 1"), Some("c"), Some("?d"), None]);
+        let index = LineIndex::new(text);
+        for d in diags.iter() {
+            let span = d.span.unwrap();
+            assert_eq!(d.line_text.as_deref(), index.line(span.line).map(|_| index.shown_line(span)).as_deref());
+        }
     }
 }

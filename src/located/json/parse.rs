@@ -1,59 +1,16 @@
 //! A small JSON parser that keeps byte offsets.
 //!
-//! `serde_json::Value` forgets where each value stood, and a policy author needs every error,
-//! and every rule shown in an explanation, to point back at its line and column. This parser
+//! `serde_json::Value` forgets where each value stood, and an author needs every error, and
+//! every rule shown in an explanation, to point back at its line and column. This parser
 //! builds a tree of [`Node`]s that remember their offsets, detects duplicate keys (which
 //! `serde_json` silently collapses), and bounds nesting depth so hostile input cannot overflow
 //! the stack. Strings are decoded by `serde_json`, so escapes follow the standard exactly.
 
-use std::fmt;
+use super::path::PathSegment;
+use super::tree::{Member, Node, NodeKind};
 
 /// How deep arrays and objects may nest before the input is refused.
 const MAX_DEPTH: usize = 128;
-
-/// A JSON value with the byte offset at which it starts.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Node {
-    /// Byte offset of the value's first character.
-    pub offset: usize,
-    /// The value itself.
-    pub kind: NodeKind,
-}
-
-/// The shape of a [`Node`].
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum NodeKind {
-    Null,
-    Bool(bool),
-    /// The number's source text, kept verbatim.
-    Number(String),
-    String(String),
-    Array(Vec<Node>),
-    Object(Vec<Member>),
-}
-
-/// One `"key": value` pair of an object, in source order.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Member {
-    pub key: String,
-    /// Byte offset of the key's opening quote.
-    pub key_offset: usize,
-    pub value: Node,
-}
-
-impl NodeKind {
-    /// The JSON type name, for "expected X, found Y" messages.
-    pub(crate) fn type_name(&self) -> &'static str {
-        match self {
-            NodeKind::Null => "null",
-            NodeKind::Bool(_) => "a boolean",
-            NodeKind::Number(_) => "a number",
-            NodeKind::String(_) => "a string",
-            NodeKind::Array(_) => "an array",
-            NodeKind::Object(_) => "an object",
-        }
-    }
-}
 
 /// A syntax error with the offset where it was found and the path of the enclosing value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,45 +19,6 @@ pub(crate) struct SyntaxError {
     pub message: String,
     /// Path segments of the container the parser was inside, outermost first.
     pub path: Vec<PathSegment>,
-}
-
-/// One step of a JSON path: an object key or an array index.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum PathSegment {
-    Key(String),
-    Index(usize),
-}
-
-/// Renders a JSON path as `agents.backend.allow.tools.postgres[1]`; keys that are not plain
-/// identifiers are quoted, as in `agents["backend.*"]`.
-pub(crate) struct DisplayPath<'a>(pub &'a [PathSegment]);
-
-impl fmt::Display for DisplayPath<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0.is_empty() {
-            return f.write_str("$");
-        }
-        for (i, seg) in self.0.iter().enumerate() {
-            match seg {
-                PathSegment::Index(n) => write!(f, "[{n}]")?,
-                PathSegment::Key(k) if is_plain_key(k) => {
-                    if i > 0 {
-                        f.write_str(".")?;
-                    }
-                    f.write_str(k)?;
-                }
-                PathSegment::Key(k) => {
-                    let quoted = serde_json::to_string(k).map_err(|_| fmt::Error)?;
-                    write!(f, "[{quoted}]")?;
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-fn is_plain_key(k: &str) -> bool {
-    !k.is_empty() && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'$')
 }
 
 /// Parses a whole JSON document.
@@ -327,11 +245,10 @@ fn strip_position(e: &serde_json::Error) -> String {
     full.strip_suffix(&suffix).unwrap_or(&full).to_owned()
 }
 
-pub(crate) use crate::policy::line_index::LineIndex;
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::located::json::DisplayPath;
 
     #[test]
     fn keeps_offsets_and_order() {
@@ -375,17 +292,5 @@ mod tests {
     fn bounds_depth() {
         let deep = "[".repeat(10_000);
         assert!(parse(&deep).unwrap_err().message.contains("nesting deeper"));
-    }
-
-    #[test]
-    fn paths_render_like_jq() {
-        let p = [
-            PathSegment::Key("agents".into()),
-            PathSegment::Key("backend.*".into()),
-            PathSegment::Key("tools".into()),
-            PathSegment::Key("pg".into()),
-            PathSegment::Index(1),
-        ];
-        assert_eq!(DisplayPath(&p).to_string(), r#"agents["backend.*"].tools.pg[1]"#);
     }
 }
