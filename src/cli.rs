@@ -152,6 +152,10 @@ pub struct ServeArgs {
     /// Serve HTTP without bearer tokens on a non-loopback address.
     #[arg(long)]
     pub allow_unauthenticated: bool,
+    /// A second address for the operator's endpoints (`/metrics`, `/ready` with detail,
+    /// `/health`), served without credentials: bind it to loopback or a private network.
+    #[arg(long, env = "GATEWAY_ADMIN_LISTEN", value_name = "ADDR")]
+    pub admin_listen: Option<SocketAddr>,
 }
 
 /// Options of `mcpgw check`.

@@ -4,7 +4,6 @@
 //! `{"error": {"code", "message", "rule"?, "server"?, "tool"?}}` and whose text is the
 //! message, so agents that read only text still learn what went wrong.
 
-use rmcp::model::{CallToolResult, ContentBlock};
 use serde::Serialize;
 
 /// The error codes of DESIGN.md section 5 (plus `RATE_LIMITED` for HTTP rate limits).
@@ -100,12 +99,12 @@ impl GatewayError {
         self
     }
 
-    /// The error as an MCP tool result.
-    pub fn to_result(&self) -> CallToolResult {
+    /// The error as the JSON of an MCP tool result: `isError`, the message as text, and
+    /// `{"error": {...}}` as `structuredContent`.
+    pub fn to_json(&self) -> String {
         let structured = serde_json::json!({ "error": self });
-        let mut result = CallToolResult::error(vec![ContentBlock::text(self.message.clone())]);
-        result.structured_content = Some(structured);
-        result
+        let content = serde_json::json!([{"type": "text", "text": self.message}]);
+        format!(r#"{{"content":{content},"structuredContent":{structured},"isError":true}}"#)
     }
 }
 

@@ -1,11 +1,22 @@
 //! Agent MCP Gateway: one MCP server in front of many, with a per-agent policy that puts deny
 //! before allow.
 //!
-//! The crate is split along the lines of `DESIGN.md`: [`policy`] is a pure library (text to
-//! AST to compiled decision table); [`config`] reads the two configuration files; the gateway
-//! modules wire the policy to MCP over stdio or HTTP; [`commands`] holds the policy tooling.
+//! The top-level modules form layers; each uses only the ones above it:
+//!
+//! ```text
+//! located, logging, error,        positioned JSON and diagnostics; the log, its clock and
+//!   signals                       secrets; error codes; the stop signals
+//! policy                          pure: rules -> AST -> decision table -> decide / explain
+//! config                          the files: .mcp.json, rules, snapshots, load status
+//! wire, mcp                       JSON-RPC as bytes; what MCP says (revisions, _meta, shaping)
+//! downstream                      the MCP client towards each server
+//! telemetry, limits               audit, metrics, Prometheus; rate and concurrency limits
+//! gateway                         shared state and the meta-tools, one snapshot per call
+//! server, reload                  the MCP server side (any revision); hot reload
+//! stdio, http                     the front ends
+//! serve, commands, cli            the runtime and the command line
+//! ```
 
-pub mod audit;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -17,11 +28,13 @@ pub mod limits;
 pub mod located;
 pub mod logging;
 pub mod mcp;
-pub mod metrics;
 pub mod policy;
 pub mod reload;
 pub mod serve;
-pub mod transport;
+pub mod server;
+pub mod signals;
+pub mod stdio;
+pub mod telemetry;
 pub mod wire;
 
 use std::process::ExitCode;

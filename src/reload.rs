@@ -7,107 +7,21 @@
 //! temporary file, rename it over the original), deletes and re-creates are all seen.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use notify::{RecursiveMode, Watcher};
-use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
-use crate::audit::rfc3339;
-use crate::config::{self, servers::ServersConfig};
+use crate::config::{self, ConfigFile, PolicySnapshot, servers::ServersConfig};
 use crate::downstream::Downstream;
-use crate::gateway::{Gateway, PolicySnapshot, ServerSet};
+use crate::gateway::{Gateway, ServerSet};
 use crate::policy::{CompileOptions, DecisionTable, Diagnostics, LintContext};
 
 /// How long a file must be quiet before it is reloaded.
 pub const DEBOUNCE: Duration = Duration::from_millis(150);
 /// How long a removed or changed server may finish its calls before it is stopped.
 const DRAIN_LIMIT: Duration = Duration::from_secs(30);
-
-/// What happened to one file's reloads.
-#[derive(Debug, Clone, Default, serde::Serialize)]
-pub struct FileStatus {
-    /// When a load was last tried.
-    pub last_attempt: Option<String>,
-    /// When a load last succeeded.
-    pub last_success: Option<String>,
-    /// Why the last load failed, if it did (cleared by a success).
-    pub last_error: Option<String>,
-    /// Loads tried.
-    pub attempts: u64,
-    /// Loads that failed.
-    pub failures: u64,
-    /// Warnings of the last successful load.
-    pub warnings: Vec<String>,
-    /// The SHA-256 of the content last read, so that a file event that changed nothing
-    /// (a `touch`, an editor saving the same text) does not reload.
-    #[serde(skip)]
-    content: Option<[u8; 32]>,
-}
-
-/// The reload status of both files.
-#[derive(Debug, Default)]
-pub struct ReloadStatus {
-    rules: Mutex<FileStatus>,
-    servers: Mutex<FileStatus>,
-}
-
-/// Which file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Which {
-    /// The rules file.
-    Rules,
-    /// The MCP config.
-    Servers,
-}
-
-impl ReloadStatus {
-    fn slot(&self, which: Which) -> std::sync::MutexGuard<'_, FileStatus> {
-        let m = match which {
-            Which::Rules => &self.rules,
-            Which::Servers => &self.servers,
-        };
-        m.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Records a successful load.
-    pub fn success(&self, which: Which, warnings: Vec<String>) {
-        let now = rfc3339(SystemTime::now());
-        let mut s = self.slot(which);
-        s.attempts += 1;
-        s.last_attempt = Some(now.clone());
-        s.last_success = Some(now);
-        s.last_error = None;
-        s.warnings = warnings;
-    }
-
-    /// Records a failed load.
-    pub fn failure(&self, which: Which, error: String) {
-        let mut s = self.slot(which);
-        s.attempts += 1;
-        s.failures += 1;
-        s.last_attempt = Some(rfc3339(SystemTime::now()));
-        s.last_error = Some(error);
-    }
-
-    /// Notes the content about to be loaded. Returns false, changing nothing, when it is the
-    /// content the last load read and the load is not `forced`.
-    pub fn note_content(&self, which: Which, text: &str, forced: bool) -> bool {
-        let hash: [u8; 32] = Sha256::digest(text.as_bytes()).into();
-        let mut s = self.slot(which);
-        if !forced && s.content == Some(hash) {
-            return false;
-        }
-        s.content = Some(hash);
-        true
-    }
-
-    /// A copy of one file's status.
-    pub fn get(&self, which: Which) -> FileStatus {
-        self.slot(which).clone()
-    }
-}
 
 /// Compiles the text of a rules file read from `path`. Fails with every located error.
 pub fn compile_rules_text(
@@ -127,9 +41,9 @@ pub fn compile_rules_text(
 
 /// Reads a file for a reload: its text, or `None` when there is nothing to do (the content
 /// is what the last load read, and the reload is not `forced`). A read error fails the load.
-fn read_for_reload(gw: &Gateway, which: Which, path: &Path, forced: bool) -> Option<Result<String, String>> {
+fn read_for_reload(gw: &Gateway, which: ConfigFile, path: &Path, forced: bool) -> Option<Result<String, String>> {
     match config::read_text(path) {
-        Ok(text) => gw.reload.note_content(which, &text, forced).then_some(Ok(text)),
+        Ok(text) => gw.reload_status().note_content(which, &text, forced).then_some(Ok(text)),
         Err(e) => Some(Err(e.to_string())),
     }
 }
@@ -137,28 +51,28 @@ fn read_for_reload(gw: &Gateway, which: Which, path: &Path, forced: bool) -> Opt
 /// Reloads the rules: on success the new snapshot serves the next request; on failure the
 /// old one keeps serving. Unless `forced` (SIGHUP), unchanged content does nothing.
 pub fn reload_rules(gw: &Gateway, forced: bool) {
-    let path = gw.settings.rules_path.clone();
-    let Some(text) = read_for_reload(gw, Which::Rules, &path, forced) else {
+    let path = gw.settings().rules_path.clone();
+    let Some(text) = read_for_reload(gw, ConfigFile::Rules, &path, forced) else {
         tracing::debug!(path = %path.display(), "rules unchanged; nothing to reload");
         return;
     };
-    let names: Vec<String> = gw.servers.load().iter().map(|d| d.name().to_owned()).collect();
+    let names: Vec<String> = gw.servers().iter().map(|d| d.name().to_owned()).collect();
     let compiled =
-        text.and_then(|text| compile_rules_text(&path, &text, gw.settings.default_agent.as_deref(), Some(&names)));
+        text.and_then(|text| compile_rules_text(&path, &text, gw.settings().default_agent.as_deref(), Some(&names)));
     match compiled {
         Ok((snapshot, warnings)) => {
-            let old = gw.policy.load().table.snapshot_id().to_owned();
+            let old = gw.policy().table.snapshot_id().to_owned();
             let new = snapshot.table.snapshot_id().to_owned();
             for w in &warnings {
                 tracing::warn!("{w}");
             }
-            gw.policy.store(Arc::new(snapshot));
-            gw.reload.success(Which::Rules, warnings);
+            gw.swap_policy(snapshot);
+            gw.reload_status().success(ConfigFile::Rules, warnings);
             tracing::info!(path = %path.display(), %old, %new, "rules reloaded");
         }
         Err(e) => {
             tracing::error!(path = %path.display(), "rules reload failed; the previous policy keeps serving:\n{e}");
-            gw.reload.failure(Which::Rules, e);
+            gw.reload_status().failure(ConfigFile::Rules, e);
         }
     }
 }
@@ -168,8 +82,8 @@ pub fn reload_rules(gw: &Gateway, forced: bool) {
 /// same way, and unchanged ones keep their connections. Unless `forced` (SIGHUP), unchanged
 /// content does nothing.
 pub fn reload_servers(gw: &Arc<Gateway>, forced: bool) {
-    let path = gw.settings.mcp_config_path.clone();
-    let Some(text) = read_for_reload(gw, Which::Servers, &path, forced) else {
+    let path = gw.settings().mcp_config_path.clone();
+    let Some(text) = read_for_reload(gw, ConfigFile::McpConfig, &path, forced) else {
         tracing::debug!(path = %path.display(), "MCP config unchanged; nothing to reload");
         return;
     };
@@ -177,16 +91,15 @@ pub fn reload_servers(gw: &Arc<Gateway>, forced: bool) {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(path = %path.display(), "MCP config reload failed; the previous servers keep serving:\n{e}");
-            gw.reload.failure(Which::Servers, e);
+            gw.reload_status().failure(ConfigFile::McpConfig, e);
             return;
         }
     };
-    let old = gw.servers.load_full();
+    let old = gw.servers();
     let (next, retired) = merge_servers(&old, &config, gw);
-    gw.servers.store(Arc::new(next));
-    gw.http.store(Arc::new(config.http.clone()));
+    gw.swap_servers(next, config.http.clone());
     let warnings: Vec<String> = config.warnings.iter().map(ToString::to_string).collect();
-    gw.reload.success(Which::Servers, warnings);
+    gw.reload_status().success(ConfigFile::McpConfig, warnings);
     tracing::info!(path = %path.display(), servers = config.servers.len(), retired = retired.len(), "MCP config reloaded");
     for d in retired {
         tokio::spawn(async move {
@@ -203,7 +116,7 @@ fn merge_servers(old: &ServerSet, config: &ServersConfig, gw: &Gateway) -> (Serv
     for spec in &config.servers {
         match old.get(&spec.name) {
             Some(d) if d.spec == *spec => list.push(d.clone()),
-            _ => list.push(Arc::new(Downstream::new(spec.clone(), gw.downstream_settings.clone()))),
+            _ => list.push(Arc::new(Downstream::new(spec.clone(), gw.downstream_settings().clone()))),
         }
     }
     let next = ServerSet::from_list(list);
@@ -215,8 +128,8 @@ fn merge_servers(old: &ServerSet, config: &ServersConfig, gw: &Gateway) -> (Serv
 /// kept alive.
 pub fn watch(gw: Arc<Gateway>) -> Option<notify::RecommendedWatcher> {
     let (tx, mut rx) = mpsc::unbounded_channel::<Trigger>();
-    let rules = absolute(&gw.settings.rules_path);
-    let servers = absolute(&gw.settings.mcp_config_path);
+    let rules = absolute(&gw.settings().rules_path);
+    let servers = absolute(&gw.settings().mcp_config_path);
     let watcher = {
         let (rules, servers, tx) = (rules.clone(), servers.clone(), tx.clone());
         notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
@@ -226,10 +139,10 @@ pub fn watch(gw: Arc<Gateway>) -> Option<notify::RecommendedWatcher> {
             }
             for p in &event.paths {
                 if same_file_name(p, &rules) {
-                    let _ = tx.send(Trigger { which: Which::Rules, forced: false });
+                    let _ = tx.send(Trigger { which: ConfigFile::Rules, forced: false });
                 }
                 if same_file_name(p, &servers) {
-                    let _ = tx.send(Trigger { which: Which::Servers, forced: false });
+                    let _ = tx.send(Trigger { which: ConfigFile::McpConfig, forced: false });
                 }
             }
         })
@@ -258,7 +171,7 @@ pub fn watch(gw: Arc<Gateway>) -> Option<notify::RecommendedWatcher> {
             let mut rules: Option<bool> = None;
             let mut servers: Option<bool> = None;
             let mut note = |t: Trigger| {
-                let slot = if t.which == Which::Rules { &mut rules } else { &mut servers };
+                let slot = if t.which == ConfigFile::Rules { &mut rules } else { &mut servers };
                 *slot = Some(slot.unwrap_or(false) | t.forced);
             };
             note(first);
@@ -300,7 +213,7 @@ fn changes_content(kind: &notify::EventKind) -> bool {
 /// A reason to reload one file.
 #[derive(Debug, Clone, Copy)]
 struct Trigger {
-    which: Which,
+    which: ConfigFile,
     /// SIGHUP reloads even unchanged content: the operator asked for it.
     forced: bool,
 }
@@ -312,8 +225,8 @@ fn spawn_sighup(tx: mpsc::UnboundedSender<Trigger>) {
             tokio::spawn(async move {
                 while hup.recv().await.is_some() {
                     tracing::info!("SIGHUP: reloading both files");
-                    let _ = tx.send(Trigger { which: Which::Servers, forced: true });
-                    let _ = tx.send(Trigger { which: Which::Rules, forced: true });
+                    let _ = tx.send(Trigger { which: ConfigFile::McpConfig, forced: true });
+                    let _ = tx.send(Trigger { which: ConfigFile::Rules, forced: true });
                 }
             });
         }

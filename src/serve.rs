@@ -5,23 +5,14 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use arc_swap::ArcSwap;
-use rmcp::{RoleServer, ServiceExt};
-
-use crate::audit::{self, Audit};
 use crate::cli::{ServeArgs, TransportKind};
-use crate::config;
+use crate::config::{self, ConfigFile, ReloadStatus};
 use crate::downstream::DownstreamSettings;
-use crate::gateway::handler::GatewayHandler;
-use crate::gateway::{Gateway, GatewaySettings, Identity, ServerSet};
-use crate::limits::Limits;
-use crate::metrics::Metrics;
+use crate::gateway::{Gateway, GatewayParts, GatewaySettings, Identity, ServerSet};
 use crate::policy::is_valid_agent_id;
-use crate::reload::{self, ReloadStatus, Which};
-use crate::transport::{DEFAULT_MAX_MESSAGE_BYTES, LineTransport};
-
-/// How long the downstreams get to stop at shutdown.
-const SHUTDOWN_LIMIT: Duration = Duration::from_secs(3);
+use crate::reload;
+use crate::telemetry::audit::{self, Audit};
+use crate::wire::DEFAULT_MAX_MESSAGE_BYTES;
 
 /// Runs the gateway until its client goes away or a signal arrives.
 pub fn serve(args: &ServeArgs) -> ExitCode {
@@ -46,14 +37,22 @@ async fn run(args: &ServeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let identity =
-        Identity { bound: args.agent.clone(), has_default: gw.policy.load().table.default_agent().is_some() };
     let _watcher = reload::watch(gw.clone());
     let result = match args.transport {
-        TransportKind::Stdio => serve_stdio(gw.clone(), identity).await,
+        TransportKind::Stdio => {
+            eprintln!("Gateway is ready on stdio.");
+            let ended = crate::stdio::serve(gw.clone(), gw.identity().clone(), crate::signals::shutdown_signal()).await;
+            match ended {
+                crate::stdio::Ended::Signal(signal) => tracing::info!("{signal}; shutting down"),
+                crate::stdio::Ended::Eof | crate::stdio::Ended::OutputClosed => {
+                    tracing::info!("stdin closed; shutting down");
+                }
+            }
+            Ok(())
+        }
         TransportKind::Http => crate::http::serve_http(gw.clone(), args).await,
     };
-    shutdown(&gw).await;
+    gw.shutdown().await;
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
@@ -76,7 +75,7 @@ pub async fn build(args: &ServeArgs) -> Result<Arc<Gateway>, String> {
     eprintln!("Loading MCP server configuration from: {}", mcp_path.display());
     let reload_status = ReloadStatus::default();
     let mcp_text = config::read_text(&mcp_path).map_err(|e| e.to_string())?;
-    reload_status.note_content(Which::Servers, &mcp_text, true);
+    reload_status.note_content(ConfigFile::McpConfig, &mcp_text, true);
     let servers = config::servers_from_text(&mcp_path, &mcp_text).map_err(|e| e.to_string())?;
     for w in &servers.warnings {
         eprintln!("{w}");
@@ -84,7 +83,7 @@ pub async fn build(args: &ServeArgs) -> Result<Arc<Gateway>, String> {
     eprintln!("Loading gateway rules from: {}", rules_path.display());
     let names: Vec<String> = servers.servers.iter().map(|s| s.name.clone()).collect();
     let rules_text = config::read_text(&rules_path).map_err(|e| e.to_string())?;
-    reload_status.note_content(Which::Rules, &rules_text, true);
+    reload_status.note_content(ConfigFile::Rules, &rules_text, true);
     let (snapshot, warnings) =
         reload::compile_rules_text(&rules_path, &rules_text, args.default_agent.as_deref(), Some(&names))?;
     for w in &warnings {
@@ -97,28 +96,27 @@ pub async fn build(args: &ServeArgs) -> Result<Arc<Gateway>, String> {
         default_timeout: Duration::from_millis(args.timeout_ms.max(1)),
         start_timeout: Duration::from_secs(30),
     });
-    reload_status.success(Which::Servers, servers.warnings.iter().map(ToString::to_string).collect());
-    reload_status.success(Which::Rules, warnings.clone());
+    reload_status.success(ConfigFile::McpConfig, servers.warnings.iter().map(ToString::to_string).collect());
+    reload_status.success(ConfigFile::Rules, warnings.clone());
     let table = &snapshot.table;
     summarize(&servers, table, &audit, args, warnings.len() + servers.warnings.len());
-    let gw = Gateway {
-        servers: ArcSwap::from_pointee(ServerSet::new(&servers, &downstream_settings)),
-        policy: ArcSwap::from_pointee(snapshot),
+    let identity = Identity { bound: args.agent.clone(), has_default: table.default_agent().is_some() };
+    let gw = Gateway::new(GatewayParts {
+        servers: ServerSet::new(&servers, &downstream_settings),
+        http: servers.http.clone(),
+        policy: snapshot,
         settings: GatewaySettings {
-            identity: Identity { bound: args.agent.clone(), has_default: false },
             debug: args.debug,
             audit_args: args.audit_args,
             mcp_config_path: mcp_path,
             rules_path,
             default_agent: args.default_agent.clone(),
         },
-        downstream_settings,
+        downstream: downstream_settings,
         audit,
-        metrics: Metrics::default(),
         reload: reload_status,
-        limits: Limits::default(),
-        http: ArcSwap::from_pointee(servers.http.clone()),
-    };
+        identity,
+    });
     Ok(Arc::new(gw))
 }
 
@@ -177,49 +175,6 @@ fn summarize(
     eprintln!("  - 4 gateway tools: list_servers, get_server_tools, execute_tool, get_gateway_status");
 }
 
-async fn serve_stdio(gw: Arc<Gateway>, identity: Identity) -> Result<(), String> {
-    let max_message = gw.downstream_settings.max_message;
-    let handler = GatewayHandler::new(gw, identity);
-    let (read, write) = rmcp::transport::stdio_pipes();
-    let transport = LineTransport::<RoleServer, _, _>::new(read, write, max_message, "client");
-    // Fires as soon as the transport reads the end of stdin; rmcp itself only reports it after
-    // draining the calls in flight for up to 5 s.
-    let eof = transport.closed();
-    eprintln!("Gateway is ready on stdio.");
-    let service = match handler.serve(transport).await {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::info!("the client went away before initializing: {e}");
-            return Ok(());
-        }
-    };
-    let ct = service.cancellation_token();
-    let waiting = service.waiting();
-    tokio::pin!(waiting);
-    tokio::select! {
-        _ = &mut waiting => tracing::info!("stdin closed; shutting down"),
-        () = eof.cancelled() => {
-            tracing::info!("stdin closed; shutting down");
-            // rmcp would wait up to 5 s for the calls in flight before `waiting` returns,
-            // which alone is the whole time a shutdown may take. Give them a moment only;
-            // stopping the downstreams then ends whatever is left.
-            if tokio::time::timeout(STDIN_CLOSED_GRACE, &mut waiting).await.is_err() {
-                tracing::info!("calls still in flight are abandoned");
-            }
-        }
-        signal = shutdown_signal() => {
-            tracing::info!("{signal}; shutting down");
-            ct.cancel();
-        }
-    }
-    Ok(())
-}
-
-/// How long calls in flight may still answer after the client closed stdin (a client that
-/// pipes its requests in and closes at once still gets quick answers). With the downstreams'
-/// own grace to exit, this keeps the whole shutdown under 5 s.
-const STDIN_CLOSED_GRACE: Duration = Duration::from_millis(1000);
-
 /// The cap on one message, both from the client and from stdio downstreams.
 ///
 /// Test-only knob: the hidden environment variable `MCPGW_TEST_MAX_MESSAGE_BYTES` replaces
@@ -232,26 +187,4 @@ fn max_message_bytes() -> usize {
         .and_then(|v| v.trim().parse::<usize>().ok())
         .filter(|&n| n > 0)
         .unwrap_or(DEFAULT_MAX_MESSAGE_BYTES)
-}
-
-/// Resolves on SIGINT or SIGTERM, naming it.
-pub async fn shutdown_signal() -> &'static str {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = int.recv() => "SIGINT",
-        _ = term.recv() => "SIGTERM",
-    }
-}
-
-/// Stops every downstream (whole process groups) and flushes the audit log, within bounds.
-pub async fn shutdown(gw: &Gateway) {
-    let servers = gw.servers.load_full();
-    let stops = servers.iter().map(|d| d.shutdown());
-    if tokio::time::timeout(SHUTDOWN_LIMIT, futures::future::join_all(stops)).await.is_err() {
-        tracing::warn!("some downstreams did not stop in time");
-    }
-    gw.audit.flush(Duration::from_secs(1)).await;
 }

@@ -5,8 +5,12 @@
 //! [`servers`] and [`crate::policy`].
 
 pub mod expand;
-pub mod secrets;
 pub mod servers;
+pub mod snapshot;
+pub mod status;
+
+pub use snapshot::PolicySnapshot;
+pub use status::{ConfigFile, FileStatus, ReloadStatus};
 
 use std::path::{Path, PathBuf};
 

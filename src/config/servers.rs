@@ -9,10 +9,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::config::expand::{MissingVar, expand_noting};
-use crate::config::secrets::Secrets;
 use crate::located::json::NodeKind;
 use crate::located::json::read::{Field, Object, Problems, Reader, Value};
 use crate::located::{Diagnostic, Diagnostics};
+use crate::logging::secrets::Secrets;
 
 mod gateway_section;
 mod masking;
@@ -37,6 +37,8 @@ pub struct HttpSettings {
     pub allowed_hosts: Vec<String>,
     /// Browser `Origin`s served besides loopback ones.
     pub allowed_origins: Vec<String>,
+    /// SHA-256 hashes of the operator tokens, which may read `/metrics` and `/ready`'s detail.
+    pub admin_tokens: Vec<[u8; 32]>,
 }
 
 /// One bearer token, kept only as its SHA-256 hash.

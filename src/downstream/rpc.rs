@@ -456,7 +456,7 @@ impl Rpc {
                 Next::Done
             }
             Err(Malformed::Invalid { why, id: Some(id), has_method: false }) => match parse_id(&id) {
-                Some(id) => Next::Deliver(id, Err(RequestError::Malformed(why.to_owned()))),
+                Some(id) => Next::Deliver(id, Err(RequestError::Malformed(why))),
                 None => Next::Done,
             },
             Err(Malformed::Invalid { why, id: Some(id), has_method: true }) => {

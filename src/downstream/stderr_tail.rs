@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
 
-use crate::config::secrets::Secrets;
+use crate::logging::secrets::Secrets;
 use crate::logging::{Escaped, LogLimit};
 
 /// Lines kept for error messages.

@@ -7,10 +7,10 @@ use std::sync::Arc;
 use tokio::process::ChildStdout;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::secrets::Secrets;
 use crate::downstream::process::ChildProcess;
 use crate::downstream::rpc::{EventHandler, Forward, Outlet, RequestError, RequestHead, Rpc};
 use crate::downstream::stderr_tail::{StderrTail, spawn_drain};
+use crate::logging::secrets::Secrets;
 use crate::wire::Sink;
 use crate::wire::lines::{Frame, LineReader, spawn_writer};
 

@@ -1,7 +1,7 @@
 //! Who a request speaks for: the `agent_id` it gives, or the one identity the gateway (or the
 //! HTTP token) is bound to.
 
-use crate::gateway::tools::AgentParam;
+use crate::gateway::operation::AgentParam;
 
 /// How agent ids are taken from requests.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

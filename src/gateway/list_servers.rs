@@ -1,22 +1,19 @@
 //! `list_servers`: the servers an agent may use, in config order.
 
-use rmcp::model::CallToolResult;
 use serde_json::{Value, json};
 
 use crate::error::GatewayError;
-use crate::gateway::handler::Call;
-use crate::policy::Request;
+use crate::gateway::call::Call;
+use crate::gateway::reply::ToolReply;
 
 /// Lists the servers the agent may access; with `include_metadata`, adds each one's target,
 /// status and tool count. An unknown or invalid agent is an error, not an empty list.
-pub(crate) fn run(call: &mut Call<'_>) -> Result<CallToolResult, GatewayError> {
+pub(crate) fn run(call: &mut Call<'_>) -> Result<ToolReply, GatewayError> {
     let metadata = call.params.opt_bool("include_metadata")?.unwrap_or(false);
-    let snapshot = call.gw.policy.load_full();
-    call.check_agent(&snapshot)?;
-    let servers = call.gw.servers.load();
+    call.check_agent()?;
     let mut out = Vec::new();
-    for d in servers.iter() {
-        if !snapshot.table.decide(&Request::server(call.agent, d.name())).is_allowed() {
+    for d in call.servers.iter() {
+        if !call.may_use(d.name()) {
             continue;
         }
         let mut entry = json!({"name": d.name()});
@@ -35,5 +32,5 @@ pub(crate) fn run(call: &mut Call<'_>) -> Result<CallToolResult, GatewayError> {
         }
         out.push(entry);
     }
-    Ok(CallToolResult::structured(json!({"servers": out})))
+    Ok(ToolReply::Own(json!({"servers": out})))
 }

@@ -1,10 +1,9 @@
-//! DNS rebinding protection for the endpoints rmcp does not guard itself (`/metrics`).
-//!
-//! rmcp checks `Host` and `Origin` on `/mcp`. A page that rebinds its own name to 127.0.0.1
-//! could still read `/metrics` of an unauthenticated gateway, so that endpoint gets the same
-//! check, with the same lists and the same matching rules: an allowed host without a port
-//! allows any port; an allowed origin ends in `:*` for any port, names its port, or (without
-//! a port) matches any port, as rmcp does.
+//! DNS rebinding protection: a page that rebinds its own name to 127.0.0.1 must not reach the
+//! gateway's `/mcp` or read its `/metrics`. `Host` must be one of the allowed hosts and
+//! `Origin`, when a browser sends one, one of the allowed origins: an allowed host without a
+//! port allows any port; an allowed origin ends in `:*` for any port, names its port, or
+//! (without a port) matches any port. A request with two `Host` headers is refused rather than
+//! judged by the first.
 
 use axum::http::uri::{Authority, Uri};
 use axum::http::{HeaderMap, header};
@@ -22,6 +21,9 @@ impl AllowedPeers {
     /// Why a request with these headers is refused, or `None` when it may be served. A missing
     /// `Origin` is fine (not a browser); a missing `Host` is not.
     pub fn refusal(&self, headers: &HeaderMap) -> Option<&'static str> {
+        if headers.get_all(header::HOST).iter().nth(1).is_some() {
+            return Some("more than one Host header");
+        }
         let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
             return Some("the Host header is missing or malformed");
         };

@@ -7,7 +7,7 @@
 //! ([`Diagnostic`]), and "did you mean" hints. The policy engine, the `.mcp.json` reader and the policy tooling all
 //! build on it; it depends on none of them.
 //!
-//! Like [`crate::policy`], this module is pure: no I/O, no locks, no async, and no panics
+//! Like the policy engine, this module is pure: no I/O, no locks, no async, and no panics
 //! (clippy denies `unwrap_used`, `expect_used` and `panic` in this module tree), because it
 //! reads untrusted files.
 

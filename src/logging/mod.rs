@@ -10,8 +10,10 @@
 //!   a log record of its own;
 //! - every secret loaded from the configuration is taken out ([`hide_in_logs`]).
 
+pub mod clock;
 pub mod escape;
 pub mod limit;
+pub mod secrets;
 mod writer;
 
 pub use escape::{Escaped, bounded};

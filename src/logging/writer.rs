@@ -3,8 +3,8 @@
 use std::io::Write;
 use std::sync::{Arc, PoisonError, RwLock};
 
-use crate::config::secrets::Secrets;
 use crate::logging::escape::is_hidden;
+use crate::logging::secrets::Secrets;
 
 /// Every secret loaded so far. Secrets are only ever added: a server removed by a reload may
 /// still be logging while it stops.

@@ -92,7 +92,7 @@ pub enum Malformed {
     #[error("invalid request: {why}")]
     Invalid {
         /// What is wrong.
-        why: &'static str,
+        why: String,
         /// The message's own id, when it has a usable one.
         id: Option<Box<RawValue>>,
         /// Whether it had a `method` (a request or notification, not a response).
@@ -102,10 +102,24 @@ pub enum Malformed {
 
 /// Parses one message.
 pub fn parse(text: &[u8]) -> Result<Message<'_>, Malformed> {
-    let env: Envelope<'_> = serde_json::from_slice(text)?;
+    if text.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        // Serde would read an array as a struct's fields in order: refuse it first.
+        serde_json::from_slice::<serde::de::IgnoredAny>(text)?;
+        return Err(Malformed::Invalid {
+            why: "expected a JSON-RPC message object".to_owned(),
+            id: None,
+            has_method: false,
+        });
+    }
+    let env: Envelope<'_> = match serde_json::from_slice(text) {
+        Ok(env) => env,
+        Err(e) if e.classify() == serde_json::error::Category::Data => return Err(wrong_shape(text, &e)),
+        Err(e) => return Err(Malformed::Json(e)),
+    };
     let has_method = env.method.is_some();
     let usable_id = env.id.filter(|id| is_usable_id(id));
-    let invalid = |why: &'static str| Malformed::Invalid { why, id: usable_id.map(|id| id.to_owned()), has_method };
+    let invalid =
+        |why: &str| Malformed::Invalid { why: why.to_owned(), id: usable_id.map(|id| id.to_owned()), has_method };
     if env.jsonrpc.as_deref() != Some("2.0") {
         return Err(invalid("`jsonrpc` must be \"2.0\""));
     }
@@ -116,10 +130,11 @@ pub fn parse(text: &[u8]) -> Result<Message<'_>, Malformed> {
         (false, None, None) => return Err(invalid("a message needs `method`, `result` or `error`")),
         (false, ..) => {}
     }
+    // JSON-RPC allows positional params; MCP's are always objects.
     if let Some(params) = env.params
-        && !matches!(first_byte(params), Some(b'{' | b'['))
+        && first_byte(params) != Some(b'{')
     {
-        return Err(invalid("`params` must be an object or an array"));
+        return Err(invalid("`params` must be an object"));
     }
     if let Some(method) = env.method {
         return match env.id {
@@ -140,6 +155,87 @@ pub fn parse(text: &[u8]) -> Result<Message<'_>, Malformed> {
         },
         (None, None) => Err(invalid("a message needs `method`, `result` or `error`")),
     }
+}
+
+/// Valid JSON whose top-level keys have the wrong types (`"method": 1`): an invalid request,
+/// by its id when it has a usable one.
+fn wrong_shape(text: &[u8], e: &serde_json::Error) -> Malformed {
+    #[derive(Deserialize)]
+    struct Loose<'a> {
+        #[serde(default, borrow, deserialize_with = "present")]
+        id: Option<&'a RawValue>,
+        #[serde(default, borrow, deserialize_with = "present")]
+        method: Option<&'a RawValue>,
+    }
+    let loose = serde_json::from_slice::<Loose<'_>>(text).ok();
+    let why = match loose.is_some() {
+        true => e.to_string().split(" at line ").next().unwrap_or_default().to_owned(),
+        false => "expected a JSON-RPC message object".to_owned(),
+    };
+    Malformed::Invalid {
+        why,
+        id: loose.as_ref().and_then(|l| l.id).filter(|id| is_usable_id(id)).map(|id| id.to_owned()),
+        has_method: loose.is_some_and(|l| l.method.is_some()),
+    }
+}
+
+/// The deepest nesting accepted from a client (serde_json's own limit for typed parsing).
+pub const MAX_DEPTH: usize = 128;
+
+/// What a client's message must not hold even when it is well-formed JSON: nesting deeper
+/// than [`MAX_DEPTH`], and `\u` escapes of lone surrogates (which no string can hold). Raw
+/// values are never evaluated, so without this check such input would reach a downstream
+/// (and its parser) instead of being refused at once. One pass, no allocation.
+pub fn check_limits(text: &[u8]) -> Result<(), &'static str> {
+    let mut depth = 0usize;
+    let mut i = 0;
+    while let Some(&b) = text.get(i) {
+        match b {
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Err("nesting too deep");
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            b'"' => {
+                i += 1;
+                while let Some(&c) = text.get(i) {
+                    match c {
+                        b'"' => break,
+                        b'\\' => {
+                            if text.get(i + 1) == Some(&b'u') {
+                                let unit = hex4(text.get(i + 2..i + 6));
+                                match unit {
+                                    Some(0xD800..=0xDBFF) => {
+                                        let low = (text.get(i + 6..i + 8) == Some(b"\\u"))
+                                            .then(|| hex4(text.get(i + 8..i + 12)))
+                                            .flatten();
+                                        if !matches!(low, Some(0xDC00..=0xDFFF)) {
+                                            return Err("a lone surrogate in a string");
+                                        }
+                                        i += 6;
+                                    }
+                                    Some(0xDC00..=0xDFFF) => return Err("a lone surrogate in a string"),
+                                    _ => {}
+                                }
+                            }
+                            i += 1;
+                        }
+                        _ => {}
+                    }
+                    i += 1;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
+fn hex4(digits: Option<&[u8]>) -> Option<u32> {
+    u32::from_str_radix(std::str::from_utf8(digits?).ok()?, 16).ok()
 }
 
 /// The first byte of a raw value (raw values carry no leading whitespace, but be safe).
@@ -199,8 +295,32 @@ mod tests {
         assert!(matches!(e, Malformed::Invalid { id: None, .. }));
         let e = parse(br#"{"jsonrpc":"2.0","id":1,"method":"x","params":3}"#).unwrap_err();
         assert!(matches!(e, Malformed::Invalid { id: Some(_), .. }));
-        assert!(matches!(parse(b"[1,2]").unwrap_err(), Malformed::Json(_)));
-        assert!(matches!(parse(br#"{"jsonrpc":"2.0","id":1,"id":2,"method":"x"}"#).unwrap_err(), Malformed::Json(_)));
+        let e = parse(br#"{"jsonrpc":"2.0","id":"p","method":"x","params":[]}"#).unwrap_err();
+        assert!(matches!(e, Malformed::Invalid { id: Some(_), .. }));
+        let e = parse(br#"{"jsonrpc":"2.0","id":"m","method":1}"#).unwrap_err();
+        assert!(matches!(e, Malformed::Invalid { id: Some(id), has_method: true, .. } if id.get() == "\"m\""));
+        assert!(matches!(parse(b"[1,2]").unwrap_err(), Malformed::Invalid { id: None, .. }));
+        assert!(matches!(parse(b"{\"a\":").unwrap_err(), Malformed::Json(_)));
+        assert!(matches!(
+            parse(br#"{"jsonrpc":"2.0","id":1,"id":2,"method":"x"}"#).unwrap_err(),
+            Malformed::Invalid { .. }
+        ));
+    }
+
+    #[test]
+    fn limits_depth_and_surrogates() {
+        assert_eq!(check_limits(br#"{"a":[[1]],"s":"\ud83d\ude00 \"[[[\\"}"#), Ok(()));
+        let deep = format!("{}{}", "[".repeat(129), "]".repeat(129));
+        assert!(check_limits(deep.as_bytes()).is_err());
+        let fine = format!("{}{}", "[".repeat(128), "]".repeat(128));
+        assert!(check_limits(fine.as_bytes()).is_ok());
+        assert!(check_limits(br#"{"s":"\ud800"}"#).is_err());
+        assert!(check_limits(br#"{"s":"\udc00x"}"#).is_err());
+        assert!(check_limits(br#"{"s":"\ud800\u0041"}"#).is_err());
+        assert!(
+            check_limits(br#"{"s":"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["}"#).is_ok(),
+            "brackets in strings do not count"
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 const BACKEND_TOKEN: &str = "backend-secret-token-0001";
 const INTERN_TOKEN: &str = "intern-secret-token-0002";
+const OPERATOR_TOKEN: &str = "operator-secret-token-0009";
 
 fn servers() -> Vec<(&'static str, Value)> {
     vec![("notes", fixture_server(&["--name", "notes"])), ("media", fixture_server(&["--name", "media"]))]
@@ -29,7 +30,7 @@ fn token_section() -> Value {
     json!({"http": {"tokens": [
         {"agent": "backend", "token": "${MCPGW_TEST_BACKEND_TOKEN}"},
         {"agent": "intern", "token_sha256": sha256_hex(INTERN_TOKEN)}
-    ]}})
+    ], "admin_tokens": [{"token": OPERATOR_TOKEN}]}})
 }
 
 async fn start_with_tokens(servers: &[(&str, Value)]) -> HttpGateway {
@@ -76,13 +77,17 @@ async fn missing_and_bad_tokens_get_401() {
     // Liveness and readiness stay open for probes.
     assert_eq!(gw.get("/health", &[]).await.status, 200);
     assert_eq!(gw.get("/ready", &[]).await.status, 200);
-    // With a token, /metrics and /mcp answer; the scheme name is case-insensitive.
-    let m = gw.metrics(&[("authorization", &good)]).await;
+    // /metrics answers an operator token; an agent's token is refused (it would show other
+    // agents' series). /mcp answers an agent's token; the scheme name is case-insensitive.
+    let m = gw.metrics(&[("authorization", &bearer(OPERATOR_TOKEN))]).await;
     assert!(m.get("mcpgw_reloads_total{file=\"rules\"}").is_some(), "{}", m.text);
+    assert_eq!(gw.get("/metrics", &[("authorization", &good)]).await.status, 403);
     let lower = format!("bearer {INTERN_TOKEN}");
-    assert_eq!(gw.get("/metrics", &[("authorization", &lower)]).await.status, 200);
+    assert_eq!(gw.post_mcp(&[("authorization", &lower)], &initialize_body()).await.status, 200);
     let r = gw.post_mcp(&[("authorization", &good)], &initialize_body()).await;
     assert_eq!(r.status, 200, "{r:?}");
+    // An operator token cannot act as an agent.
+    assert_eq!(gw.post_mcp(&[("authorization", &bearer(OPERATOR_TOKEN))], &initialize_body()).await.status, 403);
 
     // The rmcp client fails to connect without a valid token.
     let e = gw.try_client(None).await.err().expect("no token must fail");
@@ -184,14 +189,18 @@ async fn tokens_reload_with_the_mcp_config() {
         .unwrap();
     let old = bearer(BACKEND_TOKEN);
     let new = bearer(new_token);
+    let status = |auth: String| {
+        let gw = &gw;
+        async move { gw.post_mcp(&[("authorization", &auth)], &initialize_body()).await.status }
+    };
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while gw.get("/metrics", &[("authorization", &new)]).await.status != 200 {
+    while status(new.clone()).await != 200 {
         assert!(tokio::time::Instant::now() < deadline, "the new token was never accepted:\n{}", gw.stderr());
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(gw.get("/metrics", &[("authorization", &old)]).await.status, 401);
+    assert_eq!(status(old.clone()).await, 401);
     let intern = bearer(INTERN_TOKEN);
-    assert_eq!(gw.get("/metrics", &[("authorization", &intern)]).await.status, 401);
+    assert_eq!(status(intern).await, 401);
     let client = gw.client(Some(new_token)).await;
     let r = client.call_tool("list_servers", json!({})).await.unwrap();
     assert_eq!(server_names(&r), ["notes", "media"], "{r:?}");
@@ -203,7 +212,7 @@ async fn tokens_reload_with_the_mcp_config() {
     )
     .unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while gw.get("/metrics", &[("authorization", &new)]).await.status == 200 {
+    while status(new.clone()).await == 200 {
         assert!(tokio::time::Instant::now() < deadline, "the removed token is still accepted:\n{}", gw.stderr());
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

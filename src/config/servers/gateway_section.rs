@@ -4,9 +4,12 @@
 //! "gateway": {"http": {
 //!   "tokens": [{"agent": "backend", "token": "${BACKEND_TOKEN}"},
 //!              {"agent": "ci", "token_sha256": "9f86d0…"}],
+//!   "admin_tokens": [{"token": "${OPERATOR_TOKEN}"}],
 //!   "allowed_hosts": ["gateway.internal"],
 //!   "allowed_origins": ["https://app.example.com:443"]}}
 //! ```
+//! Operator tokens (`admin_tokens`) name no agent: they read `/metrics` and the detail of
+//! `/ready`, and cannot call tools.
 //! Tokens are kept only as SHA-256 hashes. `${VAR}` and hashes keep secrets out of the file.
 
 use sha2::{Digest, Sha256};
@@ -29,9 +32,12 @@ impl Expander<'_> {
 
     fn http_settings(&mut self, v: &Value<'_>, out: &mut HttpSettings) {
         let Some(http) = v.object("an object") else { return };
-        http.warn_unknown(&["tokens", "allowed_hosts", "allowed_origins"]);
+        http.warn_unknown(&["tokens", "admin_tokens", "allowed_hosts", "allowed_origins"]);
         if let Some(tokens) = http.get("tokens") {
             self.tokens(&tokens, out);
+        }
+        if let Some(tokens) = http.get("admin_tokens") {
+            self.admin_tokens(&tokens, out);
         }
         if let Some(hosts) = http.get("allowed_hosts") {
             out.allowed_hosts = self.string_array("gateway", &hosts);
@@ -53,6 +59,20 @@ impl Expander<'_> {
         });
     }
 
+    fn admin_tokens(&mut self, v: &Value<'_>, out: &mut HttpSettings) {
+        v.array_of("an array of token entries", |item| {
+            let entry = item.object("a token entry (an object)")?;
+            entry.warn_unknown(&["token", "token_sha256"]);
+            let sha256 = self.token_hash(&item, &entry, "the operator")?;
+            if out.admin_tokens.contains(&sha256) || out.tokens.iter().any(|t| t.sha256 == sha256) {
+                item.error("the same token is listed twice");
+            } else {
+                out.admin_tokens.push(sha256);
+            }
+            Some(())
+        });
+    }
+
     fn token(&mut self, v: &Value<'_>) -> Option<TokenEntry> {
         let entry = v.object("a token entry (an object)")?;
         entry.warn_unknown(&["agent", "token", "token_sha256"]);
@@ -62,11 +82,22 @@ impl Expander<'_> {
             at.error(format!("`{agent}` is not a valid agent id"));
             return None;
         }
+        let sha256 = self.token_hash(v, &entry, &format!("agent `{agent}`"))?;
+        Some(TokenEntry { agent, sha256 })
+    }
+
+    /// The hash of a token entry's `token` (at least 16 characters) or its `token_sha256`.
+    fn token_hash(
+        &mut self,
+        v: &Value<'_>,
+        entry: &crate::located::json::read::Object<'_>,
+        whose: &str,
+    ) -> Option<[u8; 32]> {
         let sha256 = match (entry.get("token"), entry.get("token_sha256")) {
             (Some(t), None) => {
                 let token = self.string("gateway", &t)?;
                 if token.len() < 16 {
-                    t.error(format!("the token for agent `{agent}` is shorter than 16 characters"));
+                    t.error(format!("the token for {whose} is shorter than 16 characters"));
                     return None;
                 }
                 Sha256::digest(token.as_bytes()).into()
@@ -82,11 +113,11 @@ impl Expander<'_> {
                 }
             }
             _ => {
-                v.error(format!("the entry for agent `{agent}` needs exactly one of `token` or `token_sha256`"));
+                v.error(format!("the entry for {whose} needs exactly one of `token` or `token_sha256`"));
                 return None;
             }
         };
-        Some(TokenEntry { agent, sha256 })
+        Some(sha256)
     }
 }
 

@@ -1,26 +1,23 @@
 //! `get_server_tools`: the definitions of the tools an agent may call on one server.
 
-use rmcp::model::CallToolResult;
-use serde_json::{Value, json};
-
 use crate::downstream::catalog::{ToolDef, compact_len};
 use crate::error::GatewayError;
-use crate::gateway::handler::Call;
-use crate::policy::Request;
+use crate::gateway::call::Call;
+use crate::gateway::reply::{ToolReply, structured};
 use crate::policy::glob::glob_match;
 use crate::wire::build::json_string;
 
 /// Lists the permitted tools of a server, filtered by `names` and `pattern`, within an
 /// optional token budget. Counts cover permitted tools only, so denied tools stay invisible.
-pub(crate) async fn run(call: &mut Call<'_>) -> Result<CallToolResult, GatewayError> {
+/// The definitions are the server's own bytes, never re-encoded.
+pub(crate) async fn run(call: &mut Call<'_>) -> Result<ToolReply, GatewayError> {
     let server = call.params.req_str("server")?;
     let names = call.params.names("names")?;
     let pattern = call.params.opt_str("pattern")?;
     let budget = call.params.opt_positive("max_schema_tokens")?;
-    call.record.server = Some(server.to_owned());
-    let snapshot = call.gw.policy.load_full();
-    call.judge(&snapshot, server, None)?;
-    let downstream = call.server(server)?;
+    call.record.server = Some(server.to_string());
+    call.judge(&server, None)?;
+    let downstream = call.server(&server)?;
     let tools = downstream.tools(downstream.timeout(None)).await?;
 
     let mut selected = Vec::new();
@@ -29,11 +26,11 @@ pub(crate) async fn run(call: &mut Call<'_>) -> Result<CallToolResult, GatewayEr
         if names.as_ref().is_some_and(|n| !n.iter().any(|x| x == name)) {
             continue;
         }
-        if pattern.is_some_and(|p| !glob_match(p, name)) {
+        if pattern.as_deref().is_some_and(|p| !glob_match(p, name)) {
             continue;
         }
-        if snapshot.table.decide(&Request::tool(call.agent, server, name)).is_allowed() {
-            selected.push(tool_json(tool));
+        if call.may_call(&server, name) {
+            selected.push(shown(tool));
         }
     }
     let total_available = selected.len();
@@ -48,25 +45,26 @@ pub(crate) async fn run(call: &mut Call<'_>) -> Result<CallToolResult, GatewayEr
         tokens_used += tokens;
         returned.push(tool);
     }
-    let mut body = json!({
-        "server": server,
-        "tools": returned,
-        "total_available": total_available,
-        "returned": returned.len(),
-        "tokens_used": tokens_used,
-    });
+    let mut body = format!(
+        r#"{{"server":{},"tools":[{}],"total_available":{total_available},"returned":{},"tokens_used":{tokens_used}"#,
+        json_string(&server),
+        returned.join(","),
+        returned.len()
+    );
     if truncated {
-        body["truncated"] = Value::Bool(true);
+        body.push_str(r#","truncated":true"#);
     }
-    Ok(CallToolResult::structured(body))
+    body.push('}');
+    Ok(ToolReply::Json(structured(&body)))
 }
 
-/// The members of a definition that `get_server_tools` shows, as the server wrote them.
+/// The members of a definition that `get_server_tools` shows.
 const SHOWN: [&str; 5] = ["name", "description", "inputSchema", "outputSchema", "annotations"];
 
 /// A tool as the agent sees it (its name, description, schemas and annotations, exactly as
-/// the server wrote them), and its token estimate (compact JSON bytes / 4, rounded up).
-fn tool_json(tool: &ToolDef) -> (Value, u64) {
+/// the server wrote them, compacted), and its token estimate (compact JSON bytes / 4,
+/// rounded up).
+fn shown(tool: &ToolDef) -> (String, u64) {
     let members = tool.members();
     let mut text = String::from("{");
     for key in SHOWN {
@@ -84,5 +82,5 @@ fn tool_json(tool: &ToolDef) -> (Value, u64) {
     }
     text.push('}');
     let tokens = (compact_len(&text) as u64).div_ceil(4);
-    (serde_json::from_str(&text).unwrap_or(Value::Null), tokens)
+    (text, tokens)
 }

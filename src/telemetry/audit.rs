@@ -14,8 +14,9 @@ use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::config::PolicySnapshot;
 use crate::error::ErrorCode;
-use crate::gateway::Judged;
+use crate::logging::clock::rfc3339;
 use crate::policy::{Request, RuleRef};
 
 /// Records waiting for the writer before requests start to wait.
@@ -36,7 +37,7 @@ pub struct AuditEvent {
     /// The tool concerned.
     pub tool: Option<String>,
     /// The policy decision, when one was made.
-    pub judged: Option<Judged>,
+    pub decided: Option<Decided>,
     /// The snapshot that served the call when it made no single decision (`list_servers`,
     /// `get_gateway_status`); `decision` and `reason` are then null.
     pub snapshot: Option<String>,
@@ -48,6 +49,21 @@ pub struct AuditEvent {
     pub args: Option<Value>,
 }
 
+/// A policy decision a call acted on: the question and the snapshot that answered it. The
+/// writer explains it (off the request path) for the record's decision, reason and
+/// determining rules.
+#[derive(Clone)]
+pub struct Decided {
+    /// The snapshot that decided.
+    pub snapshot: Arc<PolicySnapshot>,
+    /// The agent the request was judged as (before default resolution).
+    pub agent: Option<String>,
+    /// The server asked about.
+    pub server: String,
+    /// The tool asked about.
+    pub tool: Option<String>,
+}
+
 enum Msg {
     Event(Box<AuditEvent>),
     Flush(oneshot::Sender<()>),
@@ -55,21 +71,20 @@ enum Msg {
 
 /// Counters for status output.
 #[derive(Debug, Default)]
-pub struct AuditStats {
+struct AuditStats {
     /// Lines written.
-    pub written: AtomicU64,
+    written: AtomicU64,
     /// Times a request had to wait because the writer was behind.
-    pub backpressure: AtomicU64,
+    backpressure: AtomicU64,
     /// Lines that could not be written (disk errors).
-    pub write_errors: AtomicU64,
+    write_errors: AtomicU64,
 }
 
 /// The audit log handle.
 pub struct Audit {
     tx: Option<mpsc::Sender<Msg>>,
     path: Option<PathBuf>,
-    /// Counters.
-    pub stats: Arc<AuditStats>,
+    stats: Arc<AuditStats>,
 }
 
 impl Audit {
@@ -89,6 +104,17 @@ impl Audit {
         let stats = Arc::new(AuditStats::default());
         tokio::spawn(write_loop(file, rx, stats.clone()));
         Ok(Audit { tx: Some(tx), path: Some(path.to_owned()), stats })
+    }
+
+    /// The counters, for the status: whether auditing is on, lines written, waits for the
+    /// writer, write errors.
+    pub fn report(&self) -> serde_json::Value {
+        serde_json::json!({
+            "enabled": self.path.is_some(),
+            "written": self.stats.written.load(Ordering::Relaxed),
+            "writer_behind_events": self.stats.backpressure.load(Ordering::Relaxed),
+            "write_errors": self.stats.write_errors.load(Ordering::Relaxed),
+        })
     }
 
     /// Where the log is written.
@@ -197,7 +223,7 @@ pub fn render(ev: &AuditEvent, decision_id: &str) -> Vec<u8> {
         spoofed_agent_id: ev.claimed_agent.as_deref(),
         args: ev.args.as_ref(),
     };
-    if let Some(j) = &ev.judged {
+    if let Some(j) = &ev.decided {
         let req = Request { agent: j.agent.as_deref(), server: &j.server, tool: j.tool.as_deref() };
         let why = j.snapshot.table.explain(&req);
         line.decision = Some(why.decision.as_str());
@@ -210,29 +236,6 @@ pub fn render(ev: &AuditEvent, decision_id: &str) -> Vec<u8> {
     serde_json::to_vec(&line).unwrap_or_default()
 }
 
-/// RFC 3339 UTC with milliseconds, e.g. `2026-11-26T10:32:30.123Z`.
-pub fn rfc3339(t: SystemTime) -> String {
-    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = d.as_secs();
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (y, m, day) = civil_from_days(days as i64);
-    format!("{y:04}-{m:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z", rem / 3600, rem % 3600 / 60, rem % 60, d.subsec_millis())
-}
-
-/// Days since 1970-01-01 to a (year, month, day) date (Howard Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
 /// The default audit log: `$XDG_CACHE_HOME/agent-mcp-gateway/audit.jsonl`, else under
 /// `~/.cache`.
 pub fn default_path() -> Option<PathBuf> {
@@ -241,18 +244,4 @@ pub fn default_path() -> Option<PathBuf> {
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
     Some(base.join("agent-mcp-gateway").join("audit.jsonl"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn formats_utc_timestamps() {
-        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
-        let t = UNIX_EPOCH + Duration::from_millis(1_795_689_150_123);
-        assert_eq!(rfc3339(t), "2026-11-26T10:32:30.123Z");
-        let leap = UNIX_EPOCH + Duration::from_secs(951_782_400);
-        assert_eq!(rfc3339(leap), "2000-02-29T00:00:00.000Z");
-    }
 }

@@ -3,30 +3,28 @@
 //! Agent ids and file paths appear only in debug mode, so the status of a shared gateway does
 //! not tell one agent about another's configuration.
 
-use rmcp::model::CallToolResult;
 use serde_json::{Value, json};
 use std::path::Path;
-use std::sync::atomic::Ordering;
 
+use crate::config::{ConfigFile, FileStatus};
 use crate::error::GatewayError;
-use crate::gateway::handler::Call;
-use crate::metrics::Metrics;
-use crate::policy::Request;
-use crate::reload::{FileStatus, Which};
+use crate::gateway::call::Call;
+use crate::gateway::reply::ToolReply;
+use crate::logging::clock::rfc3339;
+use crate::telemetry::metrics::Metrics;
 
 /// Builds the status report for the calling agent.
-pub(crate) fn run(call: &mut Call<'_>) -> Result<CallToolResult, GatewayError> {
+pub(crate) fn run(call: &mut Call<'_>) -> Result<ToolReply, GatewayError> {
+    call.check_agent()?;
     let gw = call.gw;
-    let snapshot = gw.policy.load_full();
-    call.check_agent(&snapshot)?;
+    let snapshot = &call.snapshot;
     let table = &snapshot.table;
-    let debug = gw.settings.debug;
+    let debug = gw.settings().debug;
 
-    let servers: Vec<Value> = gw
+    let servers: Vec<Value> = call
         .servers
-        .load()
         .iter()
-        .filter(|d| table.decide(&Request::server(call.agent, d.name())).is_allowed())
+        .filter(|d| call.may_use(d.name()))
         .map(|d| {
             let mut v = serde_json::to_value(d.status()).unwrap_or_default();
             v["name"] = Value::from(d.name());
@@ -37,15 +35,15 @@ pub(crate) fn run(call: &mut Call<'_>) -> Result<CallToolResult, GatewayError> {
         .collect();
 
     let key = Metrics::agent_key(call.agent, table);
-    let paths = [gw.settings.rules_path.as_path(), gw.settings.mcp_config_path.as_path()];
+    let paths = [gw.settings().rules_path.as_path(), gw.settings().mcp_config_path.as_path()];
     let reload = |which| {
-        let status = gw.reload.get(which);
+        let status = gw.reload_status().get(which);
         if debug { status } else { redact_file_status(status, &paths) }
     };
     let mut body = json!({
         "reload": {
-            "rules": reload(Which::Rules),
-            "mcp_config": reload(Which::Servers),
+            "rules": reload(ConfigFile::Rules),
+            "mcp_config": reload(ConfigFile::McpConfig),
         },
         "policy": {
             "snapshot": table.snapshot_id(),
@@ -53,39 +51,33 @@ pub(crate) fn run(call: &mut Call<'_>) -> Result<CallToolResult, GatewayError> {
             "rules": table.rule_count(),
             "defaults": {"deny_on_missing_agent": table.defaults().deny_on_missing_agent},
             "default_agent_configured": table.default_agent().is_some(),
-            "loaded_at": crate::audit::rfc3339(snapshot.loaded_at),
+            "loaded_at": rfc3339(snapshot.loaded_at),
         },
         "servers": servers,
-        "metrics": {"operations": gw.metrics.for_agent(&key)},
-        "audit": {
-            "enabled": gw.audit.path().is_some(),
-            "written": gw.audit.stats.written.load(Ordering::Relaxed),
-            "writer_behind_events": gw.audit.stats.backpressure.load(Ordering::Relaxed),
-            "write_errors": gw.audit.stats.write_errors.load(Ordering::Relaxed),
-        },
+        "metrics": {"operations": gw.metrics().for_agent(&key)},
+        "audit": gw.audit().report(),
     });
     if debug {
         body["debug"] = json!({
             "agent_id": call.agent,
             "metrics_key": key,
-            "bound_agent": call.identity.bound,
+            "bound_agent": call.caller.identity.bound,
             "default_agent": table.default_agent(),
             "rules_path": snapshot.path.display().to_string(),
-            "mcp_config_path": gw.settings.mcp_config_path.display().to_string(),
-            "audit_log": gw.audit.path().map(|p| p.display().to_string()),
+            "mcp_config_path": gw.settings().mcp_config_path.display().to_string(),
+            "audit_log": gw.audit().path().map(|p| p.display().to_string()),
             // The operator's view of each server the agent may use: its last stderr lines,
             // which never go into an agent's error (a shared server's stderr may hold
             // another agent's data).
-            "servers": gw
+            "servers": call
                 .servers
-                .load()
                 .iter()
-                .filter(|d| table.decide(&Request::server(call.agent, d.name())).is_allowed())
+                .filter(|d| call.may_use(d.name()))
                 .map(|d| (d.name().to_owned(), json!({"last_stderr": d.last_stderr()})))
                 .collect::<serde_json::Map<String, Value>>(),
         });
     }
-    Ok(CallToolResult::structured(body))
+    Ok(ToolReply::Own(body))
 }
 
 /// Without `--debug`, reload errors and warnings keep only their headline lines, with each

@@ -5,8 +5,6 @@
 //! Agent ids the policy does not know are counted under one key, so random ids cannot grow
 //! the table without bound.
 
-pub mod prometheus;
-
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -133,16 +131,8 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// Records one call. `agent` is the id the call was judged as.
-    pub fn record(
-        &self,
-        agent: Option<&str>,
-        table: &DecisionTable,
-        operation: &'static str,
-        outcome: Option<ErrorCode>,
-        latency: Duration,
-    ) {
-        let key = Self::agent_key(agent, table);
+    /// Records one call under the agent key `key` ([`Metrics::agent_key`]).
+    pub fn record(&self, key: String, operation: &'static str, outcome: Option<ErrorCode>, latency: Duration) {
         let mut ops = self.ops.lock().unwrap_or_else(|e| e.into_inner());
         let stats = ops.entry((key, operation)).or_default();
         stats.count += 1;

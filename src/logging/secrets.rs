@@ -10,7 +10,7 @@
 //! caller unchanged, as the design promises.
 //!
 //! Libraries log too: rmcp's HTTP client logs its errors with the full URL, at `ERROR`. So the
-//! log writer ([`crate::logging::LogWriter`]) takes every secret ever loaded out of every log
+//! log writer ([`super::LogWriter`]) takes every secret ever loaded out of every log
 //! line as well.
 
 use std::borrow::Cow;

@@ -1,0 +1,277 @@
+//! One gateway tool call, from its arguments to its audit line, under one snapshot.
+//!
+//! [`Gateway::call_tool`] loads the policy snapshot and the server set once, when the call
+//! starts. The rate limit, the policy decision, the concurrency limit, the metrics key and the
+//! audit record all use that one load, so a reload in the middle of a call cannot judge one
+//! call under two policies.
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use serde_json::Value;
+use serde_json::value::RawValue;
+use tokio::sync::mpsc;
+
+use crate::config::PolicySnapshot;
+use crate::downstream::Downstream;
+use crate::downstream::rpc::{CallRoute, InputAsk};
+use crate::error::{ErrorCode, GatewayError};
+use crate::gateway::caller::Caller;
+use crate::gateway::identity::SpoofAttempt;
+use crate::gateway::operation::Operation;
+use crate::gateway::params::Params;
+use crate::gateway::reply::ToolReply;
+use crate::gateway::servers::ServerSet;
+use crate::gateway::state::Gateway;
+use crate::gateway::{execute_tool, get_gateway_status, get_server_tools, list_servers};
+use crate::limits::ConcurrencyPermit;
+use crate::logging::{Escaped, bounded};
+use crate::mcp::codes;
+use crate::policy::{Reason, Request};
+use crate::telemetry::audit::{AuditEvent, Decided};
+use crate::telemetry::metrics::Metrics;
+
+/// A tool call that is no gateway tool: the protocol error to answer it with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoSuchTool {
+    /// The JSON-RPC error code.
+    pub code: i64,
+    /// The message.
+    pub message: String,
+}
+
+/// What the audit record of one call needs beyond its outcome.
+#[derive(Default)]
+pub(crate) struct Record {
+    pub server: Option<String>,
+    pub tool: Option<String>,
+    pub decided: Option<Decided>,
+    pub args: Option<Value>,
+}
+
+/// One gateway tool call in progress.
+pub(crate) struct Call<'a> {
+    pub gw: &'a Arc<Gateway>,
+    pub caller: &'a Caller,
+    /// The policy this call is judged by, loaded once.
+    pub snapshot: Arc<PolicySnapshot>,
+    /// The servers this call sees, loaded once.
+    pub servers: Arc<ServerSet>,
+    /// The agent the call is judged as (as given; default resolution is the policy's).
+    pub agent: Option<&'a str>,
+    pub params: Params<'a>,
+    pub record: Record,
+}
+
+impl Gateway {
+    /// Runs the gateway tool `name` for `caller`: judged, limited, measured and audited.
+    pub async fn call_tool(
+        self: &Arc<Self>,
+        caller: &Caller,
+        name: &str,
+        arguments: Option<&RawValue>,
+    ) -> Result<ToolReply, NoSuchTool> {
+        let Some(op) = Operation::named(name) else {
+            return Err(NoSuchTool {
+                code: codes::INVALID_PARAMS,
+                message: format!("unknown tool `{}`", bounded(name)),
+            });
+        };
+        let started = Instant::now();
+        let ts = SystemTime::now();
+        let snapshot = self.policy();
+        let servers = self.servers();
+        let mut record = Record::default();
+        let given = arguments
+            .and_then(|a| crate::wire::object::Members::of(a).ok())
+            .and_then(|m| m.get("agent_id").map(|v| serde_json::from_str::<Value>(v.get()).unwrap_or(Value::Null)));
+        let (agent, spoof, reply): (Option<String>, Option<String>, ToolReply) = match given {
+            Some(v) if !v.is_string() && !v.is_null() => {
+                let e = GatewayError::new(ErrorCode::InvalidArgument, "`agent_id` must be a string");
+                (None, None, ToolReply::Error(e))
+            }
+            given => match caller.identity.resolve(given.as_ref().and_then(Value::as_str)) {
+                Ok(agent) => {
+                    let agent = agent.map(str::to_owned);
+                    let reply = match Params::new(arguments, op.name(), op.params()) {
+                        Ok(params) => {
+                            let mut call = Call {
+                                gw: self,
+                                caller,
+                                snapshot: snapshot.clone(),
+                                servers,
+                                agent: agent.as_deref(),
+                                params,
+                                record: Record::default(),
+                            };
+                            let reply = call.run(op).await;
+                            record = call.record;
+                            reply
+                        }
+                        Err(e) => ToolReply::Error(e),
+                    };
+                    (agent, None, reply)
+                }
+                Err(spoof) => {
+                    let e = spoof_error(&spoof);
+                    (Some(spoof.bound.clone()), Some(spoof.claimed), ToolReply::Error(e))
+                }
+            },
+        };
+        let latency = started.elapsed();
+        let outcome = reply.error().map(|e| e.code);
+        let key = Metrics::agent_key(agent.as_deref(), &snapshot.table);
+        self.metrics().record(key, op.name(), outcome, latency);
+        self.audit()
+            .record(AuditEvent {
+                ts,
+                operation: op.name(),
+                agent,
+                claimed_agent: spoof,
+                server: record.server.map(|s| bounded(&s).into_owned()),
+                tool: record.tool.map(|t| bounded(&t).into_owned()),
+                snapshot: record.decided.is_none().then(|| snapshot.table.snapshot_id().to_owned()),
+                decided: record.decided,
+                outcome,
+                latency,
+                args: record.args,
+            })
+            .await;
+        Ok(reply)
+    }
+}
+
+impl Call<'_> {
+    async fn run(&mut self, op: Operation) -> ToolReply {
+        if let Err(e) = self.gw.limits().check_rate(self.agent, &self.snapshot.table) {
+            return ToolReply::Error(e);
+        }
+        let result = match op {
+            Operation::ListServers => list_servers::run(self),
+            Operation::GetServerTools => get_server_tools::run(self).await,
+            Operation::ExecuteTool => execute_tool::run(self).await,
+            Operation::GetGatewayStatus => get_gateway_status::run(self),
+        };
+        result.into()
+    }
+
+    /// Fails with `INVALID_AGENT_ID` when the agent cannot be resolved at all.
+    pub fn check_agent(&mut self) -> Result<(), GatewayError> {
+        if self.snapshot.table.agent_is_resolvable(self.agent) {
+            return Ok(());
+        }
+        self.judge("", None)
+    }
+
+    /// Decides under this call's snapshot, records the decision, and turns a denial into
+    /// its error: `INVALID_AGENT_ID` for agent problems, `DENIED_BY_POLICY` (with the
+    /// determining rule) otherwise.
+    pub fn judge(&mut self, server: &str, tool: Option<&str>) -> Result<(), GatewayError> {
+        let req = Request { agent: self.agent, server, tool };
+        let table = &self.snapshot.table;
+        let decision = table.decide(&req);
+        self.record.decided = Some(Decided {
+            snapshot: self.snapshot.clone(),
+            agent: self.agent.map(str::to_owned),
+            server: server.to_owned(),
+            tool: tool.map(str::to_owned),
+        });
+        if decision.is_allowed() {
+            return Ok(());
+        }
+        if matches!(decision.reason, Reason::UnknownAgent | Reason::InvalidAgent) {
+            return Err(GatewayError::new(ErrorCode::InvalidAgentId, agent_problem(decision.reason, self.agent)));
+        }
+        let why = table.explain(&req);
+        let (server_shown, tool_shown) = (bounded(server), tool.map(bounded));
+        let target = match &tool_shown {
+            Some(t) => format!("call tool `{t}` on server `{server_shown}`"),
+            None => format!("use server `{server_shown}`"),
+        };
+        let who = match (self.agent.filter(|a| !a.is_empty()), why.judged_as.as_deref()) {
+            (_, Some(d)) => format!("agent `{d}` (the default agent)"),
+            (Some(a), None) => format!("agent `{}`", bounded(a)),
+            (None, None) => "this agent".to_owned(),
+        };
+        let rule = why.determining_rules.first().map(|r| format!("deny `{}` at {}", r.pattern, r.location));
+        let because = match &rule {
+            Some(r) => format!("denied by rule {r}"),
+            None => "no allow rule grants it".to_owned(),
+        };
+        let mut e = GatewayError::new(ErrorCode::DeniedByPolicy, format!("{who} may not {target}: {because}"))
+            .rule(rule)
+            .server(&server_shown);
+        if let Some(t) = &tool_shown {
+            e = e.tool(t);
+        }
+        Err(e)
+    }
+
+    /// Whether this call's agent may use `server` (for listings: no decision recorded).
+    pub fn may_use(&self, server: &str) -> bool {
+        self.snapshot.table.decide(&Request::server(self.agent, server)).is_allowed()
+    }
+
+    /// Whether this call's agent may call `tool` on `server` (for listings).
+    pub fn may_call(&self, server: &str, tool: &str) -> bool {
+        self.snapshot.table.decide(&Request::tool(self.agent, server, tool)).is_allowed()
+    }
+
+    /// The configured server, or `UNKNOWN_SERVER`.
+    pub fn server(&self, name: &str) -> Result<Arc<Downstream>, GatewayError> {
+        self.servers.get(name).cloned().ok_or_else(|| {
+            let shown = bounded(name);
+            GatewayError::new(
+                ErrorCode::UnknownServer,
+                format!(
+                    "server `{shown}` is not configured (the policy allows it, but the MCP config has no such server)"
+                ),
+            )
+            .server(&shown)
+        })
+    }
+
+    /// A slot under the agent's concurrency limit (from this call's snapshot), or
+    /// `RATE_LIMITED`.
+    pub fn concurrency_permit(&self) -> Result<ConcurrencyPermit, GatewayError> {
+        let limits = self.snapshot.table.limits_for(self.agent);
+        self.gw.limits().acquire_concurrency(self.agent, limits.max_concurrent_calls)
+    }
+
+    /// Where this call's messages go downstream: progress with the caller's token, log
+    /// messages at the caller's level, requests for input to `input`.
+    pub fn route(&self, input: Option<mpsc::Sender<InputAsk>>) -> Arc<CallRoute> {
+        let c = self.caller;
+        Arc::new(CallRoute {
+            owner: c.owner,
+            progress: c.progress.clone().map(|token| (token, c.sink.clone())),
+            log: c.log_min.map(|min| (min, c.sink.clone())),
+            input,
+            last_progress: std::sync::Mutex::new(None),
+        })
+    }
+}
+
+fn agent_problem(reason: Reason, agent: Option<&str>) -> String {
+    match (reason, agent.filter(|a| !a.is_empty())) {
+        (Reason::UnknownAgent, Some(a)) => format!("agent `{}` is not in the policy", bounded(a)),
+        (Reason::UnknownAgent, None) => "the default agent is not in the policy".to_owned(),
+        (_, Some(a)) => format!(
+            "agent id `{}` is malformed: use letters, digits, `_`, `.` and `-`",
+            a.chars().take(64).collect::<String>().escape_debug()
+        ),
+        (_, None) => "`agent_id` is required: this gateway has no default agent".to_owned(),
+    }
+}
+
+fn spoof_error(spoof: &SpoofAttempt) -> GatewayError {
+    tracing::warn!(claimed = %Escaped::new(&spoof.claimed), bound = %spoof.bound, "refused a request naming another agent");
+    GatewayError::new(
+        ErrorCode::InvalidAgentId,
+        format!(
+            "this gateway is bound to agent `{}` and cannot act as `{}`",
+            spoof.bound,
+            spoof.claimed.escape_debug()
+        ),
+    )
+}

@@ -1,0 +1,158 @@
+//! The gateway's own tools: one [`Operation`] per tool owns its name, its description, its
+//! parameters and its schema. The schemas are written by hand, not derived, so the whole
+//! `tools/list` stays far below its budget of 600 tokens; the descriptions tell the
+//! discover-then-call workflow.
+
+use serde_json::{Map, Value, json};
+
+/// How the `agent_id` parameter appears in the schemas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AgentParam {
+    /// Required: no default agent and no bound identity.
+    Required,
+    /// Optional: a default agent stands in when it is missing.
+    Optional,
+    /// Absent: the gateway (or the HTTP token) is bound to one agent.
+    Absent,
+}
+
+/// A gateway tool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Operation {
+    /// `list_servers`.
+    ListServers,
+    /// `get_server_tools`.
+    GetServerTools,
+    /// `execute_tool`.
+    ExecuteTool,
+    /// `get_gateway_status`.
+    GetGatewayStatus,
+}
+
+impl Operation {
+    /// Every operation, in the order `tools/list` shows them.
+    pub const ALL: [Operation; 4] =
+        [Operation::ListServers, Operation::GetServerTools, Operation::ExecuteTool, Operation::GetGatewayStatus];
+
+    /// The operation named `name`.
+    pub fn named(name: &str) -> Option<Operation> {
+        Operation::ALL.into_iter().find(|op| op.name() == name)
+    }
+
+    /// The tool's name, as agents call it and audit records name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Operation::ListServers => "list_servers",
+            Operation::GetServerTools => "get_server_tools",
+            Operation::ExecuteTool => "execute_tool",
+            Operation::GetGatewayStatus => "get_gateway_status",
+        }
+    }
+
+    fn description(self) -> &'static str {
+        match self {
+            Operation::ListServers => "List the MCP servers you may use. Start here, then call get_server_tools.",
+            Operation::GetServerTools => {
+                "Get the definitions of a server's tools that you may call. Narrow with names or a glob pattern; cap the size with max_schema_tokens."
+            }
+            Operation::ExecuteTool => {
+                "Call a tool on a server with args matching its inputSchema from get_server_tools. Returns the tool's own result."
+            }
+            Operation::GetGatewayStatus => {
+                "Gateway health: config reloads, policy, the servers you may use, your call metrics."
+            }
+        }
+    }
+
+    /// The parameters the tool takes besides `agent_id`, in schema order.
+    pub fn params(self) -> &'static [&'static str] {
+        match self {
+            Operation::ListServers => &["include_metadata"],
+            Operation::GetServerTools => &["server", "names", "pattern", "max_schema_tokens"],
+            Operation::ExecuteTool => &["server", "tool", "args", "timeout_ms"],
+            Operation::GetGatewayStatus => &[],
+        }
+    }
+
+    fn required(self) -> &'static [&'static str] {
+        match self {
+            Operation::GetServerTools => &["server"],
+            Operation::ExecuteTool => &["server", "tool"],
+            Operation::ListServers | Operation::GetGatewayStatus => &[],
+        }
+    }
+
+    fn properties(self) -> Value {
+        match self {
+            Operation::ListServers => json!({"include_metadata": {"type": "boolean"}}),
+            Operation::GetServerTools => json!({
+                "server": {"type": "string"},
+                "names": {"type": ["string", "array"], "items": {"type": "string"}, "description": "Tool names, as a list or comma-separated"},
+                "pattern": {"type": "string", "description": "Glob; * matches any text"},
+                "max_schema_tokens": {"type": "integer", "minimum": 1}
+            }),
+            Operation::ExecuteTool => json!({
+                "server": {"type": "string"},
+                "tool": {"type": "string"},
+                "args": {"type": "object"},
+                "timeout_ms": {"type": "integer", "minimum": 1}
+            }),
+            Operation::GetGatewayStatus => json!({}),
+        }
+    }
+
+    /// The tool's definition, with `agent_id` as `agent` says.
+    pub fn definition(self, agent: AgentParam) -> Value {
+        let mut properties = Map::new();
+        if agent != AgentParam::Absent {
+            properties.insert("agent_id".into(), json!({"type": "string", "description": "Your agent id"}));
+        }
+        if let Value::Object(p) = self.properties() {
+            properties.extend(p);
+        }
+        let mut required: Vec<&str> = self.required().to_vec();
+        if agent == AgentParam::Required {
+            required.insert(0, "agent_id");
+        }
+        let mut schema = Map::new();
+        schema.insert("type".into(), json!("object"));
+        schema.insert("properties".into(), Value::Object(properties));
+        if !required.is_empty() {
+            schema.insert("required".into(), json!(required));
+        }
+        json!({"name": self.name(), "description": self.description(), "inputSchema": Value::Object(schema)})
+    }
+
+    /// Every tool's definition, as the members of a `tools/list` result: `"tools":[...]`.
+    pub fn list(agent: AgentParam) -> Value {
+        Value::Array(Operation::ALL.iter().map(|op| op.definition(agent)).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stays_under_the_token_budget() {
+        for mode in [AgentParam::Required, AgentParam::Optional, AgentParam::Absent] {
+            let list = json!({"tools": Operation::list(mode)});
+            let bytes = serde_json::to_string(&list).unwrap().len();
+            assert!(bytes / 4 <= 600, "{mode:?}: {} tokens", bytes / 4);
+        }
+    }
+
+    #[test]
+    fn agent_param_follows_the_identity_mode() {
+        let required = Operation::ExecuteTool.definition(AgentParam::Required);
+        assert_eq!(required["inputSchema"]["required"], json!(["agent_id", "server", "tool"]));
+        let bound = Operation::ExecuteTool.definition(AgentParam::Absent);
+        assert!(bound["inputSchema"]["properties"].get("agent_id").is_none());
+        assert_eq!(bound["inputSchema"]["required"], json!(["server", "tool"]));
+        let optional = Operation::ListServers.definition(AgentParam::Optional);
+        assert!(optional["inputSchema"]["properties"].get("agent_id").is_some());
+        assert!(optional["inputSchema"].get("required").is_none());
+        assert_eq!(Operation::named("execute_tool"), Some(Operation::ExecuteTool));
+        assert_eq!(Operation::named("nope"), None);
+    }
+}

@@ -1,0 +1,158 @@
+//! The state every client shares: the current policy and servers (swapped by reloads), the
+//! settings fixed at startup, the audit trail, metrics and limits.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+
+use crate::config::servers::HttpSettings;
+use crate::config::{PolicySnapshot, ReloadStatus};
+use crate::downstream::DownstreamSettings;
+use crate::gateway::identity::Identity;
+use crate::gateway::servers::ServerSet;
+use crate::limits::Limits;
+use crate::telemetry::audit::Audit;
+use crate::telemetry::metrics::Metrics;
+
+/// How long the downstreams get to stop at shutdown.
+const SHUTDOWN_LIMIT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Settings fixed at startup.
+#[derive(Debug, Clone)]
+pub struct GatewaySettings {
+    /// Show agent ids, paths and servers' stderr in status output.
+    pub debug: bool,
+    /// Log tool arguments in the audit log.
+    pub audit_args: bool,
+    /// The MCP config file.
+    pub mcp_config_path: PathBuf,
+    /// The rules file.
+    pub rules_path: PathBuf,
+    /// The `--default-agent` flag, applied to every compiled policy.
+    pub default_agent: Option<String>,
+}
+
+/// What a [`Gateway`] is built from.
+pub struct GatewayParts {
+    /// The first policy.
+    pub policy: PolicySnapshot,
+    /// The first servers.
+    pub servers: ServerSet,
+    /// The first HTTP settings.
+    pub http: HttpSettings,
+    /// Settings fixed at startup.
+    pub settings: GatewaySettings,
+    /// Settings of every downstream.
+    pub downstream: Arc<DownstreamSettings>,
+    /// The audit trail.
+    pub audit: Audit,
+    /// The startup loads, as the status reports them.
+    pub reload: ReloadStatus,
+    /// Who the callers are.
+    pub identity: Identity,
+}
+
+/// The state shared by every client.
+pub struct Gateway {
+    policy: ArcSwap<PolicySnapshot>,
+    servers: ArcSwap<ServerSet>,
+    http: ArcSwap<HttpSettings>,
+    settings: GatewaySettings,
+    downstream: Arc<DownstreamSettings>,
+    audit: Audit,
+    metrics: Metrics,
+    reload: ReloadStatus,
+    limits: Limits,
+    identity: Identity,
+}
+
+impl Gateway {
+    /// A gateway from its parts.
+    pub fn new(parts: GatewayParts) -> Gateway {
+        Gateway {
+            policy: ArcSwap::from_pointee(parts.policy),
+            servers: ArcSwap::from_pointee(parts.servers),
+            http: ArcSwap::from_pointee(parts.http),
+            settings: parts.settings,
+            downstream: parts.downstream,
+            audit: parts.audit,
+            metrics: Metrics::default(),
+            reload: parts.reload,
+            limits: Limits::default(),
+            identity: parts.identity,
+        }
+    }
+
+    /// The current policy. A call loads it once and keeps it ([`crate::gateway::call::Call`]).
+    pub fn policy(&self) -> Arc<PolicySnapshot> {
+        self.policy.load_full()
+    }
+
+    /// The current servers.
+    pub fn servers(&self) -> Arc<ServerSet> {
+        self.servers.load_full()
+    }
+
+    /// The current HTTP settings (tokens, allowed hosts).
+    pub fn http(&self) -> Arc<HttpSettings> {
+        self.http.load_full()
+    }
+
+    /// Serves `snapshot` from the next call on.
+    pub fn swap_policy(&self, snapshot: PolicySnapshot) {
+        self.policy.store(Arc::new(snapshot));
+    }
+
+    /// Serves `servers` and `http` from the next call on; returns the servers replaced.
+    pub fn swap_servers(&self, servers: ServerSet, http: HttpSettings) -> Arc<ServerSet> {
+        self.http.store(Arc::new(http));
+        self.servers.swap(Arc::new(servers))
+    }
+
+    /// Settings fixed at startup.
+    pub fn settings(&self) -> &GatewaySettings {
+        &self.settings
+    }
+
+    /// Settings of every downstream.
+    pub fn downstream_settings(&self) -> &Arc<DownstreamSettings> {
+        &self.downstream
+    }
+
+    /// The audit trail.
+    pub fn audit(&self) -> &Audit {
+        &self.audit
+    }
+
+    /// Call metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// What the loads of the two files did.
+    pub fn reload_status(&self) -> &ReloadStatus {
+        &self.reload
+    }
+
+    /// Per-agent rate and concurrency limits.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Stops every downstream (whole process groups) and flushes the audit log, within
+    /// bounds.
+    pub async fn shutdown(&self) {
+        let servers = self.servers();
+        let stops = servers.iter().map(|d| d.shutdown());
+        if tokio::time::timeout(SHUTDOWN_LIMIT, futures::future::join_all(stops)).await.is_err() {
+            tracing::warn!("some downstreams did not stop in time");
+        }
+        self.audit.flush(std::time::Duration::from_secs(1)).await;
+    }
+
+    /// Who the callers are, when no HTTP token says otherwise.
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+}

@@ -1,0 +1,119 @@
+//! The standard headers of a 2026-07-28 POST: `MCP-Protocol-Version`, `Mcp-Method` and
+//! `Mcp-Name` must agree with the body, so that proxies and load balancers that route on them
+//! see the truth. A mismatch is refused with -32020.
+
+use axum::http::HeaderMap;
+use serde_json::value::RawValue;
+
+use crate::wire::object::Members;
+
+/// Why the headers do not match the body.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("header mismatch: {0}")]
+pub struct Mismatch(pub String);
+
+/// One header's value, decoding the `=?base64?…?=` form.
+fn header(headers: &HeaderMap, name: &str) -> Result<Option<String>, Mismatch> {
+    let mut values = headers.get_all(name).iter();
+    let Some(value) = values.next() else { return Ok(None) };
+    if values.next().is_some() {
+        return Err(Mismatch(format!("more than one {name} header")));
+    }
+    let text = value.to_str().map_err(|_| Mismatch(format!("the {name} header is not visible ASCII")))?;
+    match text.strip_prefix("=?base64?").and_then(|t| t.strip_suffix("?=")) {
+        Some(encoded) => {
+            use base64::Engine as _;
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(encoded)
+                .map_err(|_| Mismatch(format!("the {name} header is not valid base64")))?;
+            String::from_utf8(bytes).map(Some).map_err(|_| Mismatch(format!("the {name} header is not UTF-8")))
+        }
+        None => Ok(Some(text.to_owned())),
+    }
+}
+
+/// The body value `Mcp-Name` must equal for `method`, if the method has one.
+fn name_of(method: &str, params: Option<&RawValue>) -> Option<(&'static str, Option<String>)> {
+    let key = match method {
+        "tools/call" | "prompts/get" => "name",
+        "resources/read" | "resources/subscribe" | "resources/unsubscribe" => "uri",
+        "tasks/get" | "tasks/update" | "tasks/cancel" | "tasks/result" => "taskId",
+        _ => return None,
+    };
+    let value = params
+        .and_then(|p| Members::of(p).ok())
+        .and_then(|m| m.get(key).and_then(|v| serde_json::from_str::<String>(v.get()).ok()));
+    Some((key, value))
+}
+
+/// Checks the headers of a 2026-07-28 request against its body.
+pub fn check(headers: &HeaderMap, method: &str, params: Option<&RawValue>, version: &str) -> Result<(), Mismatch> {
+    match header(headers, "mcp-protocol-version")? {
+        Some(v) if v != version => {
+            return Err(Mismatch(format!(
+                "the MCP-Protocol-Version header `{}` does not match the request's `_meta` `{version}`",
+                crate::logging::bounded(&v)
+            )));
+        }
+        _ => {}
+    }
+    match header(headers, "mcp-method")? {
+        None => return Err(Mismatch("the Mcp-Method header is missing".to_owned())),
+        Some(m) if m != method => {
+            return Err(Mismatch(format!(
+                "the Mcp-Method header `{}` does not match the body's method `{method}`",
+                crate::logging::bounded(&m)
+            )));
+        }
+        Some(_) => {}
+    }
+    if let Some((key, value)) = name_of(method, params) {
+        match (header(headers, "mcp-name")?, value) {
+            (None, _) => return Err(Mismatch(format!("the Mcp-Name header is missing (`{method}` needs it)"))),
+            (Some(h), Some(v)) if h == v => {}
+            (Some(h), v) => {
+                return Err(Mismatch(format!(
+                    "the Mcp-Name header `{}` does not match the body's `{key}` `{}`",
+                    crate::logging::bounded(&h),
+                    crate::logging::bounded(v.as_deref().unwrap_or(""))
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn h(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut m = HeaderMap::new();
+        for (k, v) in pairs {
+            m.append(*k, HeaderValue::from_str(v).unwrap());
+        }
+        m
+    }
+
+    #[test]
+    fn headers_must_match_the_body() {
+        let params = RawValue::from_string(r#"{"name":"execute_tool","arguments":{}}"#.into()).unwrap();
+        let p = Some(params.as_ref());
+        let ok =
+            h(&[("mcp-protocol-version", "2026-07-28"), ("mcp-method", "tools/call"), ("mcp-name", "execute_tool")]);
+        assert_eq!(check(&ok, "tools/call", p, "2026-07-28"), Ok(()));
+        let b64 = h(&[("mcp-method", "tools/call"), ("mcp-name", "=?base64?ZXhlY3V0ZV90b29s?=")]);
+        assert_eq!(check(&b64, "tools/call", p, "2026-07-28"), Ok(()));
+        for bad in [
+            h(&[("mcp-method", "tools/call"), ("mcp-name", "other")]),
+            h(&[("mcp-method", "tools/list"), ("mcp-name", "execute_tool")]),
+            h(&[("mcp-name", "execute_tool")]),
+            h(&[("mcp-method", "tools/call")]),
+            h(&[("mcp-protocol-version", "2025-06-18"), ("mcp-method", "tools/call"), ("mcp-name", "execute_tool")]),
+        ] {
+            assert!(check(&bad, "tools/call", p, "2026-07-28").is_err(), "{bad:?}");
+        }
+        assert_eq!(check(&h(&[("mcp-method", "tools/list")]), "tools/list", None, "2026-07-28"), Ok(()));
+    }
+}

@@ -1,0 +1,277 @@
+//! Answering one request, of any revision.
+//!
+//! A request with `io.modelcontextprotocol/protocolVersion` in its `_meta` is a 2026-07-28
+//! request: its revision, capabilities and log level come with it, and it needs no
+//! handshake. Any other request belongs to a client that ran `initialize` (a stdio
+//! connection, an HTTP session), whose negotiated revision and capabilities apply.
+//! Results are shaped for the request's revision ([`crate::mcp::shape`]).
+
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use tokio_util::sync::CancellationToken;
+
+use crate::gateway::caller::{Asker, Caller};
+use crate::gateway::operation::Operation;
+use crate::gateway::{Gateway, Identity};
+use crate::logging::bounded;
+use crate::mcp::shape::{ResultKind, for_caller};
+use crate::mcp::{ClientCaps, RequestMeta, Version, codes, meta};
+use crate::server::client::{ClientAsker, ClientState, Negotiated, next_owner};
+use crate::wire::object::Members;
+use crate::wire::{Sink, build};
+
+/// The gateway's instructions to agents.
+const INSTRUCTIONS: &str = "A gateway to many MCP servers. Call list_servers, then get_server_tools for a server, \
+     then execute_tool. Only what your policy allows is listed.";
+
+/// One request, owned (it outlives the buffer it was read from).
+#[derive(Debug)]
+pub struct Request {
+    /// Its id, as written.
+    pub id: Box<RawValue>,
+    /// Its method.
+    pub method: String,
+    /// Its params, as written.
+    pub params: Option<Box<RawValue>>,
+}
+
+/// A request's failure as a JSON-RPC error.
+struct Failure {
+    code: i64,
+    message: String,
+    data: Option<String>,
+}
+
+impl Failure {
+    fn new(code: i64, message: impl Into<String>) -> Self {
+        Failure { code, message: message.into(), data: None }
+    }
+}
+
+/// The revision and capabilities a request is served with.
+struct Era {
+    version: Version,
+    caps: ClientCaps,
+    /// Whether the request is a 2026-07-28 one (no session state applies).
+    modern: bool,
+}
+
+/// Answers `req` from `client` (`None`: a stateless HTTP request) as `identity`, writing the
+/// response (and any messages before it) to `sink`.
+pub async fn handle(
+    gw: &Arc<Gateway>,
+    client: Option<&Arc<ClientState>>,
+    identity: &Identity,
+    req: Request,
+    sink: Sink,
+    cancel: CancellationToken,
+) {
+    let response = match answer(gw, client, identity, &req, &sink, cancel).await {
+        Ok(result) => build::result(req.id.get(), result.as_bytes()),
+        Err(f) => {
+            let data = f.data.as_deref().and_then(|d| RawValue::from_string(d.to_owned()).ok());
+            build::error(req.id.get(), f.code, &f.message, data.as_deref())
+        }
+    };
+    let _ = sink.finish(response).await;
+}
+
+async fn answer(
+    gw: &Arc<Gateway>,
+    client: Option<&Arc<ClientState>>,
+    identity: &Identity,
+    req: &Request,
+    sink: &Sink,
+    cancel: CancellationToken,
+) -> Result<String, Failure> {
+    let params = req.params.as_deref();
+    let meta = RequestMeta::of(params);
+    if meta.protocol_version.is_none() {
+        match req.method.as_str() {
+            "initialize" => return initialize(client, params),
+            // A 2025 client may ping at any time, before `initialize` too.
+            "ping" => return Ok("{}".to_owned()),
+            _ => {}
+        }
+    }
+    let era = era(client, &meta)?;
+    let shaped = |json: &str, kind| for_caller(json, era.version, kind).into_owned();
+    match req.method.as_str() {
+        "server/discover" => Ok(discover()),
+        "tools/list" => {
+            if params
+                .and_then(|p| Members::of(p).ok())
+                .is_some_and(|m| m.get("cursor").is_some_and(|c| c.get() != "null"))
+            {
+                return Err(Failure::new(
+                    codes::INVALID_PARAMS,
+                    "invalid cursor: the gateway's tool list has one page",
+                ));
+            }
+            let tools = Operation::list(identity.agent_param());
+            Ok(shaped(&format!(r#"{{"tools":{tools}}}"#), ResultKind::Cacheable))
+        }
+        "tools/call" => {
+            let call = tool_call(params)?;
+            let caller = Caller {
+                owner: client.map_or_else(next_owner, |c| c.owner()),
+                identity: identity.clone(),
+                version: era.version,
+                caps: era.caps,
+                sink: sink.clone(),
+                progress: meta.progress_token.map(ToOwned::to_owned),
+                log_min: log_min(client, &meta, era.modern),
+                cancel,
+                asker: match (era.modern, client) {
+                    (false, Some(c)) => Some(Arc::new(ClientAsker(c.clone())) as Arc<dyn Asker>),
+                    _ => None,
+                },
+                traceparent: meta.traceparent.as_deref().map(str::to_owned),
+            };
+            match gw.call_tool(&caller, &call.name, call.arguments).await {
+                Ok(reply) => Ok(shaped(&reply.json(), ResultKind::Plain)),
+                Err(e) => Err(Failure::new(e.code, e.message)),
+            }
+        }
+        "logging/setLevel" if !era.modern => {
+            let level = params
+                .and_then(|p| Members::of(p).ok())
+                .and_then(|m| m.get("level").and_then(|l| serde_json::from_str::<String>(l.get()).ok()));
+            match (client, level) {
+                (Some(c), Some(level)) if c.set_log_level(&level) => Ok("{}".to_owned()),
+                (_, level) => Err(Failure::new(
+                    codes::INVALID_PARAMS,
+                    format!("invalid log level `{}`", bounded(level.as_deref().unwrap_or(""))),
+                )),
+            }
+        }
+        other => Err(Failure::new(codes::METHOD_NOT_FOUND, format!("method not found: `{}`", bounded(other)))),
+    }
+}
+
+/// The revision and capabilities of a request: its own (2026-07-28), else its client's.
+fn era(client: Option<&Arc<ClientState>>, meta: &RequestMeta<'_>) -> Result<Era, Failure> {
+    if let Some(requested) = &meta.protocol_version {
+        let version = Version::parse(requested).filter(|v| !v.has_initialize()).ok_or_else(|| {
+            let supported: Vec<&str> = Version::ALL.iter().map(|v| v.as_str()).collect();
+            Failure {
+                code: codes::UNSUPPORTED_PROTOCOL_VERSION,
+                message: format!("unsupported protocol version `{}`", bounded(requested)),
+                data: Some(serde_json::json!({"supported": supported, "requested": requested}).to_string()),
+            }
+        })?;
+        let Some(caps) = meta.client_capabilities else {
+            return Err(Failure::new(
+                codes::INVALID_PARAMS,
+                format!("a {version} request needs `_meta` `{}`", meta::CLIENT_CAPABILITIES),
+            ));
+        };
+        return Ok(Era { version, caps: ClientCaps::parse(Some(caps)), modern: true });
+    }
+    match client.and_then(|c| c.negotiated()) {
+        Some(n) => Ok(Era { version: n.version, caps: n.caps, modern: false }),
+        None => Err(Failure::new(
+            codes::INVALID_REQUEST,
+            "send `initialize` first, or a 2026-07-28 request with its `_meta` (`io.modelcontextprotocol/protocolVersion`)",
+        )),
+    }
+}
+
+/// The lowest log level a request wants: its own (2026-07-28: none unless it asks), else its
+/// client's `logging/setLevel`.
+fn log_min(client: Option<&Arc<ClientState>>, meta: &RequestMeta<'_>, modern: bool) -> Option<u8> {
+    if modern {
+        return meta.log_level.as_deref().and_then(meta::log_level_rank);
+    }
+    client.map(|c| c.log_min())
+}
+
+fn initialize(client: Option<&Arc<ClientState>>, params: Option<&RawValue>) -> Result<String, Failure> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Init<'a> {
+        protocol_version: String,
+        #[serde(default, borrow)]
+        capabilities: Option<&'a RawValue>,
+    }
+    let init: Init<'_> = params.and_then(|p| serde_json::from_str(p.get()).ok()).ok_or_else(|| {
+        Failure::new(codes::INVALID_PARAMS, "invalid parameters for `initialize`: malformed parameters")
+    })?;
+    let version = Version::negotiate_initialize(&init.protocol_version);
+    let Some(client) = client else {
+        return Err(Failure::new(codes::INVALID_REQUEST, "`initialize` needs a session"));
+    };
+    if !client.negotiate(Negotiated { version, caps: ClientCaps::parse(init.capabilities) }) {
+        return Err(Failure::new(codes::INVALID_REQUEST, "the client is initialized already"));
+    }
+    Ok(format!(
+        r#"{{"protocolVersion":"{version}","capabilities":{},"serverInfo":{},"instructions":{}}}"#,
+        capabilities(),
+        server_info(),
+        build::json_string(INSTRUCTIONS)
+    ))
+}
+
+/// `server/discover`'s result: every revision, the capabilities, and the cache hints (the
+/// gateway's answers depend on the caller's policy: private, and stale at once).
+fn discover() -> String {
+    let versions: Vec<String> = Version::ALL.iter().map(|v| format!("\"{v}\"")).collect();
+    format!(
+        r#"{{"resultType":"complete","supportedVersions":[{}],"capabilities":{},"instructions":{},"ttlMs":0,"cacheScope":"private","_meta":{{"{}":{}}}}}"#,
+        versions.join(","),
+        capabilities(),
+        build::json_string(INSTRUCTIONS),
+        meta::SERVER_INFO,
+        server_info()
+    )
+}
+
+/// What the gateway offers its clients.
+fn capabilities() -> &'static str {
+    r#"{"logging":{},"tools":{}}"#
+}
+
+fn server_info() -> String {
+    format!(r#"{{"name":"mcpgw","version":"{}"}}"#, env!("CARGO_PKG_VERSION"))
+}
+
+/// The name and arguments of a `tools/call`.
+struct ToolCall<'a> {
+    name: String,
+    arguments: Option<&'a RawValue>,
+}
+
+fn tool_call(params: Option<&RawValue>) -> Result<ToolCall<'_>, Failure> {
+    #[derive(Deserialize)]
+    struct P<'a> {
+        name: String,
+        #[serde(default, borrow)]
+        arguments: Option<&'a RawValue>,
+    }
+    let invalid =
+        |detail: String| Failure::new(codes::INVALID_PARAMS, format!("invalid parameters for `tools/call`: {detail}"));
+    let params = params.ok_or_else(|| invalid("`params` is required".to_owned()))?;
+    let p: P<'_> = serde_json::from_str(params.get()).map_err(|e| invalid(e.to_string()))?;
+    if let Some(args) = p.arguments
+        && !matches!(crate::wire::envelope::first_byte(args), Some(b'{'))
+        && args.get() != "null"
+    {
+        return Err(invalid("`arguments` must be an object".to_owned()));
+    }
+    Ok(ToolCall { name: p.name, arguments: p.arguments })
+}
+
+/// Handles a notification from `client`.
+pub fn notification(client: &ClientState, method: &str, params: Option<&RawValue>) {
+    match method {
+        "notifications/cancelled" => {
+            if let Some(id) = params.and_then(|p| Members::of(p).ok()).and_then(|m| m.get("requestId")) {
+                client.cancel(id);
+            }
+        }
+        "notifications/initialized" | "notifications/roots/list_changed" | "notifications/progress" => {}
+        other => tracing::debug!(method = %crate::logging::Escaped::new(other), "ignoring a notification"),
+    }
+}
