@@ -78,17 +78,17 @@ impl GatewayError {
         GatewayError { code, message: message.into(), rule: None, server: None, tool: None, retry_after_ms: None }
     }
 
-    /// Names the server concerned.
+    /// Names the server concerned (cut to a bounded length: it may come from a client).
     #[must_use]
     pub fn server(mut self, server: &str) -> Self {
-        self.server = Some(server.to_owned());
+        self.server = Some(crate::logging::bounded(server).into_owned());
         self
     }
 
-    /// Names the tool concerned.
+    /// Names the tool concerned (cut to a bounded length: it may come from a client).
     #[must_use]
     pub fn tool(mut self, tool: &str) -> Self {
-        self.tool = Some(tool.to_owned());
+        self.tool = Some(crate::logging::bounded(tool).into_owned());
         self
     }
 

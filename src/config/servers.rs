@@ -39,6 +39,42 @@ pub struct HttpSettings {
     pub allowed_origins: Vec<String>,
     /// SHA-256 hashes of the operator tokens, which may read `/metrics` and `/ready`'s detail.
     pub admin_tokens: Vec<[u8; 32]>,
+    /// What one client may make the gateway hold (read at startup).
+    pub limits: HttpLimits,
+}
+
+/// What clients may make an HTTP gateway hold: sessions, connections, the time to send
+/// headers, request-body bytes in flight. Set in `gateway.http.limits`; read at startup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpLimits {
+    /// Sessions per agent (per credential).
+    pub sessions_per_agent: usize,
+    /// Sessions in all.
+    pub sessions_total: usize,
+    /// How long a session may sit idle before it ends.
+    pub session_idle: Duration,
+    /// Connections served at once.
+    pub connections: usize,
+    /// How long a client may take to send a request's headers.
+    pub header_timeout: Duration,
+    /// Request-body bytes in flight per agent.
+    pub body_bytes_per_agent: usize,
+    /// Request-body bytes in flight in all.
+    pub body_bytes_total: usize,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        HttpLimits {
+            sessions_per_agent: 256,
+            sessions_total: 4096,
+            session_idle: Duration::from_secs(600),
+            connections: 2048,
+            header_timeout: Duration::from_secs(10),
+            body_bytes_per_agent: 192 << 20,
+            body_bytes_total: 384 << 20,
+        }
+    }
 }
 
 /// One bearer token, kept only as its SHA-256 hash.

@@ -24,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::servers::ServerSpec;
 use crate::error::{ErrorCode, GatewayError};
+use crate::logging::bounded;
 use crate::mcp::{Version, codes};
 use crate::wire::build::json_string;
 use catalog::{ToolCache, ToolDef};
@@ -428,6 +429,7 @@ impl Downstream {
 
     /// The gateway error for a failed request `what`.
     fn request_error(&self, e: RequestError, what: &str, timeout: Duration, tool: Option<&str>) -> GatewayError {
+        let what = bounded(what);
         let error = match e {
             RequestError::Timeout => GatewayError::new(
                 ErrorCode::Timeout,
@@ -516,9 +518,10 @@ impl Downstream {
 
 /// `TOOL_NOT_FOUND` for a tool the server does not have.
 pub fn not_found(server: &str, tool: &str) -> GatewayError {
+    let (server, tool) = (bounded(server), bounded(tool));
     GatewayError::new(ErrorCode::ToolNotFound, format!("server `{server}` has no tool `{tool}`"))
-        .server(server)
-        .tool(tool)
+        .server(&server)
+        .tool(&tool)
 }
 
 /// Counts a call in flight for as long as it lives.

@@ -429,6 +429,16 @@ impl Rpc {
             Ask(Box<RawValue>, String, Option<Box<RawValue>>),
             Done,
         }
+        if let Err(why) = crate::wire::envelope::check_limits(&bytes) {
+            // Well-formed but unusable (a result nested 5,000 deep): fail its request at
+            // once, rather than hand it to a client whose parser would choke on it.
+            if let LineHead { id: Some(id), is_request: false } = scan_head(&bytes)
+                && let Some(id) = id.as_u64()
+            {
+                self.deliver(id, Err(RequestError::Malformed(why.to_owned())));
+            }
+            return;
+        }
         let next = match crate::wire::parse(&bytes) {
             Ok(Message::Result { id, result }) => match (parse_id(id), span_of(&bytes, result.get())) {
                 (Some(id), Some(span)) => Next::Deliver(id, Ok(span)),

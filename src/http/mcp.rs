@@ -272,13 +272,13 @@ async fn read_body(
         return Err(too_large(declared.unwrap_or(0), max));
     }
     let mut permit = st.budget.permit(agent);
+    let mut chunks = body.into_data_stream();
     if let Some(n) = declared
         && let Err(e) = permit.grow(n)
     {
-        return Err(plain(StatusCode::SERVICE_UNAVAILABLE, &format!("Service Unavailable: {e}")));
+        return Err(over_budget(&mut chunks, e, max).await);
     }
     let mut bytes = Vec::with_capacity(declared.unwrap_or(0).min(max));
-    let mut chunks = body.into_data_stream();
     while let Some(chunk) = chunks.next().await {
         let chunk =
             chunk.map_err(|e| plain(StatusCode::BAD_REQUEST, &format!("Bad Request: the body broke off: {e}")))?;
@@ -288,11 +288,35 @@ async fn read_body(
         if declared.is_none()
             && let Err(e) = permit.grow(chunk.len())
         {
-            return Err(plain(StatusCode::SERVICE_UNAVAILABLE, &format!("Service Unavailable: {e}")));
+            return Err(over_budget(&mut chunks, e, max).await);
         }
         bytes.extend_from_slice(&chunk);
     }
     Ok((bytes, permit))
+}
+
+/// How long a refused body may take to arrive (and be thrown away).
+const DRAIN_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// 503 for a body over the budget. The body is read and thrown away first (holding no
+/// memory), so that the client, still sending it, gets the answer rather than a reset
+/// connection.
+async fn over_budget(
+    chunks: &mut (impl futures::Stream<Item = Result<bytes::Bytes, axum::Error>> + Unpin),
+    e: crate::http::budget::OverBudget,
+    max: usize,
+) -> Response {
+    let drain = async {
+        let mut seen = 0usize;
+        while let Some(Ok(chunk)) = chunks.next().await {
+            seen += chunk.len();
+            if seen > max {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(DRAIN_LIMIT, drain).await;
+    plain(StatusCode::SERVICE_UNAVAILABLE, &format!("Service Unavailable: {e}"))
 }
 
 fn too_large(size: usize, max: usize) -> Response {

@@ -7,7 +7,7 @@
 //!
 //! What a client can make the gateway hold is bounded: connections (past the cap, a
 //! connection is answered at once: `/health` still says the process is up, anything else
-//! gets 503), the time to send request headers, request-body bytes in flight ([`budget`]),
+//! gets 503), the time to send request headers, (all in `gateway.http.limits`, read at startup) request-body bytes in flight ([`budget`]),
 //! and sessions ([`sessions`]).
 //!
 //! The operator's endpoints tell more than an agent should know (every agent's metrics, every
@@ -47,6 +47,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::ServeArgs;
+use crate::config::servers::HttpLimits;
 use crate::gateway::Gateway;
 use auth::{Credential, credential, unauthorized};
 use budget::{BodyBudget, BudgetLimits};
@@ -58,17 +59,13 @@ use sessions::{SessionLimits, Sessions};
 pub const DRAIN_LIMIT: Duration = Duration::from_secs(10);
 /// How long connections get to close once the streams have ended.
 const CLOSE_LIMIT: Duration = Duration::from_secs(2);
-/// How long a client may take to send a request's headers (slowloris).
-const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
-/// Connections served at once; past this, connections are answered by [`overflow`].
-const MAX_CONNECTIONS: usize = 2048;
 /// How often idle sessions are looked for.
 const EXPIRY_SWEEP: Duration = Duration::from_secs(30);
 
 /// What the HTTP handlers share.
 pub struct HttpState {
     gw: Arc<Gateway>,
-    sessions: Sessions,
+    sessions: Arc<Sessions>,
     budget: BodyBudget,
     peers: AllowedPeers,
     /// Whether the gateway started with tokens: a reload that removes every token then
@@ -92,10 +89,17 @@ pub async fn serve_http(gw: Arc<Gateway>, args: &ServeArgs) -> Result<(), String
         ));
     }
     let stop = CancellationToken::new();
+    let limits = http.limits;
+    let sessions = Arc::new(Sessions::new(SessionLimits {
+        per_agent: limits.sessions_per_agent,
+        total: limits.sessions_total,
+        idle: limits.session_idle,
+    }));
+    let budget = BudgetLimits { per_agent: limits.body_bytes_per_agent, total: limits.body_bytes_total };
     let state = Arc::new(HttpState {
         gw: gw.clone(),
-        sessions: Sessions::new(SessionLimits::default()),
-        budget: BodyBudget::new(BudgetLimits::default()),
+        sessions: sessions.clone(),
+        budget: BodyBudget::new(budget),
         peers: allowed_peers(&gw, addr),
         required: authenticated,
         stop: stop.clone(),
@@ -118,8 +122,8 @@ pub async fn serve_http(gw: Arc<Gateway>, args: &ServeArgs) -> Result<(), String
             let admin_bound = l.local_addr().map_err(|e| format!("cannot read the address listened on: {e}"))?;
             let admin_state = Arc::new(HttpState {
                 gw: gw.clone(),
-                sessions: Sessions::new(SessionLimits::default()),
-                budget: BodyBudget::new(BudgetLimits::default()),
+                sessions: sessions.clone(),
+                budget: BodyBudget::new(budget),
                 peers: AllowedPeers::default(),
                 required: false,
                 stop: stop.clone(),
@@ -152,10 +156,10 @@ pub async fn serve_http(gw: Arc<Gateway>, args: &ServeArgs) -> Result<(), String
     };
     let accepting = CancellationToken::new();
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let serving = accept_loop(listener, app, accepting.clone(), &graceful);
+    let serving = accept_loop(listener, app, accepting.clone(), &graceful, &limits);
     let admin_serving = async {
         if let Some((l, admin_app)) = admin {
-            accept_loop(l, admin_app, accepting.clone(), &graceful).await;
+            accept_loop(l, admin_app, accepting.clone(), &graceful, &limits).await;
         }
     };
     let signal = async {
@@ -191,8 +195,9 @@ async fn accept_loop(
     app: Router,
     accepting: CancellationToken,
     graceful: &hyper_util::server::graceful::GracefulShutdown,
+    limits: &HttpLimits,
 ) {
-    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let slots = Arc::new(Semaphore::new(limits.connections));
     let overflow = Arc::new(Semaphore::new(overflow::MAX_OVERFLOW));
     loop {
         let accepted = tokio::select! {
@@ -218,7 +223,7 @@ async fn accept_loop(
         let service = TowerToHyperService::new(app.clone());
         let conn = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
-            .header_read_timeout(HEADER_TIMEOUT)
+            .header_read_timeout(limits.header_timeout)
             .serve_connection(TokioIo::new(tcp), service);
         let conn = graceful.watch(conn);
         tokio::spawn(async move {

@@ -15,7 +15,9 @@
 use sha2::{Digest, Sha256};
 
 use super::Expander;
-use crate::config::servers::{HttpSettings, TokenEntry};
+use std::time::Duration;
+
+use crate::config::servers::{HttpLimits, HttpSettings, TokenEntry};
 use crate::located::json::read::Value;
 use crate::policy::is_valid_agent_id;
 
@@ -32,7 +34,10 @@ impl Expander<'_> {
 
     fn http_settings(&mut self, v: &Value<'_>, out: &mut HttpSettings) {
         let Some(http) = v.object("an object") else { return };
-        http.warn_unknown(&["tokens", "admin_tokens", "allowed_hosts", "allowed_origins"]);
+        http.warn_unknown(&["tokens", "admin_tokens", "allowed_hosts", "allowed_origins", "limits"]);
+        if let Some(limits) = http.get("limits") {
+            limits_section(&limits, &mut out.limits);
+        }
         if let Some(tokens) = http.get("tokens") {
             self.tokens(&tokens, out);
         }
@@ -118,6 +123,46 @@ impl Expander<'_> {
             }
         };
         Some(sha256)
+    }
+}
+
+/// `gateway.http.limits`: each a whole number above 0.
+fn limits_section(v: &Value<'_>, out: &mut HttpLimits) {
+    let Some(limits) = v.object("an object") else { return };
+    const KEYS: &[&str] = &[
+        "sessions_per_agent",
+        "sessions_total",
+        "session_idle_ms",
+        "connections",
+        "header_timeout_ms",
+        "body_bytes_per_agent",
+        "body_bytes_total",
+    ];
+    limits.deny_unknown(KEYS);
+    let positive = |key: &str| -> Option<usize> {
+        limits.get(key)?.number("a whole number above 0", |t| t.parse::<usize>().ok().filter(|n| *n > 0))
+    };
+    let ms = |key: &str| positive(key).map(|n| Duration::from_millis(n as u64));
+    if let Some(n) = positive("sessions_per_agent") {
+        out.sessions_per_agent = n;
+    }
+    if let Some(n) = positive("sessions_total") {
+        out.sessions_total = n;
+    }
+    if let Some(d) = ms("session_idle_ms") {
+        out.session_idle = d;
+    }
+    if let Some(n) = positive("connections") {
+        out.connections = n;
+    }
+    if let Some(d) = ms("header_timeout_ms") {
+        out.header_timeout = d;
+    }
+    if let Some(n) = positive("body_bytes_per_agent") {
+        out.body_bytes_per_agent = n;
+    }
+    if let Some(n) = positive("body_bytes_total") {
+        out.body_bytes_total = n;
     }
 }
 

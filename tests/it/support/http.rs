@@ -72,6 +72,12 @@ impl<'a> HttpGatewayBuilder<'a> {
         self
     }
 
+    /// Adds command-line arguments.
+    pub fn args(mut self, args: &[&str]) -> Self {
+        self.args.extend(args.iter().map(|a| (*a).to_owned()));
+        self
+    }
+
     /// Sets an environment variable for the gateway.
     pub fn env(mut self, key: &str, value: &str) -> Self {
         self.env.push((key.to_owned(), value.to_owned()));

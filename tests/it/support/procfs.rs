@@ -28,6 +28,12 @@ pub fn stat(pid: u32) -> Option<Stat> {
     Some(Stat { state, ppid, pgrp })
 }
 
+/// The resident set size of `pid` in kB (`VmRSS`), if it runs.
+pub fn rss_kb(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.trim().trim_end_matches(" kB").parse().ok())
+}
+
 /// Whether `pid` is a live (not zombie) process.
 pub fn pid_alive(pid: u32) -> bool {
     stat(pid).is_some_and(|stat| !matches!(stat.state, 'Z' | 'X'))
