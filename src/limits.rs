@@ -1,82 +1,97 @@
-//! Per-agent rate limits: requests per second (a token bucket) and calls in flight.
+//! Per-agent limits: requests per second (GCRA, by `governor`) and calls in flight (a
+//! semaphore per agent).
 //!
-//! The limits come from the policy (`limits` in an agent block) and are read on every
-//! request, so they reload with it. Agents are keyed by the id they are judged as.
+//! The limits come from the policy (`limits` in an agent block). A call reads them from its
+//! own snapshot, so they reload with the policy; an agent whose limit changed gets a fresh
+//! limiter. Agents are keyed by the id they are judged as. Agent patterns admit unbounded
+//! ids, so entries no call has used for a while are forgotten once there are many.
 
 use std::collections::HashMap;
+use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultDirectRateLimiter, Quota};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::error::{ErrorCode, GatewayError};
 use crate::policy::DecisionTable;
 
-/// Calls in flight, per agent.
-type InFlightMap = Arc<Mutex<HashMap<String, u32>>>;
+/// Past this many agents, entries unused for [`FORGET_AFTER`] are forgotten.
+const PRUNE_ABOVE: usize = 1024;
+/// How long an entry may go unused before it may be forgotten. A rate limiter idle this long
+/// has refilled completely, so forgetting it changes nothing.
+const FORGET_AFTER: Duration = Duration::from_secs(60);
+
+/// One agent's limiters.
+struct Entry {
+    /// The requests-per-second limiter and the rate it was built for.
+    rate: Option<(u32, Arc<DefaultDirectRateLimiter>)>,
+    /// The calls-in-flight semaphore and the maximum it was built for.
+    slots: Option<(u32, Arc<Semaphore>)>,
+    used: Instant,
+}
 
 /// The live state of every agent's limits.
 #[derive(Default)]
 pub struct Limits {
-    buckets: Mutex<Buckets>,
-    in_flight: InFlightMap,
+    agents: Mutex<Agents>,
+    clock: DefaultClock,
 }
 
-/// Every agent's token bucket, and when to next forget the full ones.
 #[derive(Default)]
-struct Buckets {
-    map: HashMap<String, Bucket>,
-    /// Prune when the map grows past this (and past [`PRUNE_ABOVE`]): twice what the last
-    /// prune kept, so that pruning stays amortised O(1) per call however many agents are busy.
+struct Agents {
+    map: HashMap<String, Entry>,
+    /// Prune when the map grows past this: twice what the last prune kept, so that pruning
+    /// stays amortised O(1) per call however many agents are busy.
     prune_at: usize,
 }
-
-struct Bucket {
-    tokens: f64,
-    last: Instant,
-    /// The rate the bucket last refilled at (its capacity too).
-    rate: f64,
-}
-
-impl Bucket {
-    /// Whether the bucket has refilled completely by `now`, so forgetting it changes nothing.
-    fn is_full(&self, now: Instant) -> bool {
-        self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate >= self.rate
-    }
-}
-
-/// Past this many buckets, full ones are forgotten (agent patterns admit unbounded ids).
-const PRUNE_ABOVE: usize = 1024;
 
 fn key(agent: Option<&str>) -> String {
     agent.unwrap_or("").to_owned()
 }
 
 impl Limits {
-    /// Takes one request from the agent's bucket, or fails with `RATE_LIMITED` and how long to
-    /// wait.
-    pub fn check_rate(&self, agent: Option<&str>, table: &DecisionTable) -> Result<(), GatewayError> {
-        let Some(rate) = table.limits_for(agent).requests_per_second else { return Ok(()) };
-        let rate = f64::from(rate);
+    /// The entry of `agent`, created if needed; prunes unused entries when there are many.
+    fn with_entry<T>(&self, agent: Option<&str>, f: impl FnOnce(&mut Entry) -> T) -> T {
+        let mut agents = self.agents.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
-        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
-        if buckets.map.len() > buckets.prune_at.max(PRUNE_ABOVE) {
-            buckets.map.retain(|_, b| !b.is_full(now));
-            buckets.prune_at = 2 * buckets.map.len();
+        if agents.map.len() > agents.prune_at.max(PRUNE_ABOVE) {
+            agents.map.retain(|_, e| {
+                now.duration_since(e.used) < FORGET_AFTER
+                    || e.slots.as_ref().is_some_and(|(max, s)| s.available_permits() < *max as usize)
+            });
+            agents.prune_at = 2 * agents.map.len();
         }
-        let bucket = buckets.map.entry(key(agent)).or_insert(Bucket { tokens: rate, last: now, rate });
-        bucket.tokens = (bucket.tokens + now.duration_since(bucket.last).as_secs_f64() * rate).min(rate);
-        bucket.last = now;
-        bucket.rate = rate;
-        if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
+        let entry = agents.map.entry(key(agent)).or_insert(Entry { rate: None, slots: None, used: now });
+        entry.used = now;
+        f(entry)
+    }
+
+    /// Takes one request from the agent's allowance, or fails with `RATE_LIMITED` and how long
+    /// to wait.
+    pub fn check_rate(&self, agent: Option<&str>, table: &DecisionTable) -> Result<(), GatewayError> {
+        let Some(rate) = table.limits_for(agent).requests_per_second.and_then(NonZeroU32::new) else {
             return Ok(());
-        }
-        let wait_ms = ((1.0 - bucket.tokens) / rate * 1000.0).ceil() as u64;
-        let mut e = GatewayError::new(
-            ErrorCode::RateLimited,
-            format!("rate limit of {rate} requests per second exceeded; retry in {wait_ms} ms"),
-        );
-        e.retry_after_ms = Some(wait_ms.max(1));
-        Err(e)
+        };
+        let limiter = self.with_entry(agent, |e| match &e.rate {
+            Some((r, l)) if *r == rate.get() => l.clone(),
+            _ => {
+                let l = Arc::new(DefaultDirectRateLimiter::direct(Quota::per_second(rate)));
+                e.rate = Some((rate.get(), l.clone()));
+                l
+            }
+        });
+        limiter.check().map_err(|not_until| {
+            let wait_ms = not_until.wait_time_from(self.clock.now()).as_millis().max(1) as u64;
+            let mut e = GatewayError::new(
+                ErrorCode::RateLimited,
+                format!("rate limit of {rate} requests per second exceeded; retry in {wait_ms} ms"),
+            );
+            e.retry_after_ms = Some(wait_ms);
+            e
+        })
     }
 
     /// Takes a slot under the agent's limit of calls in flight, released when dropped.
@@ -86,38 +101,30 @@ impl Limits {
         max: Option<u32>,
     ) -> Result<ConcurrencyPermit, GatewayError> {
         let Some(max) = max else { return Ok(ConcurrencyPermit(None)) };
-        let k = key(agent);
-        let mut map = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
-        let n = map.entry(k.clone()).or_insert(0);
-        if *n >= max {
-            let mut e = GatewayError::new(
-                ErrorCode::RateLimited,
-                format!("limit of {max} calls in flight reached; retry when one finishes"),
-            );
-            e.retry_after_ms = Some(100);
-            return Err(e);
-        }
-        *n += 1;
-        Ok(ConcurrencyPermit(Some((self.in_flight.clone(), k))))
-    }
-}
-
-/// A slot under a concurrency limit.
-pub struct ConcurrencyPermit(Option<(InFlightMap, String)>);
-
-impl Drop for ConcurrencyPermit {
-    fn drop(&mut self) {
-        if let Some((map, k)) = self.0.take() {
-            let mut map = map.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(n) = map.get_mut(&k) {
-                *n = n.saturating_sub(1);
-                if *n == 0 {
-                    map.remove(&k);
-                }
+        let slots = self.with_entry(agent, |e| match &e.slots {
+            Some((m, s)) if *m == max => s.clone(),
+            _ => {
+                let s = Arc::new(Semaphore::new(max as usize));
+                e.slots = Some((max, s.clone()));
+                s
+            }
+        });
+        match slots.try_acquire_owned() {
+            Ok(permit) => Ok(ConcurrencyPermit(Some(permit))),
+            Err(_) => {
+                let mut e = GatewayError::new(
+                    ErrorCode::RateLimited,
+                    format!("limit of {max} calls in flight reached; retry when one finishes"),
+                );
+                e.retry_after_ms = Some(100);
+                Err(e)
             }
         }
     }
 }
+
+/// A slot under a concurrency limit.
+pub struct ConcurrencyPermit(#[allow(dead_code, reason = "held for its drop")] Option<OwnedSemaphorePermit>);
 
 #[cfg(test)]
 mod tests {
@@ -145,25 +152,25 @@ mod tests {
         assert!(l.acquire_concurrency(Some("a"), Some(1)).is_err());
         drop(first);
         assert!(l.acquire_concurrency(Some("a"), Some(1)).is_ok());
+        // A new maximum (a reload) gets a fresh semaphore.
+        let _one = l.acquire_concurrency(Some("a"), Some(1)).unwrap();
+        assert!(l.acquire_concurrency(Some("a"), Some(2)).is_ok());
     }
 
     #[test]
-    fn full_buckets_are_forgotten() {
-        let p = PolicySet::from_json_str("r.json", r#"{"agents": {"a.*": {"limits": {"requests_per_second": 1}}}}"#)
-            .unwrap();
-        let t = DecisionTable::compile(&p).unwrap();
+    fn unused_entries_are_forgotten() {
         let l = Limits::default();
-        let long_ago = Instant::now() - std::time::Duration::from_secs(5);
+        let long_ago = Instant::now() - Duration::from_secs(120);
         {
-            let mut buckets = l.buckets.lock().unwrap();
+            let mut agents = l.agents.lock().unwrap();
             for i in 0..2000 {
-                buckets.map.insert(format!("a.{i}"), Bucket { tokens: 0.0, last: long_ago, rate: 1.0 });
+                agents.map.insert(format!("a.{i}"), Entry { rate: None, slots: None, used: long_ago });
             }
-            buckets.map.insert("a.busy".into(), Bucket { tokens: 0.0, last: Instant::now(), rate: 1.0 });
+            agents.map.insert("a.busy".into(), Entry { rate: None, slots: None, used: Instant::now() });
         }
-        assert!(l.check_rate(Some("a.new"), &t).is_ok());
-        let buckets = l.buckets.lock().unwrap();
-        let mut kept: Vec<&String> = buckets.map.keys().collect();
+        let _p = l.acquire_concurrency(Some("a.new"), Some(3)).unwrap();
+        let agents = l.agents.lock().unwrap();
+        let mut kept: Vec<&String> = agents.map.keys().collect();
         kept.sort();
         assert_eq!(kept, ["a.busy", "a.new"]);
     }

@@ -95,6 +95,6 @@ pub async fn metrics(State(st): State<Arc<HttpState>>, req: Request) -> Response
     });
     let mut resp = (StatusCode::OK, text).into_response();
     resp.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(crate::telemetry::prometheus::CONTENT_TYPE));
     resp
 }

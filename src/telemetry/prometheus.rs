@@ -1,10 +1,19 @@
-//! Prometheus text exposition of the gateway's metrics, for `/metrics`.
+//! The gateway's metrics as an OpenMetrics text exposition, for `/metrics`, written by
+//! `prometheus-client` from a snapshot taken at scrape time (the metrics themselves live in
+//! [`Metrics`], which also answers `get_gateway_status`).
 
-use std::fmt::Write;
+use std::borrow::Cow;
 
-use crate::config::{ConfigFile, ReloadStatus};
-use crate::downstream::StatusReport;
-use crate::telemetry::metrics::Metrics;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::registry::Registry;
+
+use crate::config::{ConfigFile, FileStatus, ReloadStatus};
+use crate::downstream::{Status, StatusReport};
+use crate::telemetry::metrics::{Metrics, OpStats};
 
 /// What the exposition shows.
 pub struct Exposition<'a> {
@@ -21,74 +30,149 @@ pub struct Exposition<'a> {
 /// Histogram bucket bounds, in seconds.
 const BUCKETS: [f64; 14] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0, 60.0];
 
+/// The content type of the exposition.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// The values of one scrape.
+struct Scrape {
+    ops: Vec<((String, &'static str), OpStats)>,
+    servers: Vec<(String, StatusReport)>,
+    files: [(&'static str, FileStatus); 2],
+    snapshot: String,
+}
+
+type Labels = Vec<(Cow<'static, str>, Cow<'static, str>)>;
+
+fn labels(pairs: &[(&'static str, &str)]) -> Labels {
+    pairs.iter().map(|(k, v)| (Cow::Borrowed(*k), Cow::Owned((*v).to_owned()))).collect()
+}
+
+/// Writes one counter family: each sample with its labels and value.
+fn counters(
+    encoder: &mut DescriptorEncoder<'_>,
+    name: &str,
+    help: &str,
+    samples: impl Iterator<Item = (Labels, u64)>,
+) -> Result<(), std::fmt::Error> {
+    let mut family = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
+    for (l, v) in samples {
+        ConstCounter::new(v).encode(family.encode_family(&l)?)?;
+    }
+    Ok(())
+}
+
+impl std::fmt::Debug for Scrape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scrape").field("series", &self.ops.len()).field("servers", &self.servers.len()).finish()
+    }
+}
+
+impl Collector for Scrape {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        let op_labels = |(agent, op): &(String, &'static str)| labels(&[("agent", agent), ("operation", op)]);
+        counters(
+            &mut encoder,
+            "mcpgw_calls",
+            "Gateway tool calls by agent and operation.",
+            self.ops.iter().map(|(k, s)| (op_labels(k), s.count)),
+        )?;
+        counters(
+            &mut encoder,
+            "mcpgw_call_errors",
+            "Gateway tool calls that ended in a gateway error.",
+            self.ops.iter().map(|(k, s)| (op_labels(k), s.errors)),
+        )?;
+        {
+            let mut family = encoder.encode_descriptor(
+                "mcpgw_call_duration_seconds",
+                "Time spent in the gateway per call.",
+                None,
+                MetricType::Histogram,
+            )?;
+            for (k, s) in &self.ops {
+                let l = op_labels(k);
+                let mut below = 0;
+                let mut buckets: Vec<(f64, u64)> = BUCKETS
+                    .iter()
+                    .map(|le| {
+                        let cumulative = s.latency.count_le(le * 1000.0);
+                        let bucket = cumulative - below;
+                        below = cumulative;
+                        (*le, bucket)
+                    })
+                    .collect();
+                buckets.push((f64::MAX, s.latency.total() - below));
+                family.encode_family(&l)?.encode_histogram::<Labels>(
+                    s.latency.sum_seconds(),
+                    s.latency.total(),
+                    &buckets,
+                    None,
+                )?;
+            }
+        }
+        let server = |name: &String| labels(&[("server", name)]);
+        counters(
+            &mut encoder,
+            "mcpgw_server_calls",
+            "Calls forwarded to a downstream server.",
+            self.servers.iter().map(|(n, r)| (server(n), r.calls)),
+        )?;
+        counters(
+            &mut encoder,
+            "mcpgw_server_errors",
+            "Forwarded calls that failed (not counting isError results).",
+            self.servers.iter().map(|(n, r)| (server(n), r.errors)),
+        )?;
+        counters(
+            &mut encoder,
+            "mcpgw_server_restarts",
+            "Times a downstream server was started again.",
+            self.servers.iter().map(|(n, r)| (server(n), r.restarts)),
+        )?;
+        {
+            let mut family = encoder.encode_descriptor(
+                "mcpgw_server_up",
+                "1 when the downstream server is connected.",
+                None,
+                MetricType::Gauge,
+            )?;
+            for (n, r) in &self.servers {
+                ConstGauge::new(i64::from(r.status == Status::Ready)).encode(family.encode_family(&server(n))?)?;
+            }
+        }
+        let file = |f: &'static str| labels(&[("file", f)]);
+        counters(
+            &mut encoder,
+            "mcpgw_reloads",
+            "Configuration loads tried, by file.",
+            self.files.iter().map(|(f, s)| (file(f), s.attempts)),
+        )?;
+        counters(
+            &mut encoder,
+            "mcpgw_reload_failures",
+            "Configuration loads that failed, by file.",
+            self.files.iter().map(|(f, s)| (file(f), s.failures)),
+        )?;
+        let mut info =
+            encoder.encode_descriptor("mcpgw_policy", "The policy snapshot being served.", None, MetricType::Info)?;
+        info.encode_info(&labels(&[("snapshot", &self.snapshot)]))?;
+        Ok(())
+    }
+}
+
 /// The whole exposition.
 pub fn render(x: &Exposition<'_>) -> String {
+    let scrape = Scrape {
+        ops: x.metrics.snapshot(),
+        servers: x.servers.clone(),
+        files: [("rules", x.reload.get(ConfigFile::Rules)), ("mcp_config", x.reload.get(ConfigFile::McpConfig))],
+        snapshot: x.snapshot.to_owned(),
+    };
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(scrape));
     let mut out = String::new();
-    let ops = x.metrics.snapshot();
-    header(&mut out, "mcpgw_calls_total", "counter", "Gateway tool calls by agent and operation.");
-    for ((agent, op), s) in &ops {
-        let _ = writeln!(out, "mcpgw_calls_total{{agent=\"{}\",operation=\"{op}\"}} {}", escape(agent), s.count);
+    if prometheus_client::encoding::text::encode(&mut out, &registry).is_err() {
+        out.clear();
     }
-    header(&mut out, "mcpgw_call_errors_total", "counter", "Gateway tool calls that ended in a gateway error.");
-    for ((agent, op), s) in &ops {
-        let _ = writeln!(out, "mcpgw_call_errors_total{{agent=\"{}\",operation=\"{op}\"}} {}", escape(agent), s.errors);
-    }
-    header(&mut out, "mcpgw_call_duration_seconds", "histogram", "Time spent in the gateway per call.");
-    for ((agent, op), s) in &ops {
-        let labels = format!("agent=\"{}\",operation=\"{op}\"", escape(agent));
-        for le in BUCKETS {
-            let _ = writeln!(
-                out,
-                "mcpgw_call_duration_seconds_bucket{{{labels},le=\"{le}\"}} {}",
-                s.latency.count_le(le * 1000.0)
-            );
-        }
-        let _ = writeln!(out, "mcpgw_call_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}", s.latency.total());
-        let _ = writeln!(out, "mcpgw_call_duration_seconds_sum{{{labels}}} {}", s.latency.sum_seconds());
-        let _ = writeln!(out, "mcpgw_call_duration_seconds_count{{{labels}}} {}", s.latency.total());
-    }
-
-    let reports = &x.servers;
-    for (name, help, get) in [
-        (
-            "mcpgw_server_calls_total",
-            "Calls forwarded to a downstream server.",
-            (|r: &crate::downstream::StatusReport| r.calls) as fn(&_) -> u64,
-        ),
-        ("mcpgw_server_errors_total", "Forwarded calls that failed (not counting isError results).", |r| r.errors),
-        ("mcpgw_server_restarts_total", "Times a downstream server was started again.", |r| r.restarts),
-    ] {
-        header(&mut out, name, "counter", help);
-        for (server, r) in reports {
-            let _ = writeln!(out, "{name}{{server=\"{}\"}} {}", escape(server), get(r));
-        }
-    }
-    header(&mut out, "mcpgw_server_up", "gauge", "1 when the downstream server is connected.");
-    for (server, r) in reports {
-        let up = u8::from(r.status == crate::downstream::Status::Ready);
-        let _ = writeln!(out, "mcpgw_server_up{{server=\"{}\"}} {up}", escape(server));
-    }
-
-    // Each family's samples must follow its own HELP/TYPE lines, together.
-    let files = [("rules", x.reload.get(ConfigFile::Rules)), ("mcp_config", x.reload.get(ConfigFile::McpConfig))];
-    header(&mut out, "mcpgw_reloads_total", "counter", "Configuration loads tried, by file.");
-    for (file, s) in &files {
-        let _ = writeln!(out, "mcpgw_reloads_total{{file=\"{file}\"}} {}", s.attempts);
-    }
-    header(&mut out, "mcpgw_reload_failures_total", "counter", "Configuration loads that failed, by file.");
-    for (file, s) in &files {
-        let _ = writeln!(out, "mcpgw_reload_failures_total{{file=\"{file}\"}} {}", s.failures);
-    }
-    header(&mut out, "mcpgw_policy_info", "gauge", "The policy snapshot being served.");
-    let _ = writeln!(out, "mcpgw_policy_info{{snapshot=\"{}\"}} 1", escape(x.snapshot));
     out
-}
-
-fn header(out: &mut String, name: &str, kind: &str, help: &str) {
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-}
-
-/// Escapes a label value (backslash, quote, newline).
-fn escape(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }

@@ -434,3 +434,50 @@ async fn reading_or_rewriting_the_same_content_does_not_reload() {
     assert_eq!(s["reload"]["rules"]["attempts"], 2, "one reload per change, none caused by its own read: {s}");
     gw.client.close().await;
 }
+
+#[tokio::test]
+async fn a_call_keeps_the_snapshot_it_started_with() {
+    // The call starts under a policy that knows `dev` and limits it; while it runs, the
+    // policy is replaced by one that does not know `dev` at all. The call's decision, its
+    // metrics key and its audit line all belong to the first policy.
+    let servers = [("tools", fixture_server(&["--name", "tools"]))];
+    let first = json!({"agents": {"dev": {"allow": {"servers": ["tools"]},
+                                          "limits": {"max_concurrent_calls": 1, "requests_per_second": 100}}}});
+    let gw = crate::support::http::HttpGateway::start(&servers, first).await;
+    let client = gw.client(None).await;
+    let r = client.call_tool("get_gateway_status", json!({"agent_id": "dev"})).await.unwrap();
+    let old = structured(&r)["policy"]["snapshot"].as_str().unwrap().to_owned();
+    let slow = client.call_tool(
+        "execute_tool",
+        json!({"agent_id": "dev", "server": "tools", "tool": "sleep", "args": {"ms": 1500}}),
+    );
+    let reload = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        write_json(&gw.files.file_path("rules.json"), &json!({"agents": {"ops": {"allow": {"servers": ["tools"]}}}}));
+        // Until the reload lands, `dev` is still known.
+        let deadline = Instant::now() + RELOAD_WAIT;
+        loop {
+            let r = client.call_tool("list_servers", json!({"agent_id": "dev"})).await.unwrap();
+            if error_code(&r).as_deref() == Some("INVALID_AGENT_ID") {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the reload never happened: {r:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    let (slept, ()) = tokio::join!(slow, reload);
+    let slept = slept.unwrap();
+    assert_eq!(first_text(&slept), "slept 1500", "the call finished under the policy it started with: {slept:?}");
+    let audited = eventually(RELOAD_WAIT, || gw.audit_lines().iter().any(|l| l["operation"] == "execute_tool")).await;
+    assert!(audited, "the call was never audited");
+    let lines = gw.audit_lines();
+    let call = lines.iter().find(|l| l["operation"] == "execute_tool").expect("the call's audit line");
+    assert_eq!(call["snapshot"], old, "{call}");
+    assert_eq!((call["decision"].as_str(), call["outcome"].as_str()), (Some("allow"), Some("ok")), "{call}");
+    let m = gw.metrics(&[]).await;
+    assert_eq!(m.get("mcpgw_calls_total{agent=\"dev\",operation=\"execute_tool\"}"), Some(1.0), "{}", m.text);
+    assert!(m.get("mcpgw_calls_total{agent=\"(unknown)\",operation=\"execute_tool\"}").is_none(), "{}", m.text);
+    let new = m.series("mcpgw_policy_info");
+    assert!(!new[0].0.contains(&old), "the gateway serves the new policy: {new:?}");
+    client.close().await;
+}

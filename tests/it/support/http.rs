@@ -195,7 +195,7 @@ impl HttpGateway {
     pub async fn metrics(&self, headers: &[(&str, &str)]) -> Metrics {
         let r = self.get("/metrics", headers).await;
         assert_eq!(r.status, 200, "/metrics: {r:?}");
-        assert!(r.header("content-type").is_some_and(|t| t.starts_with("text/plain")), "{r:?}");
+        assert!(r.header("content-type").is_some_and(|t| t.starts_with("application/openmetrics-text")), "{r:?}");
         Metrics::parse(&r.body)
     }
 
@@ -384,9 +384,9 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// Parses the text, checking the format rules a scraper relies on: every sample belongs to
-    /// a family announced by `# TYPE` just before it (samples of one family are contiguous),
-    /// and no family is announced twice.
+    /// Parses the text (OpenMetrics), checking the format rules a scraper relies on: every
+    /// sample belongs to a family announced by `# TYPE` just before it (samples of one family
+    /// are contiguous), no family is announced twice, and the text ends with `# EOF`.
     pub fn parse(text: &str) -> Self {
         let mut samples = Vec::new();
         let mut families: Vec<String> = Vec::new();
@@ -408,14 +408,18 @@ impl Metrics {
             let value: f64 = value.parse().unwrap_or_else(|_| panic!("bad value in `{line}`"));
             let name = series.split('{').next().unwrap_or(series);
             let (family, kind) = current.as_ref().unwrap_or_else(|| panic!("sample `{line}` before any # TYPE"));
-            let belongs = if kind == "histogram" {
-                ["_bucket", "_sum", "_count"].iter().any(|s| name.strip_suffix(s) == Some(family.as_str()))
-            } else {
-                name == family
+            // OpenMetrics names a family without its samples' suffixes.
+            let suffixes: &[&str] = match kind.as_str() {
+                "histogram" => &["_bucket", "_sum", "_count"],
+                "counter" => &["_total", "_created"],
+                "info" => &["_info"],
+                _ => &[""],
             };
+            let belongs = suffixes.iter().any(|s| name.strip_suffix(s) == Some(family.as_str()));
             assert!(belongs, "sample `{line}` is not in the family `{family}` announced before it:\n{text}");
             samples.push((series.to_owned(), value));
         }
+        assert!(text.ends_with("# EOF\n"), "the exposition does not end with # EOF:\n{text}");
         Metrics { text: text.to_owned(), samples }
     }
 
