@@ -29,22 +29,38 @@ pub fn compile_rules_text(
     text: &str,
     default_agent: Option<&str>,
     known_servers: Option<&[String]>,
-) -> Result<(PolicySnapshot, Vec<String>), String> {
-    let policy = config::parse_rules(path, text).map_err(|e| e.to_string())?;
+) -> Result<(PolicySnapshot, Vec<String>), Diagnostics> {
+    let policy = config::parse_rules(path, text)?;
     let options = CompileOptions { default_agent: default_agent.map(str::to_owned) };
-    let table = DecisionTable::compile_with(&policy, &options).map_err(|e| e.to_string())?;
+    let table = DecisionTable::compile_with(&policy, &options)?;
     let mut lints = Diagnostics(policy.lint(&LintContext { known_servers }));
     lints.attach_source_lines(text);
     let warnings = lints.iter().map(ToString::to_string).collect();
     Ok((PolicySnapshot { table, path: path.to_owned(), loaded_at: SystemTime::now() }, warnings))
 }
 
+/// Why a reload failed: the file could not be read, or what it holds is wrong.
+#[derive(Debug, thiserror::Error)]
+enum ReloadError {
+    /// Unreadable, missing or not UTF-8.
+    #[error(transparent)]
+    Read(#[from] config::ConfigError),
+    /// Rules that do not parse, validate or compile.
+    #[error(transparent)]
+    Rules(#[from] Diagnostics),
+}
+
 /// Reads a file for a reload: its text, or `None` when there is nothing to do (the content
 /// is what the last load read, and the reload is not `forced`). A read error fails the load.
-fn read_for_reload(gw: &Gateway, which: ConfigFile, path: &Path, forced: bool) -> Option<Result<String, String>> {
+fn read_for_reload(
+    gw: &Gateway,
+    which: ConfigFile,
+    path: &Path,
+    forced: bool,
+) -> Option<Result<String, config::ConfigError>> {
     match config::read_text(path) {
         Ok(text) => gw.reload_status().note_content(which, &text, forced).then_some(Ok(text)),
-        Err(e) => Some(Err(e.to_string())),
+        Err(e) => Some(Err(e)),
     }
 }
 
@@ -57,8 +73,10 @@ pub fn reload_rules(gw: &Gateway, forced: bool) {
         return;
     };
     let names: Vec<String> = gw.servers().iter().map(|d| d.name().to_owned()).collect();
-    let compiled =
-        text.and_then(|text| compile_rules_text(&path, &text, gw.settings().default_agent.as_deref(), Some(&names)));
+    let compiled = text.map_err(ReloadError::from).and_then(|text| {
+        compile_rules_text(&path, &text, gw.settings().default_agent.as_deref(), Some(&names))
+            .map_err(ReloadError::from)
+    });
     match compiled {
         Ok((snapshot, warnings)) => {
             let old = gw.policy().table.snapshot_id().to_owned();
@@ -72,7 +90,7 @@ pub fn reload_rules(gw: &Gateway, forced: bool) {
         }
         Err(e) => {
             tracing::error!(path = %path.display(), "rules reload failed; the previous policy keeps serving:\n{e}");
-            gw.reload_status().failure(ConfigFile::Rules, e);
+            gw.reload_status().failure(ConfigFile::Rules, e.to_string());
         }
     }
 }
@@ -87,11 +105,11 @@ pub fn reload_servers(gw: &Arc<Gateway>, forced: bool) {
         tracing::debug!(path = %path.display(), "MCP config unchanged; nothing to reload");
         return;
     };
-    let config = match text.and_then(|text| config::servers_from_text(&path, &text).map_err(|e| e.to_string())) {
+    let config = match text.and_then(|text| config::servers_from_text(&path, &text)) {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(path = %path.display(), "MCP config reload failed; the previous servers keep serving:\n{e}");
-            gw.reload_status().failure(ConfigFile::McpConfig, e);
+            gw.reload_status().failure(ConfigFile::McpConfig, e.to_string());
             return;
         }
     };

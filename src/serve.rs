@@ -62,27 +62,54 @@ async fn run(args: &ServeArgs) -> ExitCode {
     }
 }
 
+/// Why the gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// `--agent` or `--default-agent` is no agent id.
+    #[error("{flag} `{id}` is not a valid agent id (use letters, digits, `_`, `.` and `-`)")]
+    AgentFlag {
+        /// The flag.
+        flag: &'static str,
+        /// What it was given.
+        id: String,
+    },
+    /// A configuration file could not be found, read or parsed.
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    /// The rules do not parse, validate or compile.
+    #[error(transparent)]
+    Rules(#[from] crate::policy::Diagnostics),
+    /// The audit log cannot be opened.
+    #[error("cannot open the audit log {}: {source}", path.display())]
+    Audit {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
 /// Loads both files and builds the shared gateway, printing what was loaded to stderr.
-pub async fn build(args: &ServeArgs) -> Result<Arc<Gateway>, String> {
+pub async fn build(args: &ServeArgs) -> Result<Arc<Gateway>, StartupError> {
     for (flag, id) in [("--agent", &args.agent), ("--default-agent", &args.default_agent)] {
         if let Some(id) = id.as_deref().filter(|id| !is_valid_agent_id(id)) {
-            return Err(format!("{flag} `{id}` is not a valid agent id (use letters, digits, `_`, `.` and `-`)"));
+            return Err(StartupError::AgentFlag { flag, id: id.to_owned() });
         }
     }
-    let mcp_path = config::find_mcp_config(args.config.mcp_config.as_deref()).map_err(|e| e.to_string())?;
-    let rules_path = config::find_rules(args.config.rules.as_deref()).map_err(|e| e.to_string())?;
+    let mcp_path = config::find_mcp_config(args.config.mcp_config.as_deref())?;
+    let rules_path = config::find_rules(args.config.rules.as_deref())?;
     eprintln!("mcpgw {}", env!("CARGO_PKG_VERSION"));
     eprintln!("Loading MCP server configuration from: {}", mcp_path.display());
     let reload_status = ReloadStatus::default();
-    let mcp_text = config::read_text(&mcp_path).map_err(|e| e.to_string())?;
+    let mcp_text = config::read_text(&mcp_path)?;
     reload_status.note_content(ConfigFile::McpConfig, &mcp_text, true);
-    let servers = config::servers_from_text(&mcp_path, &mcp_text).map_err(|e| e.to_string())?;
+    let servers = config::servers_from_text(&mcp_path, &mcp_text)?;
     for w in &servers.warnings {
         eprintln!("{w}");
     }
     eprintln!("Loading gateway rules from: {}", rules_path.display());
     let names: Vec<String> = servers.servers.iter().map(|s| s.name.clone()).collect();
-    let rules_text = config::read_text(&rules_path).map_err(|e| e.to_string())?;
+    let rules_text = config::read_text(&rules_path)?;
     reload_status.note_content(ConfigFile::Rules, &rules_text, true);
     let (snapshot, warnings) =
         reload::compile_rules_text(&rules_path, &rules_text, args.default_agent.as_deref(), Some(&names))?;
@@ -120,11 +147,9 @@ pub async fn build(args: &ServeArgs) -> Result<Arc<Gateway>, String> {
     Ok(Arc::new(gw))
 }
 
-async fn open_audit(given: Option<PathBuf>) -> Result<Audit, String> {
+async fn open_audit(given: Option<PathBuf>) -> Result<Audit, StartupError> {
     match given {
-        Some(path) => {
-            Audit::open(&path).await.map_err(|e| format!("cannot open the audit log {}: {e}", path.display()))
-        }
+        Some(path) => Audit::open(&path).await.map_err(|source| StartupError::Audit { path, source }),
         None => match audit::default_path() {
             Some(path) => match Audit::open(&path).await {
                 Ok(a) => Ok(a),

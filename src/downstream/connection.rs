@@ -98,7 +98,7 @@ impl Connection {
                     max_message,
                 };
                 let started = stdio::start(&launch, events, forward).map_err(|why| StartFailure {
-                    why: redact(why),
+                    why: redact(why.to_string()),
                     died_on_probe: false,
                     stderr: None,
                 })?;
@@ -107,7 +107,7 @@ impl Connection {
             }
             TransportSpec::Http { url, headers } => {
                 let (client, headers) = http::client(headers).map_err(|why| StartFailure {
-                    why: redact(why),
+                    why: redact(why.to_string()),
                     died_on_probe: false,
                     stderr: None,
                 })?;

@@ -28,21 +28,33 @@ const VERSION_HEADER: &str = "mcp-protocol-version";
 /// How long to wait before reopening a server's GET stream after it ended.
 const REOPEN_DELAY: Duration = Duration::from_secs(1);
 
+/// Why a server's HTTP client could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// A configured header name is not a header name.
+    #[error("invalid header name `{0}`")]
+    HeaderName(String),
+    /// A configured header value is not a header value (not shown: it may be a secret).
+    #[error("invalid value for header `{0}` (not shown: it may be a secret)")]
+    HeaderValue(String),
+    /// The HTTP library refused its settings.
+    #[error("cannot build an HTTP client: {0}")]
+    Build(#[from] reqwest::Error),
+}
+
 /// Builds the client and checks the configured headers.
-pub fn client(headers: &[(String, String)]) -> Result<(reqwest::Client, HeaderMap), String> {
+pub fn client(headers: &[(String, String)]) -> Result<(reqwest::Client, HeaderMap), ClientError> {
     let mut map = HeaderMap::new();
     for (k, v) in headers {
-        let key = HeaderName::try_from(k.as_str()).map_err(|e| format!("invalid header name `{k}`: {e}"))?;
-        let value = HeaderValue::try_from(v.as_str())
-            .map_err(|_| format!("invalid value for header `{k}` (not shown: it may be a secret)"))?;
+        let key = HeaderName::try_from(k.as_str()).map_err(|_| ClientError::HeaderName(k.clone()))?;
+        let value = HeaderValue::try_from(v.as_str()).map_err(|_| ClientError::HeaderValue(k.clone()))?;
         map.insert(key, value);
     }
     let client = reqwest::Client::builder()
         .tcp_nodelay(true)
         .connect_timeout(Duration::from_secs(10))
         .pool_idle_timeout(Duration::from_secs(60))
-        .build()
-        .map_err(|e| format!("cannot build an HTTP client: {e}"))?;
+        .build()?;
     Ok((client, map))
 }
 

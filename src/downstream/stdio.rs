@@ -84,10 +84,20 @@ pub struct Launch<'a> {
     pub max_message: usize,
 }
 
+/// A child that could not be started.
+#[derive(Debug, thiserror::Error)]
+#[error("could not start `{command}`: {source}")]
+pub struct SpawnError {
+    /// The program.
+    pub command: String,
+    /// Why.
+    pub source: std::io::Error,
+}
+
 /// Starts the child and its reader and writer tasks.
-pub fn start(launch: &Launch<'_>, events: EventHandler, forward: Forward) -> Result<Started, String> {
+pub fn start(launch: &Launch<'_>, events: EventHandler, forward: Forward) -> Result<Started, SpawnError> {
     let (process, pipes) = ChildProcess::spawn(launch.command, launch.args, launch.env, launch.cwd)
-        .map_err(|e| format!("could not start `{}`: {e}", launch.command))?;
+        .map_err(|source| SpawnError { command: launch.command.to_owned(), source })?;
     let process = Arc::new(process);
     let tail = Arc::new(StderrTail::default());
     spawn_drain(launch.name.clone(), pipes.stderr, tail.clone(), launch.secrets.clone());

@@ -77,16 +77,32 @@ pub struct HttpState {
     operator: bool,
 }
 
+/// Why the gateway cannot serve HTTP.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    /// No tokens and a non-loopback address.
+    #[error(
+        "refusing to serve {0} without authentication: configure `gateway.http.tokens` in the MCP config, \
+         listen on a loopback address, or pass --allow-unauthenticated"
+    )]
+    Unauthenticated(SocketAddr),
+    /// The address cannot be listened on.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
 /// Serves the gateway over HTTP until a shutdown signal.
-pub async fn serve_http(gw: Arc<Gateway>, args: &ServeArgs) -> Result<(), String> {
+pub async fn serve_http(gw: Arc<Gateway>, args: &ServeArgs) -> Result<(), HttpError> {
     let addr = args.listen;
     let http = gw.http();
     let authenticated = !http.tokens.is_empty();
     if !authenticated && !addr.ip().is_loopback() && !args.allow_unauthenticated {
-        return Err(format!(
-            "refusing to serve {addr} without authentication: configure `gateway.http.tokens` in the MCP config, \
-             listen on a loopback address, or pass --allow-unauthenticated"
-        ));
+        return Err(HttpError::Unauthenticated(addr));
     }
     let stop = CancellationToken::new();
     let limits = http.limits;
@@ -114,12 +130,13 @@ pub async fn serve_http(gw: Arc<Gateway>, args: &ServeArgs) -> Result<(), String
         .route("/health", get(ops::health))
         .route("/ready", get(ops::ready))
         .with_state(state.clone());
-    let listener = TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-    let bound = listener.local_addr().map_err(|e| format!("cannot read the address listened on: {e}"))?;
+    let listener = TcpListener::bind(addr).await.map_err(|source| HttpError::Listen { addr, source })?;
+    let bound = listener.local_addr().map_err(|source| HttpError::Listen { addr, source })?;
     let admin = match args.admin_listen {
         Some(admin_addr) => {
-            let l = TcpListener::bind(admin_addr).await.map_err(|e| format!("cannot listen on {admin_addr}: {e}"))?;
-            let admin_bound = l.local_addr().map_err(|e| format!("cannot read the address listened on: {e}"))?;
+            let listen = |source| HttpError::Listen { addr: admin_addr, source };
+            let l = TcpListener::bind(admin_addr).await.map_err(listen)?;
+            let admin_bound = l.local_addr().map_err(listen)?;
             let admin_state = Arc::new(HttpState {
                 gw: gw.clone(),
                 sessions: sessions.clone(),
