@@ -108,6 +108,15 @@ where
         };
         if let Some(request) = on_line(&client, &line, &replies) {
             let token = client.begin(&request.id);
+            if request.method == "initialize" {
+                // Settled before anything after it is read: a client that pipelines its first
+                // requests behind `initialize` gets them served in the negotiated revision.
+                let id = request.id.clone();
+                dispatch::handle(&gw, Some(&client), &identity, request, sink.clone(), token).await;
+                client.end(&id);
+                drop(slot);
+                continue;
+            }
             let (gw, client, identity, sink) = (gw.clone(), client.clone(), identity.clone(), sink.clone());
             tokio::spawn(async move {
                 let id = request.id.clone();

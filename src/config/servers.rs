@@ -109,6 +109,70 @@ pub struct ServerSpec {
     /// The values of its `${VAR}` references and its header values, to be removed from any
     /// message about it.
     pub secrets: Secrets,
+    /// Which of its requests for input reach the callers of its tools.
+    pub forward: Forward,
+}
+
+/// Which requests a server may send to the callers of its tools (`"forward"` in its entry:
+/// `{"elicitation": bool, "sampling": bool, "roots": bool}`, each `true` unless refused).
+/// Sampling lets a server drive the caller's model, so the owner of the config decides. What
+/// is refused is not declared to the server either.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Forward {
+    /// `elicitation/create`.
+    pub elicitation: bool,
+    /// `sampling/createMessage`.
+    pub sampling: bool,
+    /// `roots/list`.
+    pub roots: bool,
+}
+
+impl Default for Forward {
+    fn default() -> Self {
+        Forward { elicitation: true, sampling: true, roots: true }
+    }
+}
+
+impl Forward {
+    /// Whether `method` may be forwarded.
+    pub fn allows(&self, method: &str) -> bool {
+        match method {
+            "elicitation/create" => self.elicitation,
+            "sampling/createMessage" => self.sampling,
+            "roots/list" => self.roots,
+            _ => false,
+        }
+    }
+
+    /// The capabilities the gateway declares to the server: what it can forward.
+    pub fn capabilities(&self) -> String {
+        let mut parts = Vec::new();
+        if self.elicitation {
+            parts.push(r#""elicitation":{"form":{},"url":{}}"#);
+        }
+        if self.sampling {
+            parts.push(r#""sampling":{"tools":{}}"#);
+        }
+        if self.roots {
+            parts.push(r#""roots":{"listChanged":true}"#);
+        }
+        format!("{{{}}}", parts.join(","))
+    }
+}
+
+/// `"forward": {"elicitation": bool, "sampling": bool, "roots": bool}`.
+fn forward(v: &Value<'_>) -> Option<Forward> {
+    let fields = v.object("an object")?;
+    fields.deny_unknown(&["elicitation", "sampling", "roots"]);
+    let mut out = Forward::default();
+    for (key, slot) in
+        [("elicitation", &mut out.elicitation), ("sampling", &mut out.sampling), ("roots", &mut out.roots)]
+    {
+        if let Some(b) = fields.get(key).and_then(|f| f.bool()) {
+            *slot = b;
+        }
+    }
+    Some(out)
 }
 
 /// How to reach a downstream server.
@@ -152,8 +216,9 @@ impl ServerSpec {
     }
 }
 
-const STDIO_KEYS: &[&str] = &["command", "args", "env", "cwd", "type", "transport", "description", "timeout_ms"];
-const HTTP_KEYS: &[&str] = &["url", "headers", "type", "transport", "description", "timeout_ms"];
+const STDIO_KEYS: &[&str] =
+    &["command", "args", "env", "cwd", "type", "transport", "description", "timeout_ms", "forward"];
+const HTTP_KEYS: &[&str] = &["url", "headers", "type", "transport", "description", "timeout_ms", "forward"];
 /// The values `type` (or `transport`) may take, besides the refused `sse`.
 const TRANSPORTS: &[&str] = &["stdio", "http", "streamable-http", "streamable_http", "streamableHttp"];
 
@@ -239,6 +304,10 @@ impl Expander<'_> {
             Some(v) => Some(Duration::from_millis(millis(&v)?)),
             None => None,
         };
+        let forward = match fields.get("forward") {
+            Some(v) => forward(&v)?,
+            None => Forward::default(),
+        };
         let transport = if is_http { self.http(&name, &fields)? } else { self.stdio(&name, &fields)? };
         // As written, before expansion: what the target shows.
         let raw = |key: &str| -> Vec<String> {
@@ -260,7 +329,7 @@ impl Expander<'_> {
                 }
             }
         }
-        Some(ServerSpec { name, description, transport, timeout, target_template, secrets })
+        Some(ServerSpec { name, description, transport, timeout, target_template, secrets, forward })
     }
 
     fn stdio(&mut self, name: &str, fields: &Object<'_>) -> Option<TransportSpec> {

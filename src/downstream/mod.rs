@@ -29,7 +29,7 @@ use crate::mcp::{Version, codes};
 use crate::wire::build::json_string;
 use catalog::{ToolCache, ToolDef};
 pub use connection::Connection;
-use rpc::{CallRoute, Forward, OutRequest, RawResult, RequestError, ServerEvent};
+use rpc::{CallRoute, OutRequest, RawResult, RequestError, ServerEvent};
 
 /// Settings shared by every downstream.
 #[derive(Debug, Clone)]
@@ -152,8 +152,6 @@ pub struct Downstream {
     drained: tokio::sync::Notify,
     /// A background start ([`Downstream::start_in_background`]) is under way.
     starting_in_background: AtomicBool,
-    /// Which server requests may reach callers.
-    forward: Forward,
 }
 
 impl Downstream {
@@ -171,7 +169,6 @@ impl Downstream {
             in_flight: AtomicUsize::new(0),
             drained: tokio::sync::Notify::new(),
             starting_in_background: false.into(),
-            forward: Forward::default(),
         }
     }
 
@@ -316,7 +313,7 @@ impl Downstream {
                 }
             })
         };
-        Connection::start(&self.spec, self.settings.max_message, timeout, known, tools, events, self.forward).await
+        Connection::start(&self.spec, self.settings.max_message, timeout, known, tools, events, self.spec.forward).await
     }
 
     /// The server's tools, from the cache or listed afresh (every page).
@@ -363,7 +360,8 @@ impl Downstream {
 
     /// Calls a tool and returns the downstream's result as it is, within what is left of
     /// `budget`. The call's progress, logs and requests for input go by `route`; cancelling
-    /// `cancel` cancels the call downstream.
+    /// `cancel` cancels the call downstream. `extra` are more params members (raw, without
+    /// braces), such as the `inputResponses` of an input round.
     pub async fn call(
         &self,
         tool: &str,
@@ -371,10 +369,11 @@ impl Downstream {
         route: Arc<CallRoute>,
         budget: Budget,
         cancel: CancellationToken,
+        extra: &str,
     ) -> Result<RawResult, GatewayError> {
         let _in_flight = InFlight::enter(self);
         self.calls.fetch_add(1, Ordering::Relaxed);
-        let result = self.call_inner(tool, arguments, route, budget, cancel).await;
+        let result = self.call_inner(tool, arguments, route, budget, cancel, extra).await;
         if result.is_err() {
             self.errors.fetch_add(1, Ordering::Relaxed);
         }
@@ -388,12 +387,17 @@ impl Downstream {
         route: Arc<CallRoute>,
         budget: Budget,
         cancel: CancellationToken,
+        extra: &str,
     ) -> Result<RawResult, GatewayError> {
         let conn = self.connection(budget.remaining()).await?;
         let mut members = format!(r#""name":{}"#, json_string(tool));
         if let Some(args) = arguments {
             members.push_str(r#","arguments":"#);
             members.push_str(args.get());
+        }
+        if !extra.is_empty() {
+            members.push(',');
+            members.push_str(extra);
         }
         let head = rpc::RequestHead { method: "tools/call".into(), name: Some(tool.to_owned()), params: Vec::new() };
         let req = OutRequest { method: "tools/call", members: &members, meta: "", head };

@@ -24,6 +24,7 @@ use serde_json::value::RawValue;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+pub use crate::config::servers::Forward;
 use crate::logging::{Escaped, LogLimit};
 use crate::mcp::{codes, meta};
 use crate::wire::envelope::{Malformed, span_of};
@@ -111,6 +112,18 @@ pub enum AskReply {
     },
 }
 
+/// Where a call's progress and log messages go: the stream of the request the caller is
+/// waiting on. A call that spans several requests (input rounds of a 2026-07-28 caller) is
+/// pointed at each new request's stream in turn.
+#[derive(Debug, Default)]
+pub struct Delivery {
+    /// The caller's progress token and where its progress goes.
+    pub progress: Option<(Box<RawValue>, Sink)>,
+    /// The lowest log level the caller wants (rank, see [`meta::log_level_rank`]) and where
+    /// log messages go.
+    pub log: Option<(u8, Sink)>,
+}
+
 /// Where the messages of one call go.
 #[derive(Debug)]
 pub struct CallRoute {
@@ -118,21 +131,35 @@ pub struct CallRoute {
     /// request). Messages of a server that names no call go to a caller only when every call
     /// in flight has this same owner.
     pub owner: u64,
-    /// The caller's progress token and where its progress goes.
-    pub progress: Option<(Box<RawValue>, Sink)>,
-    /// The lowest log level the caller wants (rank, see [`meta::log_level_rank`]) and where
-    /// log messages go.
-    pub log: Option<(u8, Sink)>,
+    delivery: Mutex<Delivery>,
     /// Where the server's requests for input go, when the caller can answer any.
     pub input: Option<mpsc::Sender<InputAsk>>,
     /// The last progress forwarded: progress only ever increases.
-    pub last_progress: Mutex<Option<f64>>,
+    last_progress: Mutex<Option<f64>>,
+    /// Whether the call asked for progress (its token goes downstream).
+    wants_progress: bool,
 }
 
 impl CallRoute {
+    /// A route for a call by `owner`.
+    pub fn new(owner: u64, delivery: Delivery, input: Option<mpsc::Sender<InputAsk>>) -> CallRoute {
+        let wants_progress = delivery.progress.is_some();
+        CallRoute { owner, delivery: Mutex::new(delivery), input, last_progress: Mutex::new(None), wants_progress }
+    }
+
     /// A route for a call by `owner` that forwards nothing.
     pub fn quiet(owner: u64) -> CallRoute {
-        CallRoute { owner, progress: None, log: None, input: None, last_progress: Mutex::new(None) }
+        CallRoute::new(owner, Delivery::default(), None)
+    }
+
+    /// Points the call's progress and log messages somewhere else (the next input round's
+    /// request).
+    pub fn redirect(&self, delivery: Delivery) {
+        *self.delivery.lock().unwrap_or_else(|e| e.into_inner()) = delivery;
+    }
+
+    fn delivery(&self) -> std::sync::MutexGuard<'_, Delivery> {
+        self.delivery.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -228,52 +255,6 @@ pub struct Rpc {
 /// Lines of a server's non-JSON output logged per second; the rest are only counted.
 const JUNK_LOG_PER_SECOND: u32 = 20;
 
-/// Which requests a server may send to the callers of its tools (`"forward"` in its
-/// `.mcp.json` entry). Sampling lets a server drive the caller's model, so the owner of the
-/// config decides.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Forward {
-    /// `elicitation/create`.
-    pub elicitation: bool,
-    /// `sampling/createMessage`.
-    pub sampling: bool,
-    /// `roots/list`.
-    pub roots: bool,
-}
-
-impl Default for Forward {
-    fn default() -> Self {
-        Forward { elicitation: true, sampling: true, roots: true }
-    }
-}
-
-impl Forward {
-    /// Whether `method` may be forwarded.
-    pub fn allows(&self, method: &str) -> bool {
-        match method {
-            "elicitation/create" => self.elicitation,
-            "sampling/createMessage" => self.sampling,
-            "roots/list" => self.roots,
-            _ => false,
-        }
-    }
-
-    /// The capabilities the gateway declares to the server: what it can forward.
-    pub fn capabilities(&self) -> String {
-        let mut parts = Vec::new();
-        if self.elicitation {
-            parts.push(r#""elicitation":{"form":{},"url":{}}"#);
-        }
-        if self.sampling {
-            parts.push(r#""sampling":{"tools":{}}"#);
-        }
-        if self.roots {
-            parts.push(r#""roots":{"listChanged":true}"#);
-        }
-        format!("{{{}}}", parts.join(","))
-    }
-}
-
 impl Rpc {
     /// A client for `server` sending through `outlet`.
     pub fn new(server: Arc<str>, outlet: Box<dyn Outlet>, events: EventHandler, forward: Forward) -> Arc<Rpc> {
@@ -324,7 +305,8 @@ impl Rpc {
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
-        let with_progress = route.as_ref().is_some_and(|r| r.progress.is_some());
+        let with_progress = route.as_ref().is_some_and(|r| r.wants_progress);
+        let log_min = route.as_ref().and_then(|r| r.delivery().log.as_ref().map(|(min, _)| *min));
         {
             let mut state = self.state();
             state.pending.insert(id, tx);
@@ -332,8 +314,18 @@ impl Rpc {
                 state.calls.insert(id, route);
             }
         }
-        let envelope = self.envelope.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let mut envelope = self.envelope.lock().unwrap_or_else(|e| e.into_inner()).to_string();
+        // A 2026-07-28 server sends log messages only for requests that ask for them.
+        if !envelope.is_empty()
+            && let Some(level) = log_min.and_then(|rank| meta::LOG_LEVELS.get(usize::from(rank)))
+        {
+            envelope.push_str(&format!(r#","{}":"{level}""#, meta::LOG_LEVEL));
+        }
         let message = request_message(id, &req, &envelope, with_progress);
+        // Whatever ends this request (an answer, a timeout, a cancellation, or the caller
+        // dropping this future), the guard forgets it and, unless answered, cancels it at the
+        // server.
+        let mut guard = InFlightRequest { rpc: self, id, why: Some("the gateway gave up on it") };
         self.outlet.send_request(self, id, message, req.head);
         let outcome = tokio::select! {
             r = tokio::time::timeout(timeout, rx) => match r {
@@ -344,24 +336,12 @@ impl Rpc {
             () = cancel.cancelled() => Err(RequestError::Cancelled),
             () = self.closed.cancelled() => Err(RequestError::Closed),
         };
-        let gave_up = matches!(outcome, Err(RequestError::Timeout | RequestError::Cancelled));
-        {
-            let mut state = self.state();
-            state.pending.remove(&id);
-            state.calls.remove(&id);
-        }
-        if gave_up {
-            self.outlet.abandon(id);
-            if self.outlet.cancels_by_notification() {
-                let why = if matches!(outcome, Err(RequestError::Timeout)) {
-                    "the gateway's timeout ran out"
-                } else {
-                    "cancelled by the gateway's client"
-                };
-                let params = format!(r#"{{"requestId":{id},"reason":{}}}"#, build::json_string(why));
-                self.notify("notifications/cancelled", Some(&params));
-            }
-        }
+        guard.why = match outcome {
+            Err(RequestError::Timeout) => Some("the gateway's timeout ran out"),
+            Err(RequestError::Cancelled) => Some("cancelled by the gateway's client"),
+            _ => None,
+        };
+        drop(guard);
         outcome
     }
 
@@ -535,13 +515,13 @@ impl Rpc {
                     tracing::debug!(server = %self.server, "a log message for no single caller; kept in the gateway's log only");
                     return;
                 };
-                let Some((min, sink)) = &route.log else { return };
+                let Some((min, sink)) = route.delivery().log.clone() else { return };
                 let level = params
                     .and_then(|p| Members::of(p).ok())
                     .and_then(|m| m.get("level").and_then(|l| serde_json::from_str::<String>(l.get()).ok()))
                     .and_then(|l| meta::log_level_rank(&l));
-                if level.unwrap_or(u8::MAX) >= *min {
-                    self.pass(sink, build::notification(method, params.map(|p| p.get().as_bytes())));
+                if level.unwrap_or(u8::MAX) >= min {
+                    self.pass(&sink, build::notification(method, params.map(|p| p.get().as_bytes())));
                 }
             }
             "notifications/cancelled" => {
@@ -573,7 +553,7 @@ impl Rpc {
         let Some(members) = params.and_then(|p| Members::of(p).ok()) else { return };
         let Some(token) = members.get("progressToken").and_then(parse_id) else { return };
         let Some(route) = self.state().calls.get(&token).cloned() else { return };
-        let Some((upstream_token, sink)) = &route.progress else { return };
+        let Some((upstream_token, sink)) = route.delivery().progress.clone() else { return };
         let progress = members.get("progress").and_then(|p| p.get().parse::<f64>().ok());
         {
             let mut last = route.last_progress.lock().unwrap_or_else(|e| e.into_inner());
@@ -585,7 +565,7 @@ impl Rpc {
             *last = progress.or(*last);
         }
         let params = Rewrite::new(&members).set("progressToken", upstream_token.get()).finish();
-        self.pass(sink, build::notification("notifications/progress", Some(params.as_bytes())));
+        self.pass(&sink, build::notification("notifications/progress", Some(params.as_bytes())));
     }
 
     /// Queues a notification for a caller, dropping it if the caller is not reading.
@@ -662,6 +642,33 @@ impl Rpc {
             rpc.outlet.send_other(&rpc, message, None);
         });
         self.state().asks.insert(key, task.abort_handle());
+    }
+}
+
+/// A request sent and not yet settled; see [`Rpc::request`].
+struct InFlightRequest<'a> {
+    rpc: &'a Arc<Rpc>,
+    id: u64,
+    /// Why it is given up, if it is: it is then cancelled at the server.
+    why: Option<&'static str>,
+}
+
+impl Drop for InFlightRequest<'_> {
+    fn drop(&mut self) {
+        {
+            let mut state = self.rpc.state();
+            state.pending.remove(&self.id);
+            state.calls.remove(&self.id);
+        }
+        let Some(why) = self.why else { return };
+        if self.rpc.closed.is_cancelled() {
+            return;
+        }
+        self.rpc.outlet.abandon(self.id);
+        if self.rpc.outlet.cancels_by_notification() {
+            let params = format!(r#"{{"requestId":{},"reason":{}}}"#, self.id, build::json_string(why));
+            self.rpc.notify("notifications/cancelled", Some(&params));
+        }
     }
 }
 

@@ -241,14 +241,7 @@ impl Call<'_> {
     /// Where this call's messages go downstream: progress with the caller's token, log
     /// messages at the caller's level, requests for input to `input`.
     pub fn route(&self, input: Option<mpsc::Sender<InputAsk>>) -> Arc<CallRoute> {
-        let c = self.caller;
-        Arc::new(CallRoute {
-            owner: c.owner,
-            progress: c.progress.clone().map(|token| (token, c.sink.clone())),
-            log: c.log_min.map(|min| (min, c.sink.clone())),
-            input,
-            last_progress: std::sync::Mutex::new(None),
-        })
+        Arc::new(CallRoute::new(self.caller.owner, self.caller.delivery(), input))
     }
 }
 

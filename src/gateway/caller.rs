@@ -8,6 +8,7 @@ use futures::future::BoxFuture;
 use serde_json::value::RawValue;
 use tokio_util::sync::CancellationToken;
 
+use crate::downstream::rpc::Delivery;
 use crate::gateway::identity::Identity;
 use crate::mcp::{ClientCaps, Version};
 use crate::wire::Sink;
@@ -69,4 +70,25 @@ pub struct Caller {
     pub asker: Option<Arc<dyn Asker>>,
     /// The W3C trace context of the request, if any.
     pub traceparent: Option<String>,
+    /// The answers of an input round this request retries (2026-07-28), if it is a retry.
+    pub retry: Option<InputRetry>,
+}
+
+/// The retry of a 2026-07-28 input round: the answers, and the state the gateway gave.
+#[derive(Debug, Clone)]
+pub struct InputRetry {
+    /// `inputResponses`, raw (an object keyed like the `inputRequests` it answers).
+    pub responses: Option<Box<RawValue>>,
+    /// `requestState`, as given.
+    pub state: Option<String>,
+}
+
+impl Caller {
+    /// Where this request's progress and log messages go.
+    pub fn delivery(&self) -> Delivery {
+        Delivery {
+            progress: self.progress.clone().map(|token| (token, self.sink.clone())),
+            log: self.log_min.map(|min| (min, self.sink.clone())),
+        }
+    }
 }

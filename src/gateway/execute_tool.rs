@@ -1,19 +1,53 @@
-//! `execute_tool`: one downstream call, forwarded and returned unchanged.
+//! `execute_tool`: one downstream call, forwarded and returned unchanged, with the input
+//! rounds of both protocol eras translated on the way.
+//!
+//! While a call runs, its server may need the caller: an elicitation, a sampling, the roots.
+//! A 2025 server asks with a request during the call; a 2026-07-28 server answers the call
+//! with an `InputRequiredResult` and expects the call again with the answers. The caller may
+//! be of either era too:
+//!
+//! | server asks by | 2025 caller (takes requests)      | 2026-07-28 caller (retries)              |
+//! |----------------|-----------------------------------|------------------------------------------|
+//! | request        | forwarded as a request            | the call is parked; `InputRequiredResult` |
+//! | input round    | the gateway asks, then retries    | passed through, its state sealed         |
+//!
+//! A caller that lacks the capability a request needs makes the server get the error a
+//! client without it would give. The gateway's `requestState` is sealed ([`crate::gateway::seal`]).
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 
-use crate::downstream::rpc::{AskReply, InputAsk};
-use crate::downstream::{Budget, not_found};
-use crate::error::GatewayError;
+use crate::downstream::rpc::{AskReply, InputAsk, RawResult};
+use crate::downstream::{Budget, Downstream, not_found};
+use crate::error::{ErrorCode, GatewayError};
 use crate::gateway::call::Call;
 use crate::gateway::caller::{AskError, Caller};
+use crate::gateway::parked::{Parked, Running};
 use crate::gateway::reply::ToolReply;
+use crate::gateway::seal::{Round, Sealer, State};
+use crate::limits::ConcurrencyPermit;
 use crate::mcp::codes;
+use crate::mcp::shape::result_type;
+use crate::wire::build::json_string;
+use crate::wire::object::Members;
 
 /// Requests for input a call may have waiting at once.
 const ASKS_QUEUED: usize = 8;
+/// The most input rounds the gateway runs with a 2026-07-28 server for a 2025 caller.
+const MAX_ROUNDS: usize = 10;
+
+/// What is being called.
+struct Target<'a> {
+    downstream: Arc<Downstream>,
+    server: &'a str,
+    tool: &'a str,
+    args: Option<Box<RawValue>>,
+    budget: Budget,
+}
 
 /// Checks the policy, finds the server and tool, and forwards the call with progress,
 /// logs, requests for input and cancellation. The downstream's result, `isError` included,
@@ -23,7 +57,7 @@ pub(crate) async fn run(call: &mut Call<'_>) -> Result<ToolReply, GatewayError> 
     let tool = call.params.req_str("tool")?;
     call.record.server = Some(server.to_string());
     call.record.tool = Some(tool.to_string());
-    let args = call.params.object_or_json("args")?;
+    let args = call.params.object_or_json("args")?.map(|a| a.into_owned());
     let timeout = call.params.opt_positive("timeout_ms")?.map(Duration::from_millis);
     if call.gw.settings().audit_args {
         call.record.args = args.as_ref().and_then(|a| serde_json::from_str(a.get()).ok());
@@ -36,22 +70,81 @@ pub(crate) async fn run(call: &mut Call<'_>) -> Result<ToolReply, GatewayError> 
     if !tools.iter().any(|t| t.name == *tool) {
         return Err(not_found(&server, &tool));
     }
-    let _limit = call.concurrency_permit()?;
-    let (asks_tx, mut asks) = mpsc::channel::<InputAsk>(ASKS_QUEUED);
-    let route = call.route(call.caller.asker.is_some().then_some(asks_tx));
-    let forwarded = downstream.call(&tool, args.as_deref(), route, budget, call.caller.cancel.clone());
-    tokio::pin!(forwarded);
-    let result = loop {
-        tokio::select! {
-            biased;
-            result = &mut forwarded => break result,
-            Some(ask) = asks.recv() => answer(call.caller, ask, budget).await,
+    let target = Target { downstream, server: &server, tool: &tool, args, budget };
+    match call.caller.retry.clone() {
+        Some(retry) => resume(call, target, retry.state.as_deref(), retry.responses.as_deref()).await,
+        None => {
+            let permit = call.concurrency_permit()?;
+            let running = start(call, &target, String::new(), permit);
+            drive(call, &target, running).await
         }
-    };
-    Ok(ToolReply::Forwarded(result?))
+    }
 }
 
-/// Puts a server's request for input to the caller and sends the answer back. A caller
+/// Starts the downstream call in a task of its own (it may outlive this request, parked
+/// between input rounds), with `extra` params members (`inputResponses`, `requestState`).
+fn start(call: &Call<'_>, t: &Target<'_>, extra: String, permit: ConcurrencyPermit) -> Running {
+    let (asks_tx, asks) = mpsc::channel::<InputAsk>(ASKS_QUEUED);
+    let route = call.route(Some(asks_tx));
+    let (downstream, tool, args, budget) = (t.downstream.clone(), t.tool.to_owned(), t.args.clone(), t.budget);
+    let (task_route, cancel) = (route.clone(), call.caller.cancel.clone());
+    let task = tokio::spawn(async move {
+        let _permit = permit;
+        downstream.call(&tool, args.as_deref(), task_route, budget, cancel, &extra).await
+    });
+    Running { task, asks, route }
+}
+
+/// Waits for the call's result, answering (or parking on) the server's requests for input,
+/// and running a 2026-07-28 server's input rounds for a caller that cannot.
+async fn drive(call: &Call<'_>, t: &Target<'_>, mut running: Running) -> Result<ToolReply, GatewayError> {
+    let caller = call.caller;
+    let mut rounds = 0;
+    loop {
+        tokio::select! {
+            biased;
+            joined = &mut running.task => {
+                let result = joined.map_err(|_| cancelled(t))??;
+                if result_type(result.json()) != "input_required" {
+                    return Ok(ToolReply::Forwarded(result));
+                }
+                // A 2026-07-28 server's input round.
+                if !caller.version.has_initialize() {
+                    return Ok(ToolReply::Json(pass_through(call, t, &result)));
+                }
+                rounds += 1;
+                if rounds > MAX_ROUNDS {
+                    return Err(downstream_error(t, format!("asked for input more than {MAX_ROUNDS} times in one call")));
+                }
+                let extra = fulfil(caller, t, &result).await?;
+                let permit = call.concurrency_permit()?;
+                running = start(call, t, extra, permit);
+            }
+            Some(ask) = running.asks.recv() => {
+                if caller.asker.is_some() || !caller.caps.can_answer(&ask.method, ask.params.as_deref()) {
+                    answer(caller, ask, t.budget).await;
+                    continue;
+                }
+                // A 2026-07-28 caller: park the call and ask with an input round.
+                return Ok(ToolReply::Json(park(call, t, running, ask)));
+            }
+            () = caller.cancel.cancelled() => {
+                running.task.abort();
+                return Err(cancelled(t));
+            }
+        }
+    }
+}
+
+fn cancelled(t: &Target<'_>) -> GatewayError {
+    GatewayError::new(ErrorCode::Cancelled, "the call was cancelled by the client").server(t.server).tool(t.tool)
+}
+
+fn downstream_error(t: &Target<'_>, what: String) -> GatewayError {
+    GatewayError::new(ErrorCode::DownstreamError, format!("server `{}` {what}", t.server)).server(t.server).tool(t.tool)
+}
+
+/// Puts a server's request for input to a 2025 caller and sends the answer back. A caller
 /// without the capability makes the server get the error a client without it would give.
 async fn answer(caller: &Caller, ask: InputAsk, budget: Budget) {
     let params = ask.params.as_deref();
@@ -69,4 +162,154 @@ async fn answer(caller: &Caller, ask: InputAsk, budget: Budget) {
         },
     };
     let _ = ask.reply.send(reply);
+}
+
+/// Parks the call and answers the caller with an input round: the request `first` and any
+/// others already waiting, keyed, with the gateway's sealed state.
+fn park(call: &Call<'_>, t: &Target<'_>, mut running: Running, first: InputAsk) -> String {
+    let mut asks = vec![first];
+    while let Ok(more) = running.asks.try_recv() {
+        asks.push(more);
+    }
+    let mut requests = Vec::new();
+    let mut waiting = Vec::new();
+    for (i, ask) in asks.into_iter().enumerate() {
+        let key = format!("mcpgw-{i}");
+        let params = ask.params.as_deref().map_or(String::new(), |p| format!(r#","params":{}"#, p.get()));
+        requests.push(format!(r#"{}:{{"method":{}{params}}}"#, json_string(&key), json_string(&ask.method)));
+        waiting.push((key, ask.reply));
+    }
+    let ttl = t.budget.remaining();
+    let parked = Parked {
+        agent: call.agent.map(str::to_owned),
+        server: t.server.to_owned(),
+        tool: t.tool.to_owned(),
+        running,
+        waiting,
+    };
+    let id = call.gw.parked().park(parked, ttl);
+    let state = seal(call, t, Round::Parked { id }, ttl);
+    format!(
+        r#"{{"resultType":"input_required","inputRequests":{{{}}},"requestState":{}}}"#,
+        requests.join(","),
+        json_string(&state)
+    )
+}
+
+fn seal(call: &Call<'_>, t: &Target<'_>, round: Round, ttl: Duration) -> String {
+    call.gw.sealer().seal(&State {
+        agent: call.agent.map(str::to_owned),
+        server: t.server.to_owned(),
+        tool: t.tool.to_owned(),
+        exp: Sealer::expiry(ttl),
+        round,
+    })
+}
+
+/// A 2026-07-28 server's input round for a 2026-07-28 caller: its requests as they are, its
+/// state sealed inside the gateway's (so that the retry comes back to this server and tool,
+/// for this agent).
+fn pass_through(call: &Call<'_>, t: &Target<'_>, result: &RawResult) -> String {
+    let members = Members::parse(result.json()).unwrap_or_default();
+    let state = members.get("requestState").and_then(|s| serde_json::from_str::<String>(s.get()).ok());
+    let sealed = seal(call, t, Round::Passed { state }, t.budget.remaining().max(Duration::from_secs(60)));
+    let mut out = crate::wire::object::Rewrite::new(&members);
+    out.set("requestState", json_string(&sealed));
+    out.finish()
+}
+
+/// Runs a 2026-07-28 server's input round with a 2025 caller: asks it each request, and
+/// returns the params members of the retry (`inputResponses` and the server's state).
+async fn fulfil(caller: &Caller, t: &Target<'_>, result: &RawResult) -> Result<String, GatewayError> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Round<'a> {
+        #[serde(default, borrow)]
+        input_requests: Option<&'a RawValue>,
+        #[serde(default)]
+        request_state: Option<String>,
+    }
+    #[derive(Deserialize)]
+    struct Request<'a> {
+        method: String,
+        #[serde(default, borrow)]
+        params: Option<&'a RawValue>,
+    }
+    let round: Round<'_> = serde_json::from_str(result.json())
+        .map_err(|e| downstream_error(t, format!("answered with a malformed input round: {e}")))?;
+    let mut responses = Vec::new();
+    let requests = round.input_requests.and_then(|r| Members::of(r).ok()).unwrap_or_default();
+    for (key, request) in requests.0 {
+        let request: Request<'_> = serde_json::from_str(request.get())
+            .map_err(|e| downstream_error(t, format!("asked for input malformed: {e}")))?;
+        let asker = caller.asker.as_ref().filter(|_| caller.caps.can_answer(&request.method, request.params));
+        let Some(asker) = asker else {
+            return Err(downstream_error(t, format!("needs `{}`, which the client does not support", request.method)));
+        };
+        let answer = asker
+            .ask(&caller.sink, &request.method, request.params, t.budget.remaining())
+            .await
+            .map_err(|e| downstream_error(t, format!("asked for `{}`, and {e}", request.method)))?;
+        responses.push(format!("{}:{}", json_string(&key), answer.get()));
+    }
+    let mut extra = format!(r#""inputResponses":{{{}}}"#, responses.join(","));
+    if let Some(state) = round.request_state {
+        extra.push_str(&format!(r#","requestState":{}"#, json_string(&state)));
+    }
+    Ok(extra)
+}
+
+/// The retry of an input round: the gateway's state opened and checked, then the parked
+/// call resumed with the answers, or the server's own round continued.
+async fn resume(
+    call: &Call<'_>,
+    t: Target<'_>,
+    state: Option<&str>,
+    responses: Option<&RawValue>,
+) -> Result<ToolReply, GatewayError> {
+    let invalid = |why: String| GatewayError::new(ErrorCode::InvalidArgument, why).server(t.server).tool(t.tool);
+    let state = state.ok_or_else(|| invalid("`inputResponses` without the `requestState` they answer".to_owned()))?;
+    let state = call.gw.sealer().open(state, call.agent).map_err(|e| invalid(e.to_string()))?;
+    if state.server != t.server || state.tool != t.tool {
+        return Err(invalid(format!(
+            "`requestState` belongs to a call of tool `{}` on server `{}`",
+            state.tool, state.server
+        )));
+    }
+    let answers = responses.and_then(|r| Members::of(r).ok()).unwrap_or_default();
+    match state.round {
+        Round::Parked { id } => {
+            let parked = call.gw.parked().take(&id).ok_or_else(|| {
+                invalid(
+                    "the call this `requestState` answers is no longer waiting (answered already, or expired)"
+                        .to_owned(),
+                )
+            })?;
+            let Parked { running, waiting, .. } = parked;
+            running.route.redirect(call.caller.delivery());
+            let mut unanswered = Vec::new();
+            for (key, reply) in waiting {
+                match answers.get(&key) {
+                    Some(answer) => {
+                        let _ = reply.send(AskReply::Result(answer.to_owned()));
+                    }
+                    None => unanswered.push(key),
+                }
+            }
+            if !unanswered.is_empty() {
+                running.task.abort();
+                return Err(invalid(format!("`inputResponses` has no answer for `{}`", unanswered.join("`, `"))));
+            }
+            drive(call, &t, running).await
+        }
+        Round::Passed { state } => {
+            let mut extra = format!(r#""inputResponses":{}"#, responses.map_or("{}", RawValue::get));
+            if let Some(state) = state {
+                extra.push_str(&format!(r#","requestState":{}"#, json_string(&state)));
+            }
+            let permit = call.concurrency_permit()?;
+            let running = start(call, &t, extra, permit);
+            drive(call, &t, running).await
+        }
+    }
 }

@@ -19,7 +19,9 @@ pub mod identity;
 mod list_servers;
 pub mod operation;
 pub mod params;
+pub mod parked;
 pub mod reply;
+pub mod seal;
 pub mod servers;
 pub mod state;
 

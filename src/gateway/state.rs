@@ -10,6 +10,8 @@ use crate::config::servers::HttpSettings;
 use crate::config::{PolicySnapshot, ReloadStatus};
 use crate::downstream::DownstreamSettings;
 use crate::gateway::identity::Identity;
+use crate::gateway::parked::ParkedCalls;
+use crate::gateway::seal::Sealer;
 use crate::gateway::servers::ServerSet;
 use crate::limits::Limits;
 use crate::telemetry::audit::Audit;
@@ -65,7 +67,14 @@ pub struct Gateway {
     reload: ReloadStatus,
     limits: Limits,
     identity: Identity,
+    parked: ParkedCalls,
+    sealer: Sealer,
 }
+
+/// The environment variable with the key that seals input-round states: replicas behind one
+/// load balancer share it, so that a retry can land on any of them (for rounds that are not
+/// parked in one replica).
+pub const STATE_KEY_VAR: &str = "MCPGW_STATE_KEY";
 
 impl Gateway {
     /// A gateway from its parts.
@@ -81,6 +90,10 @@ impl Gateway {
             reload: parts.reload,
             limits: Limits::default(),
             identity: parts.identity,
+            parked: ParkedCalls::default(),
+            sealer: Sealer::new(
+                std::env::var(STATE_KEY_VAR).ok().filter(|k| !k.is_empty()).as_deref().map(str::as_bytes),
+            ),
         }
     }
 
@@ -149,6 +162,16 @@ impl Gateway {
             tracing::warn!("some downstreams did not stop in time");
         }
         self.audit.flush(std::time::Duration::from_secs(1)).await;
+    }
+
+    /// Calls parked between input rounds.
+    pub fn parked(&self) -> &ParkedCalls {
+        &self.parked
+    }
+
+    /// Seals and opens the gateway's `requestState`.
+    pub fn sealer(&self) -> &Sealer {
+        &self.sealer
     }
 
     /// Who the callers are, when no HTTP token says otherwise.

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use tokio_util::sync::CancellationToken;
 
-use crate::gateway::caller::{Asker, Caller};
+use crate::gateway::caller::{Asker, Caller, InputRetry};
 use crate::gateway::operation::Operation;
 use crate::gateway::{Gateway, Identity};
 use crate::logging::bounded;
@@ -129,6 +129,7 @@ async fn answer(
                     _ => None,
                 },
                 traceparent: meta.traceparent.as_deref().map(str::to_owned),
+                retry: call.retry,
             };
             match gw.call_tool(&caller, &call.name, call.arguments).await {
                 Ok(reply) => Ok(shaped(&reply.json(), ResultKind::Plain)),
@@ -237,18 +238,25 @@ fn server_info() -> String {
     format!(r#"{{"name":"mcpgw","version":"{}"}}"#, env!("CARGO_PKG_VERSION"))
 }
 
-/// The name and arguments of a `tools/call`.
+/// The name and arguments of a `tools/call`, and the answers of the input round it
+/// retries, if any.
 struct ToolCall<'a> {
     name: String,
     arguments: Option<&'a RawValue>,
+    retry: Option<InputRetry>,
 }
 
 fn tool_call(params: Option<&RawValue>) -> Result<ToolCall<'_>, Failure> {
     #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
     struct P<'a> {
         name: String,
         #[serde(default, borrow)]
         arguments: Option<&'a RawValue>,
+        #[serde(default, borrow)]
+        input_responses: Option<&'a RawValue>,
+        #[serde(default)]
+        request_state: Option<String>,
     }
     let invalid =
         |detail: String| Failure::new(codes::INVALID_PARAMS, format!("invalid parameters for `tools/call`: {detail}"));
@@ -260,7 +268,9 @@ fn tool_call(params: Option<&RawValue>) -> Result<ToolCall<'_>, Failure> {
     {
         return Err(invalid("`arguments` must be an object".to_owned()));
     }
-    Ok(ToolCall { name: p.name, arguments: p.arguments })
+    let retry = (p.input_responses.is_some() || p.request_state.is_some())
+        .then(|| InputRetry { responses: p.input_responses.map(ToOwned::to_owned), state: p.request_state });
+    Ok(ToolCall { name: p.name, arguments: p.arguments, retry })
 }
 
 /// Handles a notification from `client`.

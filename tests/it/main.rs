@@ -26,6 +26,7 @@ mod http_limits;
 mod http_sessions;
 mod http_shutdown;
 mod http_tools;
+mod input_rounds;
 mod json_front_ends;
 mod policy_props;
 mod policy_semantics;

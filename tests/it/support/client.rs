@@ -43,9 +43,29 @@ pub struct Recorder {
 struct Recorded {
     progress: Mutex<Vec<ProgressNotificationParam>>,
     tool_list_changed: AtomicUsize,
+    /// Whether the client declares elicitation, sampling and roots, and answers them.
+    answering: bool,
+    /// The server's requests for input, by method, in arrival order.
+    asked: Mutex<Vec<String>>,
 }
 
 impl Recorder {
+    /// A recorder whose client declares elicitation (form and URL), sampling and roots, and
+    /// answers them: elicitation with `{"name": "Ada"}`, sampling with the text
+    /// `hello from the test client`, roots with `file:///tmp/test-root`.
+    pub fn answering() -> Self {
+        Recorder { inner: Arc::new(Recorded { answering: true, ..Default::default() }) }
+    }
+
+    /// The methods of the server's requests for input so far.
+    pub fn asked(&self) -> Vec<String> {
+        self.inner.asked.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    fn note(&self, method: &str) {
+        self.inner.asked.lock().unwrap_or_else(PoisonError::into_inner).push(method.to_owned());
+    }
+
     /// Every progress notification received so far, in arrival order.
     pub fn progress(&self) -> Vec<ProgressNotificationParam> {
         self.inner.progress.lock().unwrap_or_else(PoisonError::into_inner).clone()
@@ -69,8 +89,61 @@ impl ClientHandler for Recorder {
     /// Names the client so servers' logs show who called, and pins the newest protocol that
     /// still has an `initialize` handshake.
     fn get_info(&self) -> ClientConfig {
-        ClientConfig::new(ClientCapabilities::default(), Implementation::new("mcpgw-tests", env!("CARGO_PKG_VERSION")))
+        let capabilities: ClientCapabilities = if self.inner.answering {
+            serde_json::from_value(serde_json::json!({
+                "elicitation": {"form": {}, "url": {}}, "sampling": {}, "roots": {"listChanged": true}
+            }))
+            .expect("client capabilities")
+        } else {
+            ClientCapabilities::default()
+        };
+        ClientConfig::new(capabilities, Implementation::new("mcpgw-tests", env!("CARGO_PKG_VERSION")))
             .with_protocol_version(ProtocolVersion::LATEST_WITH_INITIALIZE)
+    }
+
+    async fn create_elicitation(
+        &self,
+        _request: rmcp::model::ElicitRequestParams,
+        _context: rmcp::service::RequestContext<RoleClient>,
+    ) -> Result<rmcp::model::ElicitResult, rmcp::ErrorData> {
+        self.note("elicitation/create");
+        if !self.inner.answering {
+            return Err(rmcp::ErrorData::new(rmcp::model::ErrorCode::METHOD_NOT_FOUND, "no elicitation", None));
+        }
+        Ok(serde_json::from_value(serde_json::json!({"action": "accept", "content": {"name": "Ada"}}))
+            .expect("an answer"))
+    }
+
+    #[allow(deprecated, reason = "rmcp marks sampling deprecated (SEP-2577), but servers still ask for it")]
+    async fn create_message(
+        &self,
+        _params: rmcp::model::CreateMessageRequestParams,
+        _context: rmcp::service::RequestContext<RoleClient>,
+    ) -> Result<rmcp::model::CreateMessageResult, rmcp::ErrorData> {
+        self.note("sampling/createMessage");
+        if !self.inner.answering {
+            return Err(rmcp::ErrorData::new(rmcp::model::ErrorCode::METHOD_NOT_FOUND, "no sampling", None));
+        }
+        Ok(serde_json::from_value(serde_json::json!({
+            "role": "assistant", "content": {"type": "text", "text": "hello from the test client"},
+            "model": "test-model", "stopReason": "endTurn"
+        }))
+        .expect("an answer"))
+    }
+
+    #[allow(deprecated, reason = "rmcp marks roots deprecated (SEP-2577), but servers still ask for them")]
+    async fn list_roots(
+        &self,
+        _context: rmcp::service::RequestContext<RoleClient>,
+    ) -> Result<rmcp::model::ListRootsResult, rmcp::ErrorData> {
+        self.note("roots/list");
+        if !self.inner.answering {
+            return Err(rmcp::ErrorData::new(rmcp::model::ErrorCode::METHOD_NOT_FOUND, "no roots", None));
+        }
+        Ok(serde_json::from_value(
+            serde_json::json!({"roots": [{"uri": "file:///tmp/test-root", "name": "test root"}]}),
+        )
+        .expect("an answer"))
     }
 
     async fn on_progress(&self, params: ProgressNotificationParam, _context: NotificationContext<RoleClient>) {
@@ -123,13 +196,23 @@ impl McpClient {
         Self::connect(child).await.expect("connect to the server")
     }
 
+    /// Spawns `spec` and connects to it as a client that answers requests for input.
+    pub async fn spawn_answering(spec: &Spawn) -> Self {
+        let child = spec.spawn().expect("spawn the server");
+        Self::connect_with(child, Recorder::answering()).await.expect("connect to the server")
+    }
+
     /// Performs the MCP handshake over the child's stdin/stdout.
-    pub async fn connect(mut child: ChildProcess) -> Result<Self, ConnectFailure> {
+    pub async fn connect(child: ChildProcess) -> Result<Self, ConnectFailure> {
+        Self::connect_with(child, Recorder::default()).await
+    }
+
+    /// Performs the MCP handshake over the child's stdin/stdout, as `recorder`'s client.
+    pub async fn connect_with(mut child: ChildProcess, recorder: Recorder) -> Result<Self, ConnectFailure> {
         let Some((stdout, stdin)) = child.take_pipes() else {
             return Err(ConnectFailure { error: "the child's pipes were already taken".into(), child });
         };
         let transport = AsyncRwTransport::new_client(stdout, stdin).with_max_line_length(LINE_CAP);
-        let recorder = Recorder::default();
         match serve_client(recorder.clone(), transport).await {
             Ok(service) => Ok(Self { service, recorder, child: Some(child) }),
             Err(error) => Err(ConnectFailure { error: error.to_string(), child }),
@@ -138,6 +221,11 @@ impl McpClient {
 
     /// Connects to a streamable HTTP endpoint, sending `headers` with every request.
     pub async fn connect_http(url: &str, headers: &[(&str, &str)]) -> Result<Self, String> {
+        Self::connect_http_with(url, headers, Recorder::default()).await
+    }
+
+    /// Connects to a streamable HTTP endpoint as `recorder`'s client.
+    pub async fn connect_http_with(url: &str, headers: &[(&str, &str)], recorder: Recorder) -> Result<Self, String> {
         let mut custom = HashMap::new();
         for (name, value) in headers {
             let name = HeaderName::try_from(*name).map_err(|e| e.to_string())?;
@@ -146,7 +234,6 @@ impl McpClient {
         }
         let config = StreamableHttpClientTransportConfig::with_uri(url).custom_headers(custom);
         let transport = StreamableHttpClientTransport::from_config(config);
-        let recorder = Recorder::default();
         let service = serve_client(recorder.clone(), transport).await.map_err(|e| e.to_string())?;
         Ok(Self { service, recorder, child: None })
     }
