@@ -30,6 +30,15 @@ impl ToolDef {
     pub fn members(&self) -> Members<'_> {
         Members::of(&self.raw).unwrap_or_default()
     }
+
+    /// Whether the tool runs only as a task (`execution.taskSupport` is `"required"`).
+    pub fn requires_task(&self) -> bool {
+        self.members()
+            .get("execution")
+            .and_then(|e| Members::of(e).ok())
+            .and_then(|e| e.get("taskSupport").map(|t| t.get() == r#""required""#))
+            .unwrap_or(false)
+    }
 }
 
 /// A server's tool list, cached until `notifications/tools/list_changed`.

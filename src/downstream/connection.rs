@@ -247,7 +247,15 @@ fn logged_tail(server: &str, tail: &StderrTail) -> Option<String> {
 }
 
 /// The `_meta` members of a 2026-07-28 request from the gateway.
-fn modern_envelope(forward: Forward) -> String {
+fn modern_envelope(forward: Forward, tasks: bool) -> String {
+    let mut caps = forward.capabilities();
+    if tasks {
+        caps.pop();
+        if caps.len() > 1 {
+            caps.push(',');
+        }
+        caps.push_str(&format!(r#""extensions":{{"{}":{{}}}}}}"#, meta::TASKS_EXTENSION));
+    }
     format!(
         r#""{}":"{}","{}":{{"name":"mcpgw","version":"{}"}},"{}":{}"#,
         meta::PROTOCOL_VERSION,
@@ -255,7 +263,7 @@ fn modern_envelope(forward: Forward) -> String {
         meta::CLIENT_INFO,
         env!("CARGO_PKG_VERSION"),
         meta::CLIENT_CAPABILITIES,
-        forward.capabilities()
+        caps
     )
 }
 
@@ -270,7 +278,7 @@ async fn handshake(
     let never = CancellationToken::new();
     let failed = |why: String| StartFailure { why, died_on_probe: false, stderr: None };
     if known.is_none_or(|v| !v.has_initialize()) {
-        let envelope = modern_envelope(forward);
+        let envelope = modern_envelope(forward, false);
         let req = OutRequest { method: "server/discover", meta: &envelope, ..Default::default() };
         if let Some(http) = http {
             http.set_version(Version::V2026_07_28);
@@ -278,7 +286,7 @@ async fn handshake(
         match rpc.request(req, None, DISCOVER_WAIT, &never).await {
             Ok(result) => {
                 if let Some(info) = discovered(result.json()) {
-                    rpc.set_envelope(envelope);
+                    rpc.set_envelope(envelope, modern_envelope(forward, true));
                     return Ok(info);
                 }
             }
@@ -413,7 +421,7 @@ mod tests {
         );
         assert!(discovered(r#"{"supportedVersions":["2025-11-25"]}"#).is_none());
         assert!(
-            modern_envelope(Forward::default())
+            modern_envelope(Forward::default(), false)
                 .contains(r#""io.modelcontextprotocol/clientCapabilities":{"elicitation""#)
         );
     }

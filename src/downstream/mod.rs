@@ -360,63 +360,89 @@ impl Downstream {
 
     /// Calls a tool and returns the downstream's result as it is, within what is left of
     /// `budget`. The call's progress, logs and requests for input go by `route`; cancelling
-    /// `cancel` cancels the call downstream. `extra` are more params members (raw, without
-    /// braces), such as the `inputResponses` of an input round.
+    /// `cancel` cancels the call downstream.
     pub async fn call(
         &self,
-        tool: &str,
-        arguments: Option<&RawValue>,
+        call: &ToolCall<'_>,
         route: Arc<CallRoute>,
         budget: Budget,
         cancel: CancellationToken,
-        extra: &str,
     ) -> Result<RawResult, GatewayError> {
+        let mut members = format!(r#""name":{}"#, json_string(call.tool));
+        if let Some(args) = call.arguments {
+            members.push_str(r#","arguments":"#);
+            members.push_str(args.get());
+        }
+        if !call.extra.is_empty() {
+            members.push(',');
+            members.push_str(call.extra);
+        }
+        let head =
+            rpc::RequestHead { method: "tools/call".into(), name: Some(call.tool.to_owned()), params: Vec::new() };
+        let req = OutRequest { method: "tools/call", members: &members, meta: "", head, tasks: call.tasks };
+        match self.request(req, route, budget, cancel).await {
+            Err(Failure::Request(conn, e)) => {
+                let gone = matches!(&e, RequestError::Rpc { code, .. } if *code == codes::INVALID_PARAMS || *code == codes::METHOD_NOT_FOUND)
+                    && self.tool_is_gone(&conn, call.tool, budget).await;
+                if gone {
+                    return Err(not_found(&self.spec.name, call.tool));
+                }
+                Err(self.request_error(e, call.tool, budget.total, Some(call.tool)))
+            }
+            Err(Failure::Gateway(e)) => Err(e.tool(call.tool)),
+            Ok(r) => Ok(r),
+        }
+    }
+
+    /// Sends any request (`tasks/get`, `resources/read` ...) and returns its raw result.
+    /// `what` names it in errors.
+    pub async fn send(
+        &self,
+        req: OutRequest<'_>,
+        route: Arc<CallRoute>,
+        budget: Budget,
+        cancel: CancellationToken,
+    ) -> Result<RawResult, GatewayError> {
+        let what = req.method.to_owned();
+        match self.request(req, route, budget, cancel).await {
+            Ok(r) => Ok(r),
+            Err(Failure::Request(_, e)) => Err(self.request_error(e, &what, budget.total, None)),
+            Err(Failure::Gateway(e)) => Err(e),
+        }
+    }
+
+    /// One request, counted, on the live connection (started if need be).
+    async fn request(
+        &self,
+        req: OutRequest<'_>,
+        route: Arc<CallRoute>,
+        budget: Budget,
+        cancel: CancellationToken,
+    ) -> Result<RawResult, Failure> {
         let _in_flight = InFlight::enter(self);
         self.calls.fetch_add(1, Ordering::Relaxed);
-        let result = self.call_inner(tool, arguments, route, budget, cancel, extra).await;
+        let result = self.request_inner(req, route, budget, cancel).await;
         if result.is_err() {
             self.errors.fetch_add(1, Ordering::Relaxed);
         }
         result
     }
 
-    async fn call_inner(
+    async fn request_inner(
         &self,
-        tool: &str,
-        arguments: Option<&RawValue>,
+        req: OutRequest<'_>,
         route: Arc<CallRoute>,
         budget: Budget,
         cancel: CancellationToken,
-        extra: &str,
-    ) -> Result<RawResult, GatewayError> {
-        let conn = self.connection(budget.remaining()).await?;
-        let mut members = format!(r#""name":{}"#, json_string(tool));
-        if let Some(args) = arguments {
-            members.push_str(r#","arguments":"#);
-            members.push_str(args.get());
-        }
-        if !extra.is_empty() {
-            members.push(',');
-            members.push_str(extra);
-        }
-        let head = rpc::RequestHead { method: "tools/call".into(), name: Some(tool.to_owned()), params: Vec::new() };
-        let req = OutRequest { method: "tools/call", members: &members, meta: "", head };
+    ) -> Result<RawResult, Failure> {
+        let conn = self.connection(budget.remaining()).await.map_err(Failure::Gateway)?;
         match conn.rpc().request(req, Some(route), budget.remaining(), &cancel).await {
             Ok(result) => Ok(result),
-            Err(RequestError::Cancelled) => {
-                Err(GatewayError::new(ErrorCode::Cancelled, "the call was cancelled by the client")
-                    .server(&self.spec.name)
-                    .tool(tool))
-            }
-            Err(RequestError::Closed) => Err(self.unavailable(conn.death_report().await).tool(tool)),
-            Err(e) => {
-                let gone = matches!(&e, RequestError::Rpc { code, .. } if *code == codes::INVALID_PARAMS || *code == codes::METHOD_NOT_FOUND)
-                    && self.tool_is_gone(&conn, tool, budget).await;
-                if gone {
-                    return Err(not_found(&self.spec.name, tool));
-                }
-                Err(self.request_error(e, tool, budget.total, Some(tool)))
-            }
+            Err(RequestError::Cancelled) => Err(Failure::Gateway(
+                GatewayError::new(ErrorCode::Cancelled, "the call was cancelled by the client").server(&self.spec.name),
+            )),
+            Err(RequestError::Closed) => Err(Failure::Gateway(self.unavailable(conn.death_report().await))),
+            Err(e) => Err(Failure::Request(conn, e)),
         }
     }
 
@@ -518,6 +544,26 @@ impl Downstream {
             c.shutdown().await;
         }
     }
+}
+
+/// A tool call downstream.
+#[derive(Debug, Default)]
+pub struct ToolCall<'a> {
+    /// The tool.
+    pub tool: &'a str,
+    /// Its arguments, raw.
+    pub arguments: Option<&'a RawValue>,
+    /// More params members, raw and without braces (`inputResponses`, `task` ...).
+    pub extra: &'a str,
+    /// Whether the caller takes tasks.
+    pub tasks: bool,
+}
+
+/// How a request failed: with an error the gateway already phrased, or with the request
+/// error for the caller to phrase (on a live connection).
+enum Failure {
+    Gateway(GatewayError),
+    Request(Arc<Connection>, RequestError),
 }
 
 /// `TOOL_NOT_FOUND` for a tool the server does not have.

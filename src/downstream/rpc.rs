@@ -221,6 +221,8 @@ pub struct OutRequest<'a> {
     pub meta: &'a str,
     /// Headers for HTTP.
     pub head: RequestHead,
+    /// Whether the caller takes tasks (a 2026-07-28 server may then answer with one).
+    pub tasks: bool,
 }
 
 /// Requests waiting for their answers, and the calls they belong to.
@@ -240,8 +242,9 @@ pub struct Rpc {
     state: Mutex<State>,
     next_id: AtomicU64,
     closed: CancellationToken,
-    /// The `_meta` members every request carries (the 2026-07-28 envelope), raw.
-    envelope: Mutex<Arc<str>>,
+    /// The `_meta` members every request carries (the 2026-07-28 envelope), raw: without and
+    /// with the tasks extension among the client's capabilities.
+    envelope: Mutex<Arc<(String, String)>>,
     events: EventHandler,
     /// Which kinds of server requests the config lets through.
     forward: Forward,
@@ -264,7 +267,7 @@ impl Rpc {
             state: Mutex::default(),
             next_id: AtomicU64::new(1),
             closed: CancellationToken::new(),
-            envelope: Mutex::new(Arc::from("")),
+            envelope: Mutex::new(Arc::new((String::new(), String::new()))),
             events,
             forward,
             dropped: AtomicU64::new(0),
@@ -283,8 +286,8 @@ impl Rpc {
     }
 
     /// Sets the `_meta` members every request carries from now on.
-    pub fn set_envelope(&self, members: String) {
-        *self.envelope.lock().unwrap_or_else(|e| e.into_inner()) = Arc::from(members);
+    pub fn set_envelope(&self, plain: String, with_tasks: String) {
+        *self.envelope.lock().unwrap_or_else(|e| e.into_inner()) = Arc::new((plain, with_tasks));
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -314,7 +317,8 @@ impl Rpc {
                 state.calls.insert(id, route);
             }
         }
-        let mut envelope = self.envelope.lock().unwrap_or_else(|e| e.into_inner()).to_string();
+        let envelopes = self.envelope.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let mut envelope = if req.tasks { envelopes.1.clone() } else { envelopes.0.clone() };
         // A 2026-07-28 server sends log messages only for requests that ask for them.
         if !envelope.is_empty()
             && let Some(level) = log_min.and_then(|rank| meta::LOG_LEVELS.get(usize::from(rank)))
@@ -589,6 +593,12 @@ impl Rpc {
     ) {
         if method == "ping" {
             self.outlet.send_other(self, build::result(id.get(), b"{}"), None);
+            return;
+        }
+        if method == "roots/list" && stream_of.is_none() && self.state().calls.is_empty() {
+            // Servers list roots right after `initialize` (server-everything does), before
+            // any call: the gateway itself has no roots to give.
+            self.outlet.send_other(self, build::result(id.get(), br#"{"roots":[]}"#), None);
             return;
         }
         let refusal = |message: String| AskReply::Error { code: codes::METHOD_NOT_FOUND, message };

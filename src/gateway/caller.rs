@@ -51,6 +51,9 @@ pub struct Caller {
     /// The client (connection, session, or stateless request) it came from, which the
     /// downstreams use to keep callers apart.
     pub owner: u64,
+    /// Whether the request stands alone (a 2026-07-28 HTTP request): no connection or session
+    /// outlives it, so nothing can be bound to `owner`.
+    pub stateless: bool,
     /// How agent ids are taken from its requests (bound by an HTTP token or the process).
     pub identity: Identity,
     /// The revision the request speaks.
@@ -72,6 +75,8 @@ pub struct Caller {
     pub traceparent: Option<String>,
     /// The answers of an input round this request retries (2026-07-28), if it is a retry.
     pub retry: Option<InputRetry>,
+    /// The task the call asks to run as (`task` of a 2025-11-25 `tools/call`), raw.
+    pub task: Option<Box<RawValue>>,
 }
 
 /// The retry of a 2026-07-28 input round: the answers, and the state the gateway gave.

@@ -22,13 +22,14 @@ use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 
 use crate::downstream::rpc::{AskReply, InputAsk, RawResult};
-use crate::downstream::{Budget, Downstream, not_found};
+use crate::downstream::{Budget, Downstream, ToolCall, not_found};
 use crate::error::{ErrorCode, GatewayError};
 use crate::gateway::call::Call;
 use crate::gateway::caller::{AskError, Caller};
 use crate::gateway::parked::{Parked, Running};
 use crate::gateway::reply::ToolReply;
 use crate::gateway::seal::{Round, Sealer, State};
+use crate::gateway::tasks::{TaskEntry, created_task, creation_for_caller};
 use crate::limits::ConcurrencyPermit;
 use crate::mcp::codes;
 use crate::mcp::shape::result_type;
@@ -47,6 +48,30 @@ struct Target<'a> {
     tool: &'a str,
     args: Option<Box<RawValue>>,
     budget: Budget,
+    task_mode: TaskMode,
+}
+
+/// Whether a call may become a task, and whose it is then.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TaskMode {
+    /// The call runs to its result (the server is not offered tasks).
+    None,
+    /// The caller takes tasks: the handle goes back to it, under the gateway's id.
+    Caller,
+    /// The tool runs only as a task and the caller takes none: the gateway waits for the
+    /// task's outcome and answers the call with it.
+    Awaited,
+}
+
+impl TaskMode {
+    fn of(caller: &Caller, requires_task: bool) -> TaskMode {
+        let takes = caller.task.is_some() || (!caller.version.has_initialize() && caller.caps.tasks);
+        match (takes, requires_task) {
+            (true, _) => TaskMode::Caller,
+            (false, true) => TaskMode::Awaited,
+            (false, false) => TaskMode::None,
+        }
+    }
 }
 
 /// Checks the policy, finds the server and tool, and forwards the call with progress,
@@ -67,15 +92,25 @@ pub(crate) async fn run(call: &mut Call<'_>) -> Result<ToolReply, GatewayError> 
     // One budget for the whole call: starting the server, listing its tools and the call.
     let budget = Budget::new(downstream.timeout(timeout));
     let tools = downstream.tools(budget.remaining()).await?;
-    if !tools.iter().any(|t| t.name == *tool) {
-        return Err(not_found(&server, &tool));
-    }
-    let target = Target { downstream, server: &server, tool: &tool, args, budget };
+    let def = tools.iter().find(|t| t.name == *tool).ok_or_else(|| not_found(&server, &tool))?;
+    let task_only = def.requires_task();
+    let task_mode = TaskMode::of(call.caller, task_only);
+    let legacy_server = downstream.connection(budget.remaining()).await?.info().version.has_initialize();
+    let target = Target { downstream, server: &server, tool: &tool, args, budget, task_mode };
     match call.caller.retry.clone() {
         Some(retry) => resume(call, target, retry.state.as_deref(), retry.responses.as_deref()).await,
         None => {
             let permit = call.concurrency_permit()?;
-            let running = start(call, &target, String::new(), permit);
+            // A 2025-11-25 task request goes to the server as it came; a tool that runs only
+            // as a task is asked for one from a 2025 server (a 2026-07-28 server decides
+            // itself, seeing the extension among the gateway's capabilities).
+            let extra = match (&call.caller.task, target.task_mode) {
+                (Some(t), _) => format!(r#""task":{}"#, t.get()),
+                (None, TaskMode::Awaited) if legacy_server && task_only => r#""task":{}"#.to_owned(),
+                (None, TaskMode::Caller) if legacy_server && task_only => r#""task":{}"#.to_owned(),
+                _ => String::new(),
+            };
+            let running = start(call, &target, extra, permit);
             drive(call, &target, running).await
         }
     }
@@ -88,9 +123,11 @@ fn start(call: &Call<'_>, t: &Target<'_>, extra: String, permit: ConcurrencyPerm
     let route = call.route(Some(asks_tx));
     let (downstream, tool, args, budget) = (t.downstream.clone(), t.tool.to_owned(), t.args.clone(), t.budget);
     let (task_route, cancel) = (route.clone(), call.caller.cancel.clone());
+    let tasks = t.task_mode != TaskMode::None;
     let task = tokio::spawn(async move {
         let _permit = permit;
-        downstream.call(&tool, args.as_deref(), task_route, budget, cancel, &extra).await
+        let request = ToolCall { tool: &tool, arguments: args.as_deref(), extra: &extra, tasks };
+        downstream.call(&request, task_route, budget, cancel).await
     });
     Running { task, asks, route }
 }
@@ -105,6 +142,15 @@ async fn drive(call: &Call<'_>, t: &Target<'_>, mut running: Running) -> Result<
             biased;
             joined = &mut running.task => {
                 let result = joined.map_err(|_| cancelled(t))??;
+                if let Some((remote, modern)) = created_task(result.json()) {
+                    if t.task_mode == TaskMode::Awaited {
+                        let entry = TaskEntry::unlisted(t.server, &remote, modern);
+                        return call.gw.await_task(caller, &entry).await.map(ToolReply::Json).map_err(|e| downstream_error(t, e.message));
+                    }
+                    let owner = (!caller.stateless).then_some(caller.owner);
+                    let id = call.gw.tasks().add(t.server, &remote, call.agent, owner, modern);
+                    return Ok(ToolReply::Json(creation_for_caller(result.json(), &id, !caller.version.has_initialize())));
+                }
                 if result_type(result.json()) != "input_required" {
                     return Ok(ToolReply::Forwarded(result));
                 }
@@ -146,7 +192,7 @@ fn downstream_error(t: &Target<'_>, what: String) -> GatewayError {
 
 /// Puts a server's request for input to a 2025 caller and sends the answer back. A caller
 /// without the capability makes the server get the error a client without it would give.
-async fn answer(caller: &Caller, ask: InputAsk, budget: Budget) {
+pub(crate) async fn answer(caller: &Caller, ask: InputAsk, budget: Budget) {
     let params = ask.params.as_deref();
     let reply = match &caller.asker {
         Some(asker) if caller.caps.can_answer(&ask.method, params) => {
@@ -229,34 +275,45 @@ async fn fulfil(caller: &Caller, t: &Target<'_>, result: &RawResult) -> Result<S
         #[serde(default)]
         request_state: Option<String>,
     }
+    let round: Round<'_> = serde_json::from_str(result.json())
+        .map_err(|e| downstream_error(t, format!("answered with a malformed input round: {e}")))?;
+    let responses = ask_for_input(caller, round.input_requests, t.budget).await.map_err(|e| downstream_error(t, e))?;
+    let mut extra = format!(r#""inputResponses":{responses}"#);
+    if let Some(state) = round.request_state {
+        extra.push_str(&format!(r#","requestState":{}"#, json_string(&state)));
+    }
+    Ok(extra)
+}
+
+/// Puts each of a server's `inputRequests` to a 2025 caller and returns the answers as an
+/// `inputResponses` object; the error says which request failed (after "server `s` ").
+pub(crate) async fn ask_for_input(
+    caller: &Caller,
+    requests: Option<&RawValue>,
+    budget: Budget,
+) -> Result<String, String> {
     #[derive(Deserialize)]
     struct Request<'a> {
         method: String,
         #[serde(default, borrow)]
         params: Option<&'a RawValue>,
     }
-    let round: Round<'_> = serde_json::from_str(result.json())
-        .map_err(|e| downstream_error(t, format!("answered with a malformed input round: {e}")))?;
     let mut responses = Vec::new();
-    let requests = round.input_requests.and_then(|r| Members::of(r).ok()).unwrap_or_default();
+    let requests = requests.and_then(|r| Members::of(r).ok()).unwrap_or_default();
     for (key, request) in requests.0 {
-        let request: Request<'_> = serde_json::from_str(request.get())
-            .map_err(|e| downstream_error(t, format!("asked for input malformed: {e}")))?;
+        let request: Request<'_> =
+            serde_json::from_str(request.get()).map_err(|e| format!("asked for input malformed: {e}"))?;
         let asker = caller.asker.as_ref().filter(|_| caller.caps.can_answer(&request.method, request.params));
         let Some(asker) = asker else {
-            return Err(downstream_error(t, format!("needs `{}`, which the client does not support", request.method)));
+            return Err(format!("needs `{}`, which the client does not support", request.method));
         };
         let answer = asker
-            .ask(&caller.sink, &request.method, request.params, t.budget.remaining())
+            .ask(&caller.sink, &request.method, request.params, budget.remaining())
             .await
-            .map_err(|e| downstream_error(t, format!("asked for `{}`, and {e}", request.method)))?;
+            .map_err(|e| format!("asked for `{}`, and {e}", request.method))?;
         responses.push(format!("{}:{}", json_string(&key), answer.get()));
     }
-    let mut extra = format!(r#""inputResponses":{{{}}}"#, responses.join(","));
-    if let Some(state) = round.request_state {
-        extra.push_str(&format!(r#","requestState":{}"#, json_string(&state)));
-    }
-    Ok(extra)
+    Ok(format!("{{{}}}", responses.join(",")))
 }
 
 /// The retry of an input round: the gateway's state opened and checked, then the parked

@@ -24,6 +24,8 @@ pub mod reply;
 pub mod seal;
 pub mod servers;
 pub mod state;
+mod task_ops;
+pub mod tasks;
 
 pub use caller::Caller;
 pub use identity::Identity;

@@ -13,6 +13,7 @@ use crate::gateway::identity::Identity;
 use crate::gateway::parked::ParkedCalls;
 use crate::gateway::seal::Sealer;
 use crate::gateway::servers::ServerSet;
+use crate::gateway::tasks::TaskTable;
 use crate::limits::Limits;
 use crate::telemetry::audit::Audit;
 use crate::telemetry::metrics::Metrics;
@@ -69,6 +70,7 @@ pub struct Gateway {
     identity: Identity,
     parked: ParkedCalls,
     sealer: Sealer,
+    tasks: TaskTable,
 }
 
 /// The environment variable with the key that seals input-round states: replicas behind one
@@ -91,6 +93,7 @@ impl Gateway {
             limits: Limits::default(),
             identity: parts.identity,
             parked: ParkedCalls::default(),
+            tasks: TaskTable::default(),
             sealer: Sealer::new(
                 std::env::var(STATE_KEY_VAR).ok().filter(|k| !k.is_empty()).as_deref().map(str::as_bytes),
             ),
@@ -167,6 +170,11 @@ impl Gateway {
     /// Calls parked between input rounds.
     pub fn parked(&self) -> &ParkedCalls {
         &self.parked
+    }
+
+    /// The tasks handed out.
+    pub fn tasks(&self) -> &TaskTable {
+        &self.tasks
     }
 
     /// Seals and opens the gateway's `requestState`.

@@ -115,24 +115,18 @@ async fn answer(
         }
         "tools/call" => {
             let call = tool_call(params)?;
-            let caller = Caller {
-                owner: client.map_or_else(next_owner, |c| c.owner()),
-                identity: identity.clone(),
-                version: era.version,
-                caps: era.caps,
-                sink: sink.clone(),
-                progress: meta.progress_token.map(ToOwned::to_owned),
-                log_min: log_min(client, &meta, era.modern),
-                cancel,
-                asker: match (era.modern, client) {
-                    (false, Some(c)) => Some(Arc::new(ClientAsker(c.clone())) as Arc<dyn Asker>),
-                    _ => None,
-                },
-                traceparent: meta.traceparent.as_deref().map(str::to_owned),
-                retry: call.retry,
-            };
+            let mut caller = caller(client, identity, &era, &meta, sink, cancel);
+            caller.retry = call.retry;
+            caller.task = call.task;
             match gw.call_tool(&caller, &call.name, call.arguments).await {
                 Ok(reply) => Ok(shaped(&reply.json(), ResultKind::Plain)),
+                Err(e) => Err(Failure::new(e.code, e.message)),
+            }
+        }
+        "tasks/get" | "tasks/result" | "tasks/list" | "tasks/cancel" | "tasks/update" => {
+            let caller = caller(client, identity, &era, &meta, sink, cancel);
+            match gw.task_request(&caller, &req.method, params).await {
+                Ok(json) => Ok(shaped(&json, ResultKind::Plain)),
                 Err(e) => Err(Failure::new(e.code, e.message)),
             }
         }
@@ -149,6 +143,36 @@ async fn answer(
             }
         }
         other => Err(Failure::new(codes::METHOD_NOT_FOUND, format!("method not found: `{}`", bounded(other)))),
+    }
+}
+
+/// The caller of a request that may reach a server: who asks, in which revision, and where
+/// its answer, progress and logs go.
+fn caller(
+    client: Option<&Arc<ClientState>>,
+    identity: &Identity,
+    era: &Era,
+    meta: &RequestMeta<'_>,
+    sink: &Sink,
+    cancel: CancellationToken,
+) -> Caller {
+    Caller {
+        owner: client.map_or_else(next_owner, |c| c.owner()),
+        stateless: client.is_none(),
+        identity: identity.clone(),
+        version: era.version,
+        caps: era.caps,
+        sink: sink.clone(),
+        progress: meta.progress_token.map(ToOwned::to_owned),
+        log_min: log_min(client, meta, era.modern),
+        cancel,
+        asker: match (era.modern, client) {
+            (false, Some(c)) => Some(Arc::new(ClientAsker(c.clone())) as Arc<dyn Asker>),
+            _ => None,
+        },
+        traceparent: meta.traceparent.as_deref().map(str::to_owned),
+        retry: None,
+        task: None,
     }
 }
 
@@ -209,7 +233,7 @@ fn initialize(client: Option<&Arc<ClientState>>, params: Option<&RawValue>) -> R
     }
     Ok(format!(
         r#"{{"protocolVersion":"{version}","capabilities":{},"serverInfo":{},"instructions":{}}}"#,
-        capabilities(),
+        capabilities(version),
         server_info(),
         build::json_string(INSTRUCTIONS)
     ))
@@ -222,16 +246,23 @@ fn discover() -> String {
     format!(
         r#"{{"resultType":"complete","supportedVersions":[{}],"capabilities":{},"instructions":{},"ttlMs":0,"cacheScope":"private","_meta":{{"{}":{}}}}}"#,
         versions.join(","),
-        capabilities(),
+        capabilities(Version::LATEST),
         build::json_string(INSTRUCTIONS),
         meta::SERVER_INFO,
         server_info()
     )
 }
 
-/// What the gateway offers its clients.
-fn capabilities() -> &'static str {
-    r#"{"logging":{},"tools":{}}"#
+/// What the gateway offers its clients: tasks in the form of their revision (a capability
+/// of its own in 2025-11-25, an extension in 2026-07-28).
+fn capabilities(version: Version) -> &'static str {
+    match version {
+        Version::V2026_07_28 => r#"{"logging":{},"tools":{},"extensions":{"io.modelcontextprotocol/tasks":{}}}"#,
+        Version::V2025_11_25 => {
+            r#"{"logging":{},"tools":{},"tasks":{"list":{},"cancel":{},"requests":{"tools":{"call":{}}}}}"#
+        }
+        _ => r#"{"logging":{},"tools":{}}"#,
+    }
 }
 
 fn server_info() -> String {
@@ -244,6 +275,7 @@ struct ToolCall<'a> {
     name: String,
     arguments: Option<&'a RawValue>,
     retry: Option<InputRetry>,
+    task: Option<Box<RawValue>>,
 }
 
 fn tool_call(params: Option<&RawValue>) -> Result<ToolCall<'_>, Failure> {
@@ -257,6 +289,8 @@ fn tool_call(params: Option<&RawValue>) -> Result<ToolCall<'_>, Failure> {
         input_responses: Option<&'a RawValue>,
         #[serde(default)]
         request_state: Option<String>,
+        #[serde(default, borrow)]
+        task: Option<&'a RawValue>,
     }
     let invalid =
         |detail: String| Failure::new(codes::INVALID_PARAMS, format!("invalid parameters for `tools/call`: {detail}"));
@@ -270,7 +304,7 @@ fn tool_call(params: Option<&RawValue>) -> Result<ToolCall<'_>, Failure> {
     }
     let retry = (p.input_responses.is_some() || p.request_state.is_some())
         .then(|| InputRetry { responses: p.input_responses.map(ToOwned::to_owned), state: p.request_state });
-    Ok(ToolCall { name: p.name, arguments: p.arguments, retry })
+    Ok(ToolCall { name: p.name, arguments: p.arguments, retry, task: p.task.map(ToOwned::to_owned) })
 }
 
 /// Handles a notification from `client`.

@@ -2,28 +2,14 @@
 //! from npm, run with node over stdio. Install it first with `scripts/setup-test-deps.sh`
 //! (it goes into the git-ignored `.tools/npm`); without it these tests fail and say so.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::support::*;
 use rmcp::service::PeerRequestOptions;
 use serde_json::{Value, json};
 
-/// The server's entry point, as `scripts/setup-test-deps.sh` installs it.
-fn everything_server() -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join(".tools/npm/node_modules/@modelcontextprotocol/server-everything/dist/index.js");
-    assert!(
-        path.is_file(),
-        "@modelcontextprotocol/server-everything is not installed ({} is missing): run scripts/setup-test-deps.sh",
-        path.display()
-    );
-    path
-}
-
 async fn start() -> GatewayUnderTest {
-    let server =
-        json!({"command": "node", "args": [everything_server(), "stdio"], "description": "MCP reference server"});
+    let server = everything_server();
     let rules = json!({"agents": {"dev": {
         "allow": {"servers": ["everything"]},
         "deny": {"tools": {"everything": ["get-env", "trigger-*-request*"]}}

@@ -31,3 +31,4 @@ mod json_front_ends;
 mod policy_props;
 mod policy_semantics;
 mod security;
+mod tasks;

@@ -54,6 +54,19 @@ pub fn fixture_server(args: &[&str]) -> Value {
     json!({ "command": super::fixture_bin(), "args": args })
 }
 
+/// A `.mcp.json` server entry that runs `@modelcontextprotocol/server-everything` from npm
+/// over stdio, as `scripts/setup-test-deps.sh` installs it (into the git-ignored `.tools/npm`).
+pub fn everything_server() -> Value {
+    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join(".tools/npm/node_modules/@modelcontextprotocol/server-everything/dist/index.js");
+    assert!(
+        path.is_file(),
+        "@modelcontextprotocol/server-everything is not installed ({} is missing): run scripts/setup-test-deps.sh",
+        path.display()
+    );
+    json!({"command": "node", "args": [path, "stdio"], "description": "MCP reference server"})
+}
+
 /// The text of a `.mcp.json` with `servers` in the given order. It is built as text because
 /// `serde_json::Map` sorts its keys, and server order is part of the gateway's contract.
 pub fn mcp_json(servers: &[(&str, Value)]) -> String {

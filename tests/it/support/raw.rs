@@ -25,6 +25,11 @@ pub struct RawGateway {
 impl RawGateway {
     /// Starts `spawn` and completes the MCP handshake (`initialize`, `notifications/initialized`).
     pub async fn start(spawn: &Spawn) -> Self {
+        Self::start_as(spawn, "2025-06-18", json!({})).await
+    }
+
+    /// As [`Self::start`], initializing with protocol `version` and client `capabilities`.
+    pub async fn start_as(spawn: &Spawn, version: &str, capabilities: Value) -> Self {
         let mut child = spawn.spawn().expect("spawn the gateway");
         let (stdout, stdin) = child.take_pipes().expect("the gateway's pipes");
         let (tx, lines) = mpsc::unbounded_channel();
@@ -46,7 +51,7 @@ impl RawGateway {
         let init = gw
             .request(
                 "initialize",
-                json!({"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}}),
+                json!({"protocolVersion": version, "capabilities": capabilities, "clientInfo": {"name": "raw", "version": "1"}}),
             )
             .await;
         assert!(init["result"]["serverInfo"]["name"] == "mcpgw", "initialize failed: {init}");
