@@ -111,7 +111,7 @@ def progress_observation(seen: list[list[float | None]], result: dict[str, Any])
             "received": bool(seen),
             "in_order": all(seen[i][0] > seen[i - 1][0] for i in range(1, len(seen))),
             "totals": sorted({p[1] for p in seen}),
-            "max": max((p[0] for p in seen), default=None),
+            "within_total": all(p[1] is not None and 1 <= p[0] <= p[1] for p in seen),
         },
         "result": result,
     }

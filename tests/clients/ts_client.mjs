@@ -113,7 +113,7 @@ const progressObservation = (seen, result) => ({
         received: seen.length > 0,
         in_order: seen.every((p, i) => i === 0 || p[0] > seen[i - 1][0]),
         totals: [...new Set(seen.map(p => p[1]))].sort(),
-        max: seen.length ? Math.max(...seen.map(p => p[0])) : null
+        within_total: seen.every(p => p[0] >= 1 && p[0] <= p[1])
     },
     result
 });

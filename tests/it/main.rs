@@ -29,4 +29,5 @@ mod http_tools;
 mod json_front_ends;
 mod policy_props;
 mod policy_semantics;
+mod sdk_clients;
 mod security;
