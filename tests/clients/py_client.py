@@ -83,7 +83,8 @@ def describe(exc: BaseException) -> str:
     name = type(exc).__name__
     if code is not None:
         name = f"{name}({code})"
-    return f"{name}: {text}" if text else name
+    line = f"{name}: {text}" if text else name
+    return line if len(line) <= 600 else line[:600] + "..."
 
 
 def dump(model: Any) -> Any:
@@ -324,8 +325,10 @@ async def run_scenario(runner: Runner, name: str, limit: float) -> dict[str, Any
     return entry
 
 
-async def run(args: argparse.Namespace) -> dict[str, Any]:
-    out: dict[str, Any] = {
+async def run(args: argparse.Namespace, out: dict[str, Any]) -> None:
+    """Connects, runs the scenarios and fills `out` as it goes (so a run cut short by
+    --total-timeout still reports what it finished)."""
+    out.update({
         "client": "python",
         "sdk": sdk_version(),
         "mode": args.mode,
@@ -337,8 +340,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "server_info": None,
         "scenarios": {},
         "notifications": [],
-    }
+    })
     rec = Recorder()
+    http = None
     if args.url:
         headers = {"Authorization": f"Bearer {args.token}"} if args.token else {}
         http = httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(args.timeout, read=args.timeout * 4))
@@ -375,8 +379,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     except Exception as e:  # noqa: BLE001 - a failed connection is a result, not a crash
         key = "close_error" if out["connected"] else "connect_error"
         out[key] = describe(e)
-    out["notifications"] = rec.notifications
-    return out
+    finally:
+        out["notifications"] = rec.notifications
+        if http is not None:
+            with anyio.move_on_after(5, shield=True):
+                await http.aclose()
 
 
 def main() -> None:
@@ -399,14 +406,18 @@ def main() -> None:
         p.error(f"unknown scenarios {unknown}; known: {SCENARIOS}")
     started = time.monotonic()
 
-    async def guarded() -> dict[str, Any]:
+    out: dict[str, Any] = {"client": "python", "connected": False}
+
+    async def guarded() -> None:
         with anyio.fail_after(args.total_timeout):
-            return await run(args)
+            await run(args, out)
 
     try:
-        out = anyio.run(guarded)
+        anyio.run(guarded)
     except TimeoutError:
-        out = {"client": "python", "connected": False, "connect_error": f"the whole run timed out after {args.total_timeout} s"}
+        out["run_error"] = f"the whole run timed out after {args.total_timeout:g} s"
+        if not out.get("connected"):
+            out["connect_error"] = out["run_error"]
     out["elapsed_ms"] = int((time.monotonic() - started) * 1000)
     sys.stdout.write(json.dumps(out) + "\n")
     sys.stdout.flush()

@@ -302,29 +302,31 @@ class Runner {
     }
 }
 
+// Filled as the run goes, so a run cut short by --total-timeout still reports what it finished.
+const out = {
+    client: 'typescript',
+    sdk: `@modelcontextprotocol/client ${sdkVersion}`,
+    node: process.version,
+    mode: opts.mode,
+    transport: opts.url ? 'http' : 'stdio',
+    target: opts.gateway ? 'gateway' : 'direct',
+    connected: false,
+    connect_error: null,
+    protocol_version: null,
+    era: null,
+    server_info: null,
+    scenarios: {},
+    notifications: []
+};
+
 async function run() {
-    const out = {
-        client: 'typescript',
-        sdk: `@modelcontextprotocol/client ${sdkVersion}`,
-        node: process.version,
-        mode: opts.mode,
-        transport: opts.url ? 'http' : 'stdio',
-        target: opts.gateway ? 'gateway' : 'direct',
-        connected: false,
-        connect_error: null,
-        protocol_version: null,
-        era: null,
-        server_info: null,
-        scenarios: {},
-        notifications: []
-    };
     const client = makeClient();
     try {
         await within(timeoutMs, 'connecting', client.connect(makeTransport(), { timeout: timeoutMs }));
     } catch (e) {
         out.connect_error = describe(e);
         await within(5000, 'closing', client.close()).catch(() => {});
-        return out;
+        return;
     }
     out.connected = true;
     out.protocol_version = client.getNegotiatedProtocolVersion() ?? null;
@@ -348,15 +350,15 @@ async function run() {
     } catch (e) {
         out.close_error = describe(e);
     }
-    return out;
 }
 
 const started = Date.now();
-let out;
 try {
-    out = await within(totalTimeoutMs, 'the whole run', run());
+    await within(totalTimeoutMs, 'the whole run', run());
 } catch (e) {
-    out = { client: 'typescript', connected: false, connect_error: describe(e) };
+    out.run_error = describe(e);
+    if (!out.connected) out.connect_error = out.run_error;
 }
+out.notifications = rec.notifications;
 out.elapsed_ms = Date.now() - started;
 process.stdout.write(`${JSON.stringify(out)}\n`, () => process.exit(0));

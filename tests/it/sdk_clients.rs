@@ -687,3 +687,22 @@ async fn typescript_sdk_over_stdio() {
 async fn typescript_sdk_over_http() {
     run_matrix(Sdk::TypeScript, Transport::Http).await;
 }
+
+/// Every listed gap names a case the tests run (a typo would never be checked), once.
+#[test]
+fn known_gateway_gaps_name_real_cases() {
+    let mut cases = Vec::new();
+    for sdk in [Sdk::Python, Sdk::TypeScript] {
+        for transport in [Transport::Stdio, Transport::Http] {
+            for mode in sdk.modes() {
+                for scenario in SCENARIOS {
+                    cases.push(format!("{}/{mode}/{}/{scenario}", sdk.name(), transport.name()));
+                }
+            }
+        }
+    }
+    for (i, gap) in KNOWN_GATEWAY_GAPS.iter().enumerate() {
+        assert!(cases.iter().any(|c| c == gap), "KNOWN_GATEWAY_GAPS has `{gap}`, which is no case of this module");
+        assert!(!KNOWN_GATEWAY_GAPS[..i].contains(gap), "KNOWN_GATEWAY_GAPS lists `{gap}` twice");
+    }
+}
