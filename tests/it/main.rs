@@ -30,5 +30,6 @@ mod input_rounds;
 mod json_front_ends;
 mod policy_props;
 mod policy_semantics;
+mod sdk_clients;
 mod security;
 mod tasks;
