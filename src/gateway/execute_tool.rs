@@ -20,6 +20,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use crate::downstream::rpc::{AskReply, InputAsk, RawResult};
 use crate::downstream::{Budget, Downstream, ToolCall, not_found};
@@ -122,12 +123,16 @@ fn start(call: &Call<'_>, t: &Target<'_>, extra: String, permit: ConcurrencyPerm
     let (asks_tx, asks) = mpsc::channel::<InputAsk>(ASKS_QUEUED);
     let route = call.route(Some(asks_tx));
     let (downstream, tool, args, budget) = (t.downstream.clone(), t.tool.to_owned(), t.args.clone(), t.budget);
-    let (task_route, cancel) = (route.clone(), call.caller.cancel.clone());
+    let task_route = route.clone();
     let tasks = t.task_mode != TaskMode::None;
+    // The call does not take its caller's cancellation: it may outlive the request that
+    // started it (parked, over HTTP, after that response is sent). Whoever ends it aborts
+    // the task (a cancelled caller in `drive`, an expired park), and dropping the request
+    // cancels it at the server.
     let task = tokio::spawn(async move {
         let _permit = permit;
         let request = ToolCall { tool: &tool, arguments: args.as_deref(), extra: &extra, tasks };
-        downstream.call(&request, task_route, budget, cancel).await
+        downstream.call(&request, task_route, budget, CancellationToken::new()).await
     });
     Running { task, asks, route }
 }
@@ -175,7 +180,6 @@ async fn drive(call: &Call<'_>, t: &Target<'_>, mut running: Running) -> Result<
                 return Ok(ToolReply::Json(park(call, t, running, ask)));
             }
             () = caller.cancel.cancelled() => {
-                running.task.abort();
                 return Err(cancelled(t));
             }
         }
@@ -354,7 +358,6 @@ async fn resume(
                 }
             }
             if !unanswered.is_empty() {
-                running.task.abort();
                 return Err(invalid(format!("`inputResponses` has no answer for `{}`", unanswered.join("`, `"))));
             }
             drive(call, &t, running).await

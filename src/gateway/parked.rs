@@ -25,6 +25,14 @@ pub struct Running {
     pub route: Arc<CallRoute>,
 }
 
+/// A call given up (its caller gone, its park expired, its round refused) is cancelled at
+/// the server: the request's guard does that when the aborted task drops it.
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 /// A call waiting for its caller's answers.
 pub struct Parked {
     /// The agent whose call it is.
@@ -56,7 +64,6 @@ impl ParkedCalls {
             let expired = map.upgrade().and_then(|m| m.lock().unwrap_or_else(|e| e.into_inner()).remove(&key));
             if let Some(p) = expired {
                 tracing::debug!(server = %p.server, "a parked call expired before its caller answered");
-                p.running.task.abort();
             }
         });
         id

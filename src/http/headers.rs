@@ -32,18 +32,18 @@ fn header(headers: &HeaderMap, name: &str) -> Result<Option<String>, Mismatch> {
     }
 }
 
-/// The body value `Mcp-Name` must equal for `method`, if the method has one.
-fn name_of(method: &str, params: Option<&RawValue>) -> Option<(&'static str, Option<String>)> {
-    let key = match method {
-        "tools/call" | "prompts/get" => "name",
-        "resources/read" | "resources/subscribe" | "resources/unsubscribe" => "uri",
-        "tasks/get" | "tasks/update" | "tasks/cancel" | "tasks/result" => "taskId",
-        _ => return None,
-    };
-    let value = params
-        .and_then(|p| Members::of(p).ok())
-        .and_then(|m| m.get(key).and_then(|v| serde_json::from_str::<String>(v.get()).ok()));
-    Some((key, value))
+/// The body member `Mcp-Name` mirrors for `method`, if the method has one, and whether the
+/// header is required. The core methods (`tools/call`, `prompts/get`, `resources/read`)
+/// require it; for the rest the SDKs disagree (the TypeScript SDK sends it on the tasks
+/// extension's `tasks/*`, the Python SDK does not), so it is checked only when sent.
+fn name_of(method: &str) -> Option<(&'static str, bool)> {
+    match method {
+        "tools/call" | "prompts/get" => Some(("name", true)),
+        "resources/read" => Some(("uri", true)),
+        "resources/subscribe" | "resources/unsubscribe" => Some(("uri", false)),
+        "tasks/get" | "tasks/update" | "tasks/cancel" | "tasks/result" => Some(("taskId", false)),
+        _ => None,
+    }
 }
 
 /// Checks the headers of a 2026-07-28 request against its body.
@@ -67,8 +67,12 @@ pub fn check(headers: &HeaderMap, method: &str, params: Option<&RawValue>, versi
         }
         Some(_) => {}
     }
-    if let Some((key, value)) = name_of(method, params) {
+    if let Some((key, required)) = name_of(method) {
+        let value = params
+            .and_then(|p| Members::of(p).ok())
+            .and_then(|m| m.get(key).and_then(|v| serde_json::from_str::<String>(v.get()).ok()));
         match (header(headers, "mcp-name")?, value) {
+            (None, _) if !required => {}
             (None, _) => return Err(Mismatch(format!("the Mcp-Name header is missing (`{method}` needs it)"))),
             (Some(h), Some(v)) if h == v => {}
             (Some(h), v) => {
@@ -115,5 +119,17 @@ mod tests {
             assert!(check(&bad, "tools/call", p, "2026-07-28").is_err(), "{bad:?}");
         }
         assert_eq!(check(&h(&[("mcp-method", "tools/list")]), "tools/list", None, "2026-07-28"), Ok(()));
+    }
+
+    #[test]
+    fn a_task_request_may_omit_mcp_name_but_not_contradict_it() {
+        let params = RawValue::from_string(r#"{"taskId":"mcpgw-1"}"#.into()).unwrap();
+        let p = Some(params.as_ref());
+        let bare = h(&[("mcp-method", "tasks/get")]);
+        assert_eq!(check(&bare, "tasks/get", p, "2026-07-28"), Ok(()));
+        let named = h(&[("mcp-method", "tasks/get"), ("mcp-name", "mcpgw-1")]);
+        assert_eq!(check(&named, "tasks/get", p, "2026-07-28"), Ok(()));
+        let wrong = h(&[("mcp-method", "tasks/get"), ("mcp-name", "mcpgw-2")]);
+        assert!(check(&wrong, "tasks/get", p, "2026-07-28").is_err());
     }
 }
