@@ -91,9 +91,11 @@ impl Operation {
                 "pattern": {"type": "string", "description": "Glob; * matches any text"},
                 "max_schema_tokens": {"type": "integer", "minimum": 1}
             }),
+            // `x-mcp-header`: 2026-07-28 clients send these two as `Mcp-Param-Server` and
+            // `Mcp-Param-Tool` over HTTP, so a proxy in front can route on them.
             Operation::ExecuteTool => json!({
-                "server": {"type": "string"},
-                "tool": {"type": "string"},
+                "server": {"type": "string", "x-mcp-header": "Server"},
+                "tool": {"type": "string", "x-mcp-header": "Tool"},
                 "args": {"type": "object"},
                 "timeout_ms": {"type": "integer", "minimum": 1}
             }),

@@ -5,6 +5,7 @@
 use axum::http::HeaderMap;
 use serde_json::value::RawValue;
 
+use crate::gateway::operation::Operation;
 use crate::wire::object::Members;
 
 /// Why the headers do not match the body.
@@ -84,6 +85,40 @@ pub fn check(headers: &HeaderMap, method: &str, params: Option<&RawValue>, versi
             }
         }
     }
+    if method == "tools/call" {
+        check_params(headers, params)?;
+    }
+    Ok(())
+}
+
+/// The `execute_tool` parameters its schema declares as headers (`x-mcp-header`), by header.
+const PARAM_HEADERS: [(&str, &str); 2] = [("mcp-param-server", "server"), ("mcp-param-tool", "tool")];
+
+/// Checks the `Mcp-Param-*` headers of an `execute_tool` call against its arguments. A header
+/// sent must equal its argument, and no header may name an argument the body lacks. A header
+/// left out is accepted: a client that has not listed the tools cannot know to send it, and
+/// the gateway reads the body anyway; only intermediaries route on it.
+fn check_params(headers: &HeaderMap, params: Option<&RawValue>) -> Result<(), Mismatch> {
+    let members = params.and_then(|p| Members::of(p).ok()).unwrap_or_default();
+    let string = |v: &RawValue| serde_json::from_str::<String>(v.get()).ok();
+    if members.get("name").and_then(string).as_deref() != Some(Operation::ExecuteTool.name()) {
+        return Ok(());
+    }
+    let arguments = members.get("arguments").and_then(|a| Members::of(a).ok()).unwrap_or_default();
+    for (name, argument) in PARAM_HEADERS {
+        let Some(sent) = header(headers, name)? else { continue };
+        match arguments.get(argument).and_then(string) {
+            Some(value) if value == sent => {}
+            Some(value) => {
+                return Err(Mismatch(format!(
+                    "the {name} header `{}` does not match the argument `{argument}` `{}`",
+                    crate::logging::bounded(&sent),
+                    crate::logging::bounded(&value)
+                )));
+            }
+            None => return Err(Mismatch(format!("the {name} header is sent but the argument `{argument}` is not"))),
+        }
+    }
     Ok(())
 }
 
@@ -119,6 +154,30 @@ mod tests {
             assert!(check(&bad, "tools/call", p, "2026-07-28").is_err(), "{bad:?}");
         }
         assert_eq!(check(&h(&[("mcp-method", "tools/list")]), "tools/list", None, "2026-07-28"), Ok(()));
+    }
+
+    #[test]
+    fn execute_tool_param_headers_must_match_its_arguments() {
+        let params =
+            RawValue::from_string(r#"{"name":"execute_tool","arguments":{"server":"s","tool":"echo"}}"#.into())
+                .unwrap();
+        let p = Some(params.as_ref());
+        let base = [("mcp-method", "tools/call"), ("mcp-name", "execute_tool")];
+        let with = |extra: &[(&'static str, &str)]| h(&[base.as_slice(), extra].concat());
+        assert_eq!(check(&with(&[]), "tools/call", p, "2026-07-28"), Ok(()));
+        assert_eq!(
+            check(&with(&[("mcp-param-server", "s"), ("mcp-param-tool", "echo")]), "tools/call", p, "2026-07-28"),
+            Ok(())
+        );
+        assert!(check(&with(&[("mcp-param-server", "t")]), "tools/call", p, "2026-07-28").is_err());
+        let no_tool = RawValue::from_string(r#"{"name":"execute_tool","arguments":{"server":"s"}}"#.into()).unwrap();
+        assert!(
+            check(&with(&[("mcp-param-tool", "echo")]), "tools/call", Some(no_tool.as_ref()), "2026-07-28").is_err()
+        );
+        // Another tool's arguments are not the gateway's to read as headers.
+        let other = RawValue::from_string(r#"{"name":"list_servers","arguments":{}}"#.into()).unwrap();
+        let named = h(&[("mcp-method", "tools/call"), ("mcp-name", "list_servers"), ("mcp-param-server", "x")]);
+        assert_eq!(check(&named, "tools/call", Some(other.as_ref()), "2026-07-28"), Ok(()));
     }
 
     #[test]

@@ -231,7 +231,31 @@ async fn over_http_2026_requests_need_no_session_and_headers_must_match() {
     assert_eq!(r.result()["content"][0]["text"], "stateless", "{r:?}");
     assert_eq!(r.result()["resultType"], "complete", "{r:?}");
     assert!(r.header("mcp-session-id").is_none(), "no session for 2026-07-28: {r:?}");
+    // `execute_tool` declares `server` and `tool` as `Mcp-Param-*` headers: sent, they must agree.
+    let definitions = gw
+        .post_mcp(
+            &[("mcp-protocol-version", "2026-07-28"), ("mcp-method", "tools/list")],
+            &json!({
+        "jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {"_meta": modern_meta(json!({}))}}),
+        )
+        .await;
+    let execute =
+        definitions.result()["tools"].as_array().unwrap().iter().find(|t| t["name"] == "execute_tool").cloned();
+    let properties = &execute.expect("execute_tool is listed")["inputSchema"]["properties"];
+    assert_eq!(
+        (&properties["server"]["x-mcp-header"], &properties["tool"]["x-mcp-header"]),
+        (&json!("Server"), &json!("Tool"))
+    );
+    let params = [good.as_slice(), &[("mcp-param-server", "s"), ("mcp-param-tool", "=?base64?ZWNobw==?=")]].concat();
+    let r = gw.post_mcp(&params, &body).await;
+    assert_eq!(r.result()["content"][0]["text"], "stateless", "matching Mcp-Param-* headers: {r:?}");
     for (what, headers) in [
+        ("Mcp-Param-Server", [good.as_slice(), &[("mcp-param-server", "other")]].concat()),
+        ("Mcp-Param-Tool", [good.as_slice(), &[("mcp-param-tool", "echo2")]].concat()),
+        (
+            "a doubled Mcp-Param-Tool",
+            [good.as_slice(), &[("mcp-param-tool", "echo"), ("mcp-param-tool", "echo")]].concat(),
+        ),
         (
             "Mcp-Name",
             vec![("mcp-protocol-version", "2026-07-28"), ("mcp-method", "tools/call"), ("mcp-name", "list_servers")],

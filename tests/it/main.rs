@@ -27,6 +27,7 @@ mod http_sessions;
 mod http_shutdown;
 mod http_tools;
 mod input_rounds;
+mod isolation;
 mod json_front_ends;
 mod policy_props;
 mod policy_semantics;

@@ -40,11 +40,11 @@ async fn no_client_or_server_value_can_forge_a_log_line() {
     gw.client.close().await;
 }
 
-const ALICE: &str = "alice-token-0000000001";
-const BOB: &str = "bob-token-00000000000002";
+pub(crate) const ALICE: &str = "alice-token-0000000001";
+pub(crate) const BOB: &str = "bob-token-00000000000002";
 
 /// An HTTP gateway with two agents, each with its own token, sharing the server `shared`.
-async fn two_agents(servers: &[(&str, serde_json::Value)]) -> crate::support::http::HttpGateway {
+pub(crate) async fn two_agents(servers: &[(&str, serde_json::Value)]) -> crate::support::http::HttpGateway {
     let rules = json!({"agents": {
         "alice": {"allow": {"servers": ["shared"]}},
         "bob": {"allow": {"servers": ["shared"]}}

@@ -47,6 +47,10 @@ struct Recorded {
     answering: bool,
     /// The server's requests for input, by method, in arrival order.
     asked: Mutex<Vec<String>>,
+    /// What the answers carry, so a test can tell whose answer a server saw.
+    label: Option<String>,
+    /// The data of every log message received, in arrival order.
+    logs: Mutex<Vec<Value>>,
 }
 
 impl Recorder {
@@ -55,6 +59,21 @@ impl Recorder {
     /// `hello from the test client`, roots with `file:///tmp/test-root`.
     pub fn answering() -> Self {
         Recorder { inner: Arc::new(Recorded { answering: true, ..Default::default() }) }
+    }
+
+    /// Answers like [`Recorder::answering`], with `label` in each answer instead: elicitation
+    /// `{"name": label}`, sampling `hello from <label>`, roots `file:///tmp/<label>`.
+    pub fn answering_as(label: &str) -> Self {
+        Recorder { inner: Arc::new(Recorded { answering: true, label: Some(label.to_owned()), ..Default::default() }) }
+    }
+
+    fn label(&self) -> &str {
+        self.inner.label.as_deref().unwrap_or("the test client")
+    }
+
+    /// The data of every log message received so far.
+    pub fn logs(&self) -> Vec<Value> {
+        self.inner.logs.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
     /// The methods of the server's requests for input so far.
@@ -110,7 +129,8 @@ impl ClientHandler for Recorder {
         if !self.inner.answering {
             return Err(rmcp::ErrorData::new(rmcp::model::ErrorCode::METHOD_NOT_FOUND, "no elicitation", None));
         }
-        Ok(serde_json::from_value(serde_json::json!({"action": "accept", "content": {"name": "Ada"}}))
+        let name = self.inner.label.as_deref().unwrap_or("Ada");
+        Ok(serde_json::from_value(serde_json::json!({"action": "accept", "content": {"name": name}}))
             .expect("an answer"))
     }
 
@@ -125,7 +145,7 @@ impl ClientHandler for Recorder {
             return Err(rmcp::ErrorData::new(rmcp::model::ErrorCode::METHOD_NOT_FOUND, "no sampling", None));
         }
         Ok(serde_json::from_value(serde_json::json!({
-            "role": "assistant", "content": {"type": "text", "text": "hello from the test client"},
+            "role": "assistant", "content": {"type": "text", "text": format!("hello from {}", self.label())},
             "model": "test-model", "stopReason": "endTurn"
         }))
         .expect("an answer"))
@@ -141,7 +161,7 @@ impl ClientHandler for Recorder {
             return Err(rmcp::ErrorData::new(rmcp::model::ErrorCode::METHOD_NOT_FOUND, "no roots", None));
         }
         Ok(serde_json::from_value(
-            serde_json::json!({"roots": [{"uri": "file:///tmp/test-root", "name": "test root"}]}),
+            serde_json::json!({"roots": [{"uri": format!("file:///tmp/{}", self.inner.label.as_deref().unwrap_or("test-root")), "name": "test root"}]}),
         )
         .expect("an answer"))
     }
@@ -157,9 +177,10 @@ impl ClientHandler for Recorder {
     #[allow(deprecated, reason = "rmcp marks logging deprecated (SEP-2577), but servers still send it")]
     async fn on_logging_message(
         &self,
-        _params: rmcp::model::LoggingMessageNotificationParam,
+        params: rmcp::model::LoggingMessageNotificationParam,
         _context: NotificationContext<RoleClient>,
     ) {
+        self.inner.logs.lock().unwrap_or_else(PoisonError::into_inner).push(params.data);
     }
 }
 
