@@ -57,6 +57,9 @@ SCENARIOS = [
     "progress",
     "task",
 ]
+# Run only when asked for: against the project's fixture (`ask` needs the client), not
+# server-everything.
+FIXTURE_SCENARIOS = ["fixture_input"]
 Observation = tuple[dict[str, Any], dict[str, Any]]
 TASKS_EXTENSION = "io.modelcontextprotocol/tasks"
 # What the callbacks answer; tests/it/sdk_clients.rs checks that the server saw exactly this.
@@ -228,6 +231,14 @@ class Runner:
     async def roots(self) -> Observation:
         r = norm_result(await self.call("get-roots-list", {}))
         return {"result": r}, {"roots_requests": self.rec.roots_requests}
+
+    async def fixture_input(self) -> Observation:
+        """The fixture's `ask`, once per kind: the answer it saw, as text."""
+        answers = {}
+        for kind in ("elicitation", "sampling", "roots"):
+            r = norm_result(await self.call("ask", {"kind": kind}))
+            answers[kind] = {"isError": r["isError"], "text": [c.get("text") for c in r["content"]]}
+        return {"answers": answers}, {}
 
     async def log(self) -> Observation:
         extra: dict[str, Any] = {}
@@ -401,9 +412,9 @@ def main() -> None:
     p.add_argument("--total-timeout", type=float, default=240.0, help="seconds for the whole run")
     args = p.parse_args()
     args.scenarios = [s for s in args.scenarios.split(",") if s]
-    unknown = [s for s in args.scenarios if s not in SCENARIOS]
+    unknown = [s for s in args.scenarios if s not in SCENARIOS + FIXTURE_SCENARIOS]
     if unknown:
-        p.error(f"unknown scenarios {unknown}; known: {SCENARIOS}")
+        p.error(f"unknown scenarios {unknown}; known: {SCENARIOS + FIXTURE_SCENARIOS}")
     started = time.monotonic()
 
     out: dict[str, Any] = {"client": "python", "connected": False}

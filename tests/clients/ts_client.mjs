@@ -72,8 +72,10 @@ function usage(message) {
 if (!opts.command === !opts.url) usage('give exactly one of --command and --url');
 if (!['legacy', 'auto', '2026-07-28'].includes(opts.mode)) usage(`unknown mode ${opts.mode}`);
 const scenarios = opts.scenarios.split(',').filter(Boolean);
-const unknown = scenarios.filter(s => !SCENARIOS.includes(s));
-if (unknown.length) usage(`unknown scenarios ${unknown.join(', ')}; known: ${SCENARIOS.join(', ')}`);
+// Run only when asked for: against the project's fixture (`ask` needs the client).
+const FIXTURE_SCENARIOS = ['fixture_input'];
+const unknown = scenarios.filter(s => !SCENARIOS.includes(s) && !FIXTURE_SCENARIOS.includes(s));
+if (unknown.length) usage(`unknown scenarios ${unknown.join(', ')}; known: ${[...SCENARIOS, ...FIXTURE_SCENARIOS].join(', ')}`);
 const timeoutMs = Number(opts.timeout) * 1000;
 const totalTimeoutMs = Number(opts['total-timeout']) * 1000;
 
@@ -214,6 +216,16 @@ class Runner {
             observed[key] = { isError: r.isError, code: r.structuredContent?.error?.code ?? null };
         }
         return [observed, {}];
+    }
+
+    // The fixture's `ask`, once per kind: the answer it saw, as text.
+    async fixture_input() {
+        const answers = {};
+        for (const kind of ['elicitation', 'sampling', 'roots']) {
+            const r = normResult(await this.call('ask', { kind }));
+            answers[kind] = { isError: r.isError, text: r.content.map(c => c.text ?? null) };
+        }
+        return [{ answers }, {}];
     }
 
     async elicitation() {

@@ -147,10 +147,16 @@ struct Run {
 /// Runs one client process on `target` with every scenario and returns its report. Never
 /// hangs: the driver bounds each request and the run, and this bounds the process.
 async fn run_client(sdk: Sdk, mode: &str, target: &Target, gateway: bool) -> Run {
+    run_client_on(sdk, mode, target, gateway.then_some("everything"), SCENARIOS).await
+}
+
+/// Runs one client process on `target` with `scenarios`, calling the tools of the server
+/// `gateway` through mcpgw's `execute_tool` when it is given.
+async fn run_client_on(sdk: Sdk, mode: &str, target: &Target, gateway: Option<&str>, scenarios: &[&str]) -> Run {
     let (interpreter, script) = sdk.command();
     let mut spawn = Spawn::new(interpreter)
         .arg(script)
-        .args(["--mode", mode, "--scenarios", &SCENARIOS.join(",")])
+        .args(["--mode", mode, "--scenarios", &scenarios.join(",")])
         .args(["--timeout", &REQUEST_TIMEOUT_S.to_string(), "--total-timeout", &RUN_TIMEOUT_S.to_string()]);
     spawn = match target {
         Target::Command(argv) => spawn.arg("--command").arg(Value::from(argv.clone()).to_string()),
@@ -162,8 +168,8 @@ async fn run_client(sdk: Sdk, mode: &str, target: &Target, gateway: bool) -> Run
             }
         }
     };
-    if gateway {
-        spawn = spawn.args(["--gateway", "everything"]);
+    if let Some(server) = gateway {
+        spawn = spawn.args(["--gateway", server]);
     }
     let mut child = spawn.spawn().unwrap_or_else(|e| panic!("spawn the {} client: {e}", sdk.name()));
     let (mut stdout, stdin) = child.take_pipes().expect("the client's pipes");
@@ -651,6 +657,48 @@ async fn typescript_sdk_over_stdio() {
 #[tokio::test]
 async fn typescript_sdk_over_http() {
     run_matrix(Sdk::TypeScript, Transport::Http).await;
+}
+
+/// Each SDK client, in each of its modes, through mcpgw in front of a server that speaks only
+/// 2026-07-28 (the fixture): the server's input rounds reach a 2025 client as requests and a
+/// 2026-07-28 client as input rounds, and the server sees the client's own answers.
+#[tokio::test]
+async fn sdk_clients_in_front_of_a_2026_only_server() {
+    let files = TempFiles::new();
+    let fixture = fixture_server(&["--name", "modern", "--protocol", PINNED, "--input-tools"]);
+    let mcp = files.write(".mcp.json", mcp_json(&[("modern", fixture)]));
+    let rules = files.write_json("rules.json", &json!({"agents": {"dev": {"allow": {"servers": ["modern"]}}}}));
+    let path = |p: PathBuf| p.to_string_lossy().into_owned();
+    let argv = vec![
+        mcpgw_bin().to_owned(),
+        "--mcp-config".into(),
+        path(mcp),
+        "--rules".into(),
+        path(rules),
+        "--agent".into(),
+        "dev".into(),
+    ];
+    for sdk in [Sdk::Python, Sdk::TypeScript] {
+        for mode in sdk.modes() {
+            let run =
+                run_client_on(sdk, mode, &Target::Command(argv.clone()), Some("modern"), &["fixture_input"]).await;
+            let what = format!("{}/{mode}", sdk.name());
+            let entry = &run.report["scenarios"]["fixture_input"];
+            assert_eq!(entry["ok"], true, "{what}: {}\n{}", run.report, tail(&run.stderr));
+            let answers = &entry["observed"]["answers"];
+            for (kind, answer) in [
+                ("elicitation", "Ada Lovelace"),
+                ("sampling", "The answer is 4."),
+                ("roots", "file:///tmp/mcpgw-sdk-root"),
+            ] {
+                let text = answers[kind]["text"][0].as_str().unwrap_or_default();
+                assert!(text.starts_with("answered: ") && text.contains(answer), "{what} {kind}: {answers}");
+                assert_eq!(answers[kind]["isError"], false, "{what} {kind}: {answers}");
+            }
+            let era = if *mode == LEGACY { "2025-11-25" } else { PINNED };
+            assert_eq!(run.report["protocol_version"], era, "{what}: {}", run.report);
+        }
+    }
 }
 
 /// Every listed gap names a case the tests run (a typo would never be checked), once.
