@@ -3,9 +3,9 @@
 # default caps and under raised caps with expiry) and slowloris (many connections sending a
 # header byte every 2 s, below and above the connection cap, /health probed all along).
 #
-#   bench/http-limits.sh [SCENARIO...]      # default: all four, about 4 minutes
+#   bench/http-limits.sh [SCENARIO...]      # default: all five, about 5 minutes
 #
-# Scenarios: sessions-default sessions-raised slowloris-under slowloris-over (see
+# Scenarios: sessions-default sessions-raised slowloris-under slowloris-over-once slowloris-over (see
 # bench/http_limits.py). Options go through HTTP_LIMITS_ARGS, e.g.
 #   HTTP_LIMITS_ARGS="--sessions 5000 --duration 20" bench/http-limits.sh
 #

@@ -15,9 +15,15 @@ Scenarios, each against a fresh gateway:
                     and after a second 20,000 (the memory freed is reused, not leaked).
   slowloris-under   connections below the cap, each sending one header byte every 2 s: the
                     header timeout (10 s) closes them; /health keeps answering.
-  slowloris-over    more connections than the cap (2,048), reconnecting when closed: the
-                    gateway's descriptors stay under the cap plus the overflow; /health is
-                    probed all along.
+  slowloris-over-once
+                    more connections than the cap (2,048), each opened once: those past the
+                    cap and its overflow (256) are closed at once, the rest by the timeouts.
+  slowloris-over    the same, but every connection is reopened 0.5 s after it is closed (an
+                    attacker that keeps up the pressure): the gateway's descriptors stay
+                    under the cap plus the overflow.
+
+In the slowloris runs /health is probed every 0.25 s on the main listener and on the
+operator's listener (--admin-listen), and alice tries an `initialize` every second.
 
 Gateway RSS (VmRSS) and open descriptors are sampled from /proc every 0.5 s. One JSON line
 per scenario is written to stdout, a readable summary to stderr.
@@ -59,7 +65,7 @@ def log(msg):
 class Gateway:
     """A running mcpgw over HTTP, with its /proc sampled in a thread."""
 
-    def __init__(self, mcpgw, limits, workdir):
+    def __init__(self, mcpgw, limits, workdir, admin=False):
         self.dir = tempfile.mkdtemp(prefix="mcpgw-limits-", dir=workdir)
         cfg = os.path.join(self.dir, "cfg")
         logs = os.path.join(self.dir, "logs")
@@ -82,18 +88,24 @@ class Gateway:
         self.proc = subprocess.Popen(
             [mcpgw, "serve", "--transport", "http", "--listen", "127.0.0.1:0",
              "--mcp-config", os.path.join(cfg, ".mcp.json"), "--rules", os.path.join(cfg, "rules.json"),
-             "--audit-log", os.path.join(logs, "audit.jsonl")],
+             "--audit-log", os.path.join(logs, "audit.jsonl")]
+            + (["--admin-listen", "127.0.0.1:0"] if admin else []),
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.err,
             env=dict(os.environ, RUST_LOG=os.environ.get("RUST_LOG", "warn")))
         self.pid = self.proc.pid
         deadline = time.time() + 20
         self.port = None
+        self.admin_port = None
         while time.time() < deadline and self.port is None:
             time.sleep(0.05)
             with open(self.stderr_path) as f:
-                m = re.search(r"Gateway is ready on http://127\.0\.0\.1:(\d+)/mcp", f.read())
+                text = f.read()
+            m = re.search(r"Gateway is ready on http://127\.0\.0\.1:(\d+)/mcp", text)
             if m:
                 self.port = int(m.group(1))
+            m = re.search(r"Operator endpoints on http://127\.0\.0\.1:(\d+)", text)
+            if m:
+                self.admin_port = int(m.group(1))
             if self.proc.poll() is not None:
                 break
         if self.port is None:
@@ -321,7 +333,7 @@ SLOW_HEAD = b"GET /health HTTP/1.1\r\nhost: 127.0.0.1\r\nx-slow: "
 
 
 async def slowloris_scenario(args, name, count, reconnect, limits):
-    gw = Gateway(args.mcpgw, limits, args.workdir)
+    gw = Gateway(args.mcpgw, limits, args.workdir, admin=True)
     out = {"bench": name, "limits": limits, "connections": count, "reconnect": reconnect,
            "byte_every_s": args.byte_every, "duration_s": args.duration}
     stop_at = time.time() + args.duration
@@ -362,19 +374,23 @@ async def slowloris_scenario(args, name, count, reconnect, limits):
             except (OSError, ConnectionError):
                 pass
             writer.close()
-            end = got.split(b"\r\n", 1)[0].decode("latin-1") if got else "closed, unanswered"
+            if got:
+                end = got.split(b"\r\n", 1)[0].decode("latin-1")
+            else:
+                end = "closed unanswered within 0.5 s" if time.time() - t < 0.5 else "closed unanswered later"
             outcomes.setdefault(end, []).append(time.time() - t)
             if not reconnect:
                 return
             await asyncio.sleep(args.reconnect_delay)
 
     health = []             # (t, status, seconds)
+    admin_health = []       # the same on the operator's listener (--admin-listen)
     agent = []              # (t, status, seconds): an agent's initialize under the flood
 
-    async def prober():
+    async def prober(port, into):
         while time.time() < stop_at:
-            status, secs, _ = await one_shot(gw.port, request("GET", "/health", gw.port), timeout=5)
-            health.append((time.time(), status, secs))
+            status, secs, _ = await one_shot(port, request("GET", "/health", port), timeout=5)
+            into.append((time.time(), status, secs))
             await asyncio.sleep(0.25)
 
     async def agent_prober():
@@ -390,16 +406,27 @@ async def slowloris_scenario(args, name, count, reconnect, limits):
         log(f"{name}: gateway pid {gw.pid} on port {gw.port}; {count} slow connections for {args.duration} s"
             f"{' (reconnecting)' if reconnect else ''}")
         start = gw.now()
-        await asyncio.gather(*(attacker(k) for k in range(count)), prober(), agent_prober())
+        await asyncio.gather(*(attacker(k) for k in range(count)), prober(gw.port, health),
+                             prober(gw.admin_port, admin_health), agent_prober())
         flood = gw.window(start, gw.now())
         await asyncio.sleep(2.0)
         after = gw.proc_status()
 
-        def pct(xs, p):
-            return round(xs[min(len(xs) - 1, int(p * len(xs)))], 2) if xs else None
+        def at(xs, p):
+            return xs[min(len(xs) - 1, int(p * len(xs)))]
 
-        ok = [h for h in health if h[1] == 200]
-        lat = sorted(h[2] for h in ok)
+        def pct(xs, p):
+            return round(at(xs, p), 2) if xs else None
+
+        def ms(xs, p):
+            return round(at(xs, p) * 1000, 1) if xs else None
+
+        def probes(hs):
+            ok = [h for h in hs if h[1] == 200]
+            lat = sorted(h[2] for h in ok)
+            failed = {str(k): sum(1 for h in hs if h[1] == k) for k in {h[1] for h in hs if h[1] != 200}}
+            return {"probes": len(hs), "ok": len(ok), "failed": failed,
+                    "p50_ms": ms(lat, 0.5), "p99_ms": ms(lat, 0.99), "max_ms": ms(lat, 1.0)}
         out.update({
             "connects": opened[0],
             "connect_errors": connect_errors[0],
@@ -407,11 +434,8 @@ async def slowloris_scenario(args, name, count, reconnect, limits):
                                                           "p99": pct(v, 0.99), "max": pct(v, 1.0)}}
                       for k, v in ((k, sorted(v)) for k, v in outcomes.items())},
             "during": rss_summary(flood),
-            "health": {"probes": len(health), "ok": len(ok),
-                       "failed": {str(k): sum(1 for h in health if h[1] == k) for k in {h[1] for h in health if h[1] != 200}},
-                       "p50_ms": round(pct(lat, 0.5) * 1000, 1) if lat else None,
-                       "p99_ms": round(pct(lat, 0.99) * 1000, 1) if lat else None,
-                       "max_ms": round(lat[-1] * 1000, 1) if lat else None},
+            "health": probes(health),
+            "admin_health": probes(admin_health),
             "agent_initialize": {str(k): sum(1 for a in agent if a[1] == k) for k in {a[1] for a in agent}},
             "after": {"rss_mib": round(after[0] / 1024, 1), "fds": after[2]},
             "peak_rss_mib": round(after[1] / 1024, 1),
@@ -420,8 +444,7 @@ async def slowloris_scenario(args, name, count, reconnect, limits):
         out["health_after"] = (await one_shot(gw.port, request("GET", "/health", gw.port)))[0]
         log(f"{name}: {opened[0]} connects; how they ended: {json.dumps(out['ended'])}; "
             f"gateway fds max {out['during'].get('fds_max')}, RSS max {out['during'].get('rss_max_mib')} MiB; "
-            f"/health {len(ok)}/{len(health)} ok (p50 {out['health']['p50_ms']} ms, p99 {out['health']['p99_ms']} ms, "
-            f"max {out['health']['max_ms']} ms), failed {out['health']['failed']}; "
+            f"/health {out['health']}; /health on --admin-listen {out['admin_health']}; "
             f"alice's initialize {out['agent_initialize']}; after: {out['after']}")
     finally:
         gw.stop()
@@ -442,7 +465,8 @@ def main():
     p.add_argument("--duration", type=float, default=40.0, help="seconds of each slowloris run")
     p.add_argument("--reconnect-delay", type=float, default=0.5)
     p.add_argument("scenarios", nargs="*",
-                   default=["sessions-default", "sessions-raised", "slowloris-under", "slowloris-over"])
+                   default=["sessions-default", "sessions-raised", "slowloris-under", "slowloris-over-once",
+                            "slowloris-over"])
     args = p.parse_args()
     for s in args.scenarios:
         if s == "sessions-default":
@@ -454,6 +478,8 @@ def main():
             r = asyncio.run(slowloris_scenario(args, s, args.slow_under, False, {}))
         elif s == "slowloris-over":
             r = asyncio.run(slowloris_scenario(args, s, args.slow_over, True, {}))
+        elif s == "slowloris-over-once":
+            r = asyncio.run(slowloris_scenario(args, s, args.slow_over, False, {}))
         else:
             raise SystemExit(f"unknown scenario {s}")
         print(json.dumps(r), flush=True)
