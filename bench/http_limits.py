@@ -25,7 +25,8 @@ Scenarios, each against a fresh gateway:
 In the slowloris runs /health is probed every 0.25 s on the main listener and on the
 operator's listener (--admin-listen), and alice tries an `initialize` every second.
 
-Gateway RSS (VmRSS) and open descriptors are sampled from /proc every 0.5 s. One JSON line
+Each gateway's config and log live in a temporary directory, removed afterwards unless
+HTTP_LIMITS_KEEP is set. Gateway RSS (VmRSS) and open descriptors are sampled from /proc every 0.5 s. One JSON line
 per scenario is written to stdout, a readable summary to stderr.
 """
 
@@ -34,6 +35,7 @@ import asyncio
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -153,6 +155,8 @@ class Gateway:
         except subprocess.TimeoutExpired:
             self.proc.kill()
         self.err.close()
+        if not os.environ.get("HTTP_LIMITS_KEEP"):
+            shutil.rmtree(self.dir, ignore_errors=True)
 
     def log_tail(self, n=5):
         with open(self.stderr_path) as f:
