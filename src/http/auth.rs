@@ -60,15 +60,17 @@ fn bearer(headers: &HeaderMap) -> Result<Option<&str>, Refusal> {
 /// rather than turning authentication off.
 pub fn credential(headers: &HeaderMap, settings: &HttpSettings, required: bool) -> Result<Credential, Refusal> {
     let token = bearer(headers)?;
-    let configured = !settings.tokens.is_empty() || !settings.admin_tokens.is_empty();
+    // Agent tokens decide whether `/mcp` needs one; operator tokens only guard the operator's
+    // detail (`is_operator`), so configuring them alone does not lock every agent out.
+    let agents_need_tokens = !settings.tokens.is_empty();
     let Some(token) = token else {
-        return match (configured, required) {
+        return match (agents_need_tokens, required) {
             (false, false) => Ok(Credential::Anonymous),
             (false, true) => Err(Refusal::NoneConfigured),
             (true, _) => Err(Refusal::Missing),
         };
     };
-    if !configured {
+    if !agents_need_tokens && settings.admin_tokens.is_empty() {
         return if required { Err(Refusal::NoneConfigured) } else { Ok(Credential::Anonymous) };
     }
     let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();

@@ -12,6 +12,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use crate::config::servers::HttpSettings;
 use crate::downstream::Status;
 use crate::http::HttpState;
 use crate::http::auth::{Credential, credential};
@@ -30,14 +31,21 @@ fn is_operator(st: &HttpState, req: &Request) -> bool {
     }
     let settings = st.gw.http();
     match req.extensions().get::<Credential>().cloned() {
-        Some(c) => c == Credential::Operator || (c == Credential::Anonymous && settings.tokens.is_empty()),
+        Some(c) => c == Credential::Operator || (c == Credential::Anonymous && open(&settings)),
         // `/ready` is not behind the guard: judge the credential here.
         None => match credential(req.headers(), &settings, st.required) {
             Ok(Credential::Operator) => true,
-            Ok(Credential::Anonymous) => settings.tokens.is_empty() && !st.required,
+            // Without tokens, detail goes only to a request that passes the DNS rebinding
+            // check, as `/metrics` does behind the guard.
+            Ok(Credential::Anonymous) => open(&settings) && !st.required && st.peers.refusal(req.headers()).is_none(),
             _ => false,
         },
     }
+}
+
+/// Whether the gateway has no tokens at all, so that anyone who may reach it is its operator.
+fn open(settings: &HttpSettings) -> bool {
+    settings.tokens.is_empty() && settings.admin_tokens.is_empty()
 }
 
 /// Liveness: the process answers.

@@ -50,8 +50,18 @@ impl Session {
         *self.last_used.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
     }
 
+    /// How long the session has been idle: `None` while a call runs or its GET stream is
+    /// open. A GET stream the client closed no longer counts (its sink is dropped here), or a
+    /// session whose stream once opened would never expire nor be evicted.
     fn idle_for(&self) -> Option<Duration> {
-        if self.client.in_flight() > 0 || self.push.lock().unwrap_or_else(|e| e.into_inner()).is_some() {
+        let streaming = {
+            let mut push = self.push.lock().unwrap_or_else(|e| e.into_inner());
+            if push.as_ref().is_some_and(Sink::is_closed) {
+                *push = None;
+            }
+            push.is_some()
+        };
+        if self.client.in_flight() > 0 || streaming {
             return None;
         }
         Some(self.last_used.lock().unwrap_or_else(|e| e.into_inner()).elapsed())

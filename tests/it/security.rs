@@ -446,3 +446,76 @@ async fn a_malformed_reply_fails_its_call_at_once() {
     assert_eq!(first_text(&r), "still here");
     gw.client.close().await;
 }
+
+/// Opens `GET /mcp` on `session` over a raw connection, waits for the stream's response head,
+/// and closes the connection.
+async fn open_and_close_stream(gw: &crate::support::http::HttpGateway, token: &str, session: &str) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut conn = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+    let request = format!(
+        "GET /mcp HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\nMcp-Session-Id: {session}\r\n\
+         Accept: text/event-stream\r\n\r\n",
+        gw.addr
+    );
+    conn.write_all(request.as_bytes()).await.unwrap();
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = tokio::time::timeout(std::time::Duration::from_secs(5), conn.read(&mut buf)).await.unwrap().unwrap();
+        assert!(n > 0, "the stream closed before its head: {}", String::from_utf8_lossy(&head));
+        head.extend_from_slice(&buf[..n]);
+    }
+    assert!(head.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&head));
+}
+
+#[tokio::test]
+async fn a_session_whose_stream_was_closed_is_idle_again() {
+    let servers = [("shared", fixture_server(&["--name", "shared"]))];
+    let gw = guarded(&servers, json!({"sessions_per_agent": 1})).await;
+    let first = open_session(&gw, ALICE).await;
+    open_and_close_stream(&gw, ALICE, &first).await;
+    // The closed stream no longer pins the session: the next one evicts it.
+    let r = eventually_status(&gw, ALICE).await;
+    assert_eq!(r.status, 200, "a session with a closed stream kept its slot: {r:?}");
+}
+
+/// `initialize` for `token`, retried for a moment while the server notices the closed stream.
+async fn eventually_status(gw: &crate::support::http::HttpGateway, token: &str) -> crate::support::http::RawResponse {
+    let a = auth(token);
+    let mut last = None;
+    for _ in 0..50 {
+        let r = gw.post_mcp(&[("authorization", &a)], &crate::support::http::initialize_body()).await;
+        if r.status == 200 {
+            return r;
+        }
+        last = Some(r);
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    last.expect("at least one try")
+}
+
+#[tokio::test]
+async fn ready_detail_is_dns_rebinding_checked_without_tokens() {
+    let servers = [("shared", fixture_server(&["--name", "shared"]))];
+    let gw = crate::support::http::HttpGateway::start(&servers, allow_all()).await;
+    let local = gw.get("/ready", &[]).await;
+    assert!(local.json().get("servers").is_some(), "a local operator sees the detail: {local:?}");
+    let rebound = gw.get("/ready", &[("host", "evil.example")]).await;
+    assert_eq!(rebound.json(), json!({"ready": true}), "a rebound page sees no detail: {rebound:?}");
+}
+
+#[tokio::test]
+async fn operator_tokens_alone_guard_the_operator_endpoints_not_mcp() {
+    let servers = [("shared", fixture_server(&["--name", "shared"]))];
+    let gw = crate::support::http::HttpGatewayBuilder::new(&servers, allow_all())
+        .gateway_section(json!({"http": {"admin_tokens": [{"token": OPERATOR}]}}))
+        .start()
+        .await;
+    let r = gw.post_mcp(&[], &crate::support::http::initialize_body()).await;
+    assert_eq!(r.status, 200, "agents need no token when none is configured: {r:?}");
+    assert_eq!(gw.get("/metrics", &[]).await.status, 403);
+    assert!(gw.get("/ready", &[]).await.json().get("servers").is_none());
+    assert_eq!(gw.get("/metrics", &[("authorization", &auth(OPERATOR))]).await.status, 200);
+    let r = gw.post_mcp(&[("authorization", &auth(OPERATOR))], &crate::support::http::initialize_body()).await;
+    assert_eq!(r.status, 403, "an operator token is no agent's: {r:?}");
+}
