@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::gateway::expose::{DEFAULT_SEPARATOR, Expose};
+
 /// Agent MCP Gateway: one MCP server in front of many, with per-agent deny-before-allow policy.
 #[derive(Debug, Parser)]
 #[command(name = "mcpgw", version, about, args_conflicts_with_subcommands = true)]
@@ -156,6 +158,13 @@ pub struct ServeArgs {
     /// `/health`), served without credentials: bind it to loopback or a private network.
     #[arg(long, env = "GATEWAY_ADMIN_LISTEN", value_name = "ADDR")]
     pub admin_listen: Option<SocketAddr>,
+    /// Which tools to list: the meta-tools, the agent's downstream tools as `SERVER__TOOL`
+    /// (direct; needs the identity without arguments), or both.
+    #[arg(long, env = "GATEWAY_EXPOSE", value_enum, default_value_t = Expose::Meta)]
+    pub expose: Expose,
+    /// Between the server and the tool in direct-mode names.
+    #[arg(long, env = "GATEWAY_TOOL_SEPARATOR", value_name = "SEP", default_value = DEFAULT_SEPARATOR)]
+    pub tool_separator: String,
 }
 
 /// Options of `mcpgw check`.

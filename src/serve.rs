@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::cli::{ServeArgs, TransportKind};
 use crate::config::{self, ConfigFile, ReloadStatus};
 use crate::downstream::DownstreamSettings;
+use crate::gateway::expose::Expose;
 use crate::gateway::{Gateway, GatewayParts, GatewaySettings, Identity, ServerSet};
 use crate::policy::is_valid_agent_id;
 use crate::reload;
@@ -87,6 +88,15 @@ pub enum StartupError {
         /// Why.
         source: std::io::Error,
     },
+    /// `--tool-separator` cannot join valid tool names.
+    #[error("--tool-separator: {0}")]
+    Separator(#[from] crate::gateway::expose::BadSeparator),
+    /// Direct mode without a way to know the agent: its `tools/list` takes no arguments.
+    #[error(
+        "--expose {0} needs the agent without arguments (its tools/list takes none): give --agent, a \
+         default agent (--default-agent or the rules' default), or, over HTTP, agent tokens in gateway.http.tokens"
+    )]
+    DirectNeedsIdentity(&'static str),
 }
 
 /// Loads both files and builds the shared gateway, printing what was loaded to stderr.
@@ -122,12 +132,19 @@ pub async fn build(args: &ServeArgs) -> Result<Arc<Gateway>, StartupError> {
         max_message: max_message_bytes(),
         default_timeout: Duration::from_millis(args.timeout_ms.max(1)),
         start_timeout: Duration::from_secs(30),
+        catalogue: Default::default(),
     });
     reload_status.success(ConfigFile::McpConfig, servers.warnings.iter().map(ToString::to_string).collect());
     reload_status.success(ConfigFile::Rules, warnings.clone());
     let table = &snapshot.table;
     summarize(&servers, table, &audit, args, warnings.len() + servers.warnings.len());
     let identity = Identity { bound: args.agent.clone(), has_default: table.default_agent().is_some() };
+    crate::gateway::expose::check_separator(&args.tool_separator)?;
+    let tokens = args.transport == TransportKind::Http && !servers.http.tokens.is_empty();
+    if args.expose.direct() && identity.bound.is_none() && !identity.has_default && !tokens {
+        let mode = if args.expose == Expose::Both { "both" } else { "direct" };
+        return Err(StartupError::DirectNeedsIdentity(mode));
+    }
     let gw = Gateway::new(GatewayParts {
         servers: ServerSet::new(&servers, &downstream_settings),
         http: servers.http.clone(),
@@ -138,6 +155,8 @@ pub async fn build(args: &ServeArgs) -> Result<Arc<Gateway>, StartupError> {
             mcp_config_path: mcp_path,
             rules_path,
             default_agent: args.default_agent.clone(),
+            expose: args.expose,
+            separator: args.tool_separator.clone(),
         },
         downstream: downstream_settings,
         audit,
@@ -197,7 +216,15 @@ fn summarize(
     if warnings > 0 {
         eprintln!("  - {warnings} warning(s), shown above");
     }
-    eprintln!("  - 4 gateway tools: list_servers, get_server_tools, execute_tool, get_gateway_status");
+    match args.expose {
+        Expose::Meta => {
+            eprintln!("  - 4 gateway tools: list_servers, get_server_tools, execute_tool, get_gateway_status")
+        }
+        Expose::Direct => eprintln!("  - Direct mode: the agent's tools as SERVER{}TOOL", args.tool_separator),
+        Expose::Both => {
+            eprintln!("  - 4 gateway tools, and the agent's tools as SERVER{}TOOL (direct mode)", args.tool_separator)
+        }
+    }
 }
 
 /// The cap on one message, both from the client and from stdio downstreams.

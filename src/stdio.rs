@@ -75,6 +75,7 @@ where
     let mut lines = LineReader::new(input, max);
     let replies = Replies { sink: sink.clone(), dropped: Arc::default() };
     let identity = Arc::new(identity);
+    let announcer = gw.settings().expose.direct().then(|| announce_changes(&gw, &client, &sink));
     tokio::pin!(stop);
     let ended = loop {
         // Wait for a slot before reading: a client that does not read its answers stops
@@ -134,7 +135,25 @@ where
         }
     }
     client.close();
+    if let Some(announcer) = announcer {
+        announcer.abort();
+    }
     ended
+}
+
+/// Direct mode: tells the client, once it is initialized, each time its tool list may have
+/// changed (a reload, a server's own change, a server that came up).
+fn announce_changes(gw: &Gateway, client: &Arc<ClientState>, sink: &Sink) -> tokio::task::JoinHandle<()> {
+    let (client, sink, mut changes) = (client.clone(), sink.clone(), gw.downstream_settings().catalogue.subscribe());
+    tokio::spawn(async move {
+        while changes.changed().await.is_ok() {
+            if client.negotiated().is_some()
+                && sink.send(build::notification("notifications/tools/list_changed", None)).await.is_err()
+            {
+                return;
+            }
+        }
+    })
 }
 
 /// Error replies to lines that are no requests the gateway can run.

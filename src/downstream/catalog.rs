@@ -41,6 +41,31 @@ impl ToolDef {
     }
 }
 
+/// A signal that some server's tool list may have changed: a server listed anew
+/// (`notifications/tools/list_changed`) or came up. Direct mode tells its clients
+/// (`notifications/tools/list_changed`), since their lists are built from the servers'.
+/// A spurious signal costs a client one listing; a missed one leaves it a stale list.
+#[derive(Debug, Clone)]
+pub struct CatalogueChanges(Arc<tokio::sync::watch::Sender<u64>>);
+
+impl Default for CatalogueChanges {
+    fn default() -> Self {
+        CatalogueChanges(Arc::new(tokio::sync::watch::channel(0).0))
+    }
+}
+
+impl CatalogueChanges {
+    /// Signals a change.
+    pub fn bump(&self) {
+        self.0.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// A receiver that sees every change after now.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.0.subscribe()
+    }
+}
+
 /// A server's tool list, cached until `notifications/tools/list_changed`.
 ///
 /// A generation counter keeps a listing that was started before a change notification from

@@ -27,7 +27,7 @@ use crate::error::{ErrorCode, GatewayError};
 use crate::logging::bounded;
 use crate::mcp::{Version, codes};
 use crate::wire::build::json_string;
-use catalog::{ToolCache, ToolDef};
+use catalog::{CatalogueChanges, ToolCache, ToolDef};
 pub use connection::Connection;
 use rpc::{CallRoute, OutRequest, RawResult, RequestError, ServerEvent};
 
@@ -40,6 +40,8 @@ pub struct DownstreamSettings {
     pub default_timeout: Duration,
     /// The longest a start (spawn and `initialize`) may take.
     pub start_timeout: Duration,
+    /// Signalled when a server's tool list may have changed.
+    pub catalogue: CatalogueChanges,
 }
 
 /// Where a downstream is in its life, as `list_servers` and `get_gateway_status` report it.
@@ -284,6 +286,8 @@ impl Downstream {
                 life.ever_started = true;
                 life.failed = false;
                 life.version = Some(c.info().version);
+                drop(life);
+                self.settings.catalogue.bump();
                 Ok(c)
             }
             Err(failure) => {
@@ -304,12 +308,14 @@ impl Downstream {
         let events = {
             let tools = Arc::downgrade(&tools);
             let server: Arc<str> = self.spec.name.as_str().into();
+            let catalogue = self.settings.catalogue.clone();
             Arc::new(move |event: ServerEvent| {
                 if let ServerEvent::ToolsChanged = event {
                     tracing::info!(%server, "tool list changed; cache dropped");
                     if let Some(tools) = tools.upgrade() {
                         tools.invalidate();
                     }
+                    catalogue.bump();
                 }
             })
         };

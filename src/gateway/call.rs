@@ -17,6 +17,7 @@ use crate::downstream::Downstream;
 use crate::downstream::rpc::{CallRoute, InputAsk};
 use crate::error::{ErrorCode, GatewayError};
 use crate::gateway::caller::Caller;
+use crate::gateway::expose::split;
 use crate::gateway::identity::SpoofAttempt;
 use crate::gateway::operation::Operation;
 use crate::gateway::params::Params;
@@ -30,6 +31,7 @@ use crate::mcp::codes;
 use crate::policy::{Reason, Request};
 use crate::telemetry::audit::{AuditEvent, Decided};
 use crate::telemetry::metrics::Metrics;
+use crate::wire::build::json_string;
 
 /// A tool call that is no gateway tool: the protocol error to answer it with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,25 +66,40 @@ pub(crate) struct Call<'a> {
 }
 
 impl Gateway {
-    /// Runs the gateway tool `name` for `caller`: judged, limited, measured and audited.
+    /// Runs the tool `name` for `caller`: a gateway tool, or (direct mode) a downstream tool
+    /// by its namespaced name, which runs as `execute_tool` does. Judged, limited, measured
+    /// and audited; the audit's `operation` is `direct` for a direct call.
     pub async fn call_tool(
         self: &Arc<Self>,
         caller: &Caller,
         name: &str,
         arguments: Option<&RawValue>,
     ) -> Result<ToolReply, NoSuchTool> {
-        let Some(op) = Operation::named(name) else {
-            return Err(NoSuchTool {
-                code: codes::INVALID_PARAMS,
-                message: format!("unknown tool `{}`", bounded(name)),
-            });
-        };
         let started = Instant::now();
         let ts = SystemTime::now();
         let snapshot = self.policy();
         let servers = self.servers();
+        let expose = self.settings().expose;
+        let (op, label, direct) = match Operation::named(name).filter(|_| expose.meta()) {
+            Some(op) => (op, op.name(), None),
+            None => match expose.direct().then(|| split(name, &self.settings().separator, &servers)).flatten() {
+                Some((server, tool)) => {
+                    (Operation::ExecuteTool, DIRECT, Some(direct_arguments(server, tool, arguments)))
+                }
+                None => {
+                    return Err(NoSuchTool {
+                        code: codes::INVALID_PARAMS,
+                        message: format!("unknown tool `{}`", bounded(name)),
+                    });
+                }
+            },
+        };
+        let arguments = direct.as_deref().or(arguments);
         let mut record = Record::default();
+        // A direct call's arguments are the downstream tool's own: an `agent_id` among them is
+        // not the gateway's to read (direct mode knows the agent without arguments).
         let given = arguments
+            .filter(|_| direct.is_none())
             .and_then(|a| crate::wire::object::Members::of(a).ok())
             .and_then(|m| m.get("agent_id").map(|v| serde_json::from_str::<Value>(v.get()).unwrap_or(Value::Null)));
         let (agent, spoof, reply): (Option<String>, Option<String>, ToolReply) = match given {
@@ -121,11 +138,11 @@ impl Gateway {
         let latency = started.elapsed();
         let outcome = reply.error().map(|e| e.code);
         let key = Metrics::agent_key(agent.as_deref(), &snapshot.table);
-        self.metrics().record(key, op.name(), outcome, latency);
+        self.metrics().record(key, label, outcome, latency);
         self.audit()
             .record(AuditEvent {
                 ts,
-                operation: op.name(),
+                operation: label,
                 agent,
                 claimed_agent: spoof,
                 server: record.server.map(|s| bounded(&s).into_owned()),
@@ -243,6 +260,18 @@ impl Call<'_> {
     pub fn route(&self, input: Option<mpsc::Sender<InputAsk>>) -> Arc<CallRoute> {
         Arc::new(CallRoute::new(self.caller.owner, self.caller.delivery(), input))
     }
+}
+
+/// The audit and metrics name of a direct-mode call.
+const DIRECT: &str = "direct";
+
+/// A direct call as `execute_tool` arguments: the server, the tool, and the caller's own
+/// arguments as `args`, unparsed.
+fn direct_arguments(server: &str, tool: &str, arguments: Option<&RawValue>) -> Box<RawValue> {
+    let args = arguments.map_or("{}", RawValue::get);
+    let json = format!(r#"{{"server":{},"tool":{},"args":{args}}}"#, json_string(server), json_string(tool));
+    // `args` is valid JSON (it was parsed as a value), so the whole is too.
+    RawValue::from_string(json).unwrap_or_else(|_| Box::<RawValue>::default())
 }
 
 fn agent_problem(reason: Reason, agent: Option<&str>) -> String {

@@ -12,7 +12,9 @@
 
 pub mod call;
 pub mod caller;
+pub mod direct;
 mod execute_tool;
+pub mod expose;
 mod get_gateway_status;
 mod get_server_tools;
 pub mod identity;

@@ -122,7 +122,14 @@ impl Operation {
         if !required.is_empty() {
             schema.insert("required".into(), json!(required));
         }
-        json!({"name": self.name(), "description": self.description(), "inputSchema": Value::Object(schema)})
+        // `anthropic/alwaysLoad`: clients that defer tool definitions (Claude Code) load these
+        // at once, so reaching the servers costs no tool-search turn first.
+        json!({
+            "name": self.name(),
+            "description": self.description(),
+            "inputSchema": Value::Object(schema),
+            "_meta": {"anthropic/alwaysLoad": true}
+        })
     }
 
     /// Every tool's definition, as the members of a `tools/list` result: `"tools":[...]`.

@@ -9,6 +9,7 @@ use arc_swap::ArcSwap;
 use crate::config::servers::HttpSettings;
 use crate::config::{PolicySnapshot, ReloadStatus};
 use crate::downstream::DownstreamSettings;
+use crate::gateway::expose::Expose;
 use crate::gateway::identity::Identity;
 use crate::gateway::parked::ParkedCalls;
 use crate::gateway::seal::Sealer;
@@ -34,6 +35,10 @@ pub struct GatewaySettings {
     pub rules_path: PathBuf,
     /// The `--default-agent` flag, applied to every compiled policy.
     pub default_agent: Option<String>,
+    /// Which tools `tools/list` shows.
+    pub expose: Expose,
+    /// Between the server and the tool in a direct-mode name.
+    pub separator: String,
 }
 
 /// What a [`Gateway`] is built from.
@@ -118,12 +123,15 @@ impl Gateway {
     /// Serves `snapshot` from the next call on.
     pub fn swap_policy(&self, snapshot: PolicySnapshot) {
         self.policy.store(Arc::new(snapshot));
+        self.downstream.catalogue.bump();
     }
 
     /// Serves `servers` and `http` from the next call on; returns the servers replaced.
     pub fn swap_servers(&self, servers: ServerSet, http: HttpSettings) -> Arc<ServerSet> {
         self.http.store(Arc::new(http));
-        self.servers.swap(Arc::new(servers))
+        let old = self.servers.swap(Arc::new(servers));
+        self.downstream.catalogue.bump();
+        old
     }
 
     /// Settings fixed at startup.

@@ -49,6 +49,7 @@ use tokio_util::sync::CancellationToken;
 use crate::cli::ServeArgs;
 use crate::config::servers::HttpLimits;
 use crate::gateway::Gateway;
+use crate::wire::build;
 use auth::{Credential, credential, unauthorized};
 use budget::{BodyBudget, BudgetLimits};
 use in_flight::InFlight;
@@ -158,6 +159,15 @@ pub async fn serve_http(gw: Arc<Gateway>, args: &ServeArgs) -> Result<(), HttpEr
     };
     eprintln!("Gateway is ready on http://{bound}/mcp (health: /health, readiness: /ready, metrics: /metrics)");
 
+    // Direct mode: every session with a GET stream hears that its tool list changed.
+    let announcer = gw.settings().expose.direct().then(|| {
+        let (sessions, mut changes) = (sessions.clone(), gw.downstream_settings().catalogue.subscribe());
+        tokio::spawn(async move {
+            while changes.changed().await.is_ok() {
+                sessions.push_all(&build::notification("notifications/tools/list_changed", None));
+            }
+        })
+    });
     let sweeper = {
         let state = state.clone();
         tokio::spawn(async move {
@@ -186,6 +196,9 @@ pub async fn serve_http(gw: Arc<Gateway>, args: &ServeArgs) -> Result<(), HttpEr
     };
     tokio::join!(serving, admin_serving, signal);
     sweeper.abort();
+    if let Some(announcer) = announcer {
+        announcer.abort();
+    }
     if !in_flight.drained(DRAIN_LIMIT).await {
         // Stopping the downstreams ends their calls with an error, which the callers still
         // receive before their streams end.

@@ -160,6 +160,16 @@ impl Sessions {
         }
     }
 
+    /// Queues `message` on the GET stream of every session that has one open; a stream that
+    /// is not being read misses it (a notification is not worth holding memory for).
+    pub fn push_all(&self, message: &[u8]) {
+        let sinks: Vec<Sink> =
+            self.map().values().filter_map(|s| s.push.lock().unwrap_or_else(|e| e.into_inner()).clone()).collect();
+        for sink in sinks {
+            let _ = sink.try_send(message.to_vec());
+        }
+    }
+
     /// Sessions open now.
     pub fn len(&self) -> usize {
         self.map().len()

@@ -13,6 +13,7 @@ use serde_json::value::RawValue;
 use tokio_util::sync::CancellationToken;
 
 use crate::gateway::caller::{Asker, Caller, InputRetry};
+use crate::gateway::expose::Expose;
 use crate::gateway::operation::Operation;
 use crate::gateway::{Gateway, Identity};
 use crate::logging::bounded;
@@ -22,9 +23,23 @@ use crate::server::client::{ClientAsker, ClientState, Negotiated, next_owner};
 use crate::wire::object::Members;
 use crate::wire::{Sink, build};
 
-/// The gateway's instructions to agents.
-const INSTRUCTIONS: &str = "A gateway to many MCP servers. Call list_servers, then get_server_tools for a server, \
-     then execute_tool. Only what your policy allows is listed.";
+/// The gateway's instructions to agents, for each exposure.
+fn instructions(expose: Expose) -> &'static str {
+    match expose {
+        Expose::Meta => {
+            "A gateway to many MCP servers. Call list_servers, then get_server_tools for a server, then \
+             execute_tool. Only what your policy allows is listed."
+        }
+        Expose::Direct => {
+            "A gateway to many MCP servers. Each tool is named SERVER__TOOL after the server that has it. Only \
+             what your policy allows is listed."
+        }
+        Expose::Both => {
+            "A gateway to many MCP servers. Their tools are listed as SERVER__TOOL; list_servers, \
+             get_server_tools and execute_tool reach them too. Only what your policy allows is listed."
+        }
+    }
+}
 
 /// One request, owned (it outlives the buffer it was read from).
 #[derive(Debug)]
@@ -90,7 +105,7 @@ async fn answer(
     let meta = RequestMeta::of(params);
     if meta.protocol_version.is_none() {
         match req.method.as_str() {
-            "initialize" => return initialize(client, params),
+            "initialize" => return initialize(client, params, gw.settings().expose),
             // A 2025 client may ping at any time, before `initialize` too.
             "ping" => return Ok("{}".to_owned()),
             _ => {}
@@ -99,20 +114,8 @@ async fn answer(
     let era = era(client, &meta)?;
     let shaped = |json: &str, kind| for_caller(json, era.version, kind).into_owned();
     match req.method.as_str() {
-        "server/discover" => Ok(discover()),
-        "tools/list" => {
-            if params
-                .and_then(|p| Members::of(p).ok())
-                .is_some_and(|m| m.get("cursor").is_some_and(|c| c.get() != "null"))
-            {
-                return Err(Failure::new(
-                    codes::INVALID_PARAMS,
-                    "invalid cursor: the gateway's tool list has one page",
-                ));
-            }
-            let tools = Operation::list(identity.agent_param());
-            Ok(shaped(&format!(r#"{{"tools":{tools}}}"#), ResultKind::Cacheable))
-        }
+        "server/discover" => Ok(discover(gw.settings().expose)),
+        "tools/list" => Ok(shaped(&tools_list(gw, identity, params).await?, ResultKind::Cacheable)),
         "tools/call" => {
             let call = tool_call(params)?;
             let mut caller = caller(client, identity, &era, &meta, sink, cancel);
@@ -213,7 +216,7 @@ fn log_min(client: Option<&Arc<ClientState>>, meta: &RequestMeta<'_>, modern: bo
     client.map(|c| c.log_min())
 }
 
-fn initialize(client: Option<&Arc<ClientState>>, params: Option<&RawValue>) -> Result<String, Failure> {
+fn initialize(client: Option<&Arc<ClientState>>, params: Option<&RawValue>, expose: Expose) -> Result<String, Failure> {
     #[derive(Deserialize)]
     #[serde(rename_all = "camelCase")]
     struct Init<'a> {
@@ -233,21 +236,21 @@ fn initialize(client: Option<&Arc<ClientState>>, params: Option<&RawValue>) -> R
     }
     Ok(format!(
         r#"{{"protocolVersion":"{version}","capabilities":{},"serverInfo":{},"instructions":{}}}"#,
-        capabilities(version),
+        capabilities(version, expose),
         server_info(),
-        build::json_string(INSTRUCTIONS)
+        build::json_string(instructions(expose))
     ))
 }
 
 /// `server/discover`'s result: every revision, the capabilities, and the cache hints (the
 /// gateway's answers depend on the caller's policy: private, and stale at once).
-fn discover() -> String {
+fn discover(expose: Expose) -> String {
     let versions: Vec<String> = Version::ALL.iter().map(|v| format!("\"{v}\"")).collect();
     format!(
         r#"{{"resultType":"complete","supportedVersions":[{}],"capabilities":{},"instructions":{},"ttlMs":0,"cacheScope":"private","_meta":{{"{}":{}}}}}"#,
         versions.join(","),
-        capabilities(Version::LATEST),
-        build::json_string(INSTRUCTIONS),
+        capabilities(Version::LATEST, expose),
+        build::json_string(instructions(expose)),
         meta::SERVER_INFO,
         server_info()
     )
@@ -255,7 +258,13 @@ fn discover() -> String {
 
 /// What the gateway offers its clients: tasks in the form of their revision (a capability
 /// of its own in 2025-11-25, an extension in 2026-07-28).
-fn capabilities(version: Version) -> &'static str {
+fn capabilities(version: Version, expose: Expose) -> String {
+    let caps = base_capabilities(version);
+    // Direct mode's list follows the policy and the servers: it announces its changes.
+    if expose.direct() { caps.replacen(r#""tools":{}"#, r#""tools":{"listChanged":true}"#, 1) } else { caps.to_owned() }
+}
+
+fn base_capabilities(version: Version) -> &'static str {
     match version {
         Version::V2026_07_28 => r#"{"logging":{},"tools":{},"extensions":{"io.modelcontextprotocol/tasks":{}}}"#,
         Version::V2025_11_25 => {
@@ -263,6 +272,56 @@ fn capabilities(version: Version) -> &'static str {
         }
         _ => r#"{"logging":{},"tools":{}}"#,
     }
+}
+
+/// Direct-mode tools per `tools/list` page: large enough that real catalogues fit in one
+/// (some clients read only the first page), bounded so a huge one cannot make one reply huge.
+const TOOLS_PAGE: usize = 1000;
+
+/// The cursor of the page starting at tool `offset`.
+fn cursor_at(offset: usize) -> String {
+    format!("mcpgw-tools-{offset}")
+}
+
+/// `tools/list`: the meta-tools, the agent's downstream tools (direct mode), or both; the
+/// direct list in pages of [`TOOLS_PAGE`].
+async fn tools_list(gw: &Arc<Gateway>, identity: &Identity, params: Option<&RawValue>) -> Result<String, Failure> {
+    let cursor = params
+        .and_then(|p| Members::of(p).ok())
+        .and_then(|m| m.get("cursor").filter(|c| c.get() != "null").map(|c| c.get().to_owned()));
+    let expose = gw.settings().expose;
+    let invalid = |c: &str| Failure::new(codes::INVALID_PARAMS, format!("invalid cursor `{}`", bounded(c)));
+    let offset = match &cursor {
+        None => 0,
+        Some(c) if !expose.direct() => return Err(invalid(c)),
+        Some(c) => serde_json::from_str::<String>(c)
+            .ok()
+            .and_then(|s| s.strip_prefix("mcpgw-tools-").and_then(|n| n.parse::<usize>().ok()))
+            .ok_or_else(|| invalid(c))?,
+    };
+    let mut tools: Vec<String> = Vec::new();
+    if expose.meta()
+        && offset == 0
+        && let serde_json::Value::Array(meta) = Operation::list(identity.agent_param())
+    {
+        tools.extend(meta.iter().map(serde_json::Value::to_string));
+    }
+    let mut next = None;
+    if expose.direct() {
+        let direct = gw.direct_tools(identity).await;
+        if offset > direct.len() {
+            return Err(invalid(cursor.as_deref().unwrap_or_default()));
+        }
+        let end = direct.len().min(offset + TOOLS_PAGE);
+        tools.extend_from_slice(&direct[offset..end]);
+        next = (end < direct.len()).then(|| cursor_at(end));
+    }
+    let mut out = format!(r#"{{"tools":[{}]"#, tools.join(","));
+    if let Some(next) = next {
+        out.push_str(&format!(r#","nextCursor":{}"#, crate::wire::build::json_string(&next)));
+    }
+    out.push('}');
+    Ok(out)
 }
 
 fn server_info() -> String {

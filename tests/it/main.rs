@@ -4,6 +4,7 @@
 mod support;
 
 mod cli_policy_tools;
+mod direct_mode;
 mod dsl_docs;
 mod dsl_roundtrip;
 mod faults_client_input;

@@ -1,0 +1,64 @@
+//! Direct mode's `tools/list`: the agent's allowed downstream tools under namespaced names,
+//! each definition the server's own bytes with only `name` replaced.
+//!
+//! One listing loads the policy snapshot and the server set once. The agent's servers are
+//! listed concurrently, each within [`LIST_DEADLINE`]: a server that is late or failing is
+//! left out with a warning and started in the background, and its arrival is announced with
+//! `notifications/tools/list_changed` (see [`crate::downstream::catalog::CatalogueChanges`]).
+
+use std::time::Duration;
+
+use crate::gateway::expose::join;
+use crate::gateway::identity::Identity;
+use crate::gateway::state::Gateway;
+use crate::policy::Request;
+use crate::wire::build::json_string;
+use crate::wire::object::{Members, Rewrite};
+
+/// How long a first listing waits for a server to start and list its tools.
+pub const LIST_DEADLINE: Duration = Duration::from_secs(10);
+
+impl Gateway {
+    /// The direct-mode definitions `identity`'s agent may call, servers in config order and
+    /// each server's tools in its own order.
+    pub async fn direct_tools(&self, identity: &Identity) -> Vec<String> {
+        // A bound identity resolves without arguments; otherwise the default agent applies.
+        let agent = identity.resolve(None).ok().flatten();
+        let snapshot = self.policy();
+        let servers = self.servers();
+        let table = &snapshot.table;
+        let allowed: Vec<_> =
+            servers.iter().filter(|d| table.decide(&Request::server(agent, d.name())).is_allowed()).collect();
+        let listings = allowed.iter().map(|d| async move {
+            let deadline = d.timeout(None).min(LIST_DEADLINE);
+            match tokio::time::timeout(deadline, d.tools(deadline)).await {
+                Ok(Ok(tools)) => Some(tools),
+                Ok(Err(e)) => {
+                    tracing::warn!(server = %d.name(), "left out of the direct tool list: {}", e.message);
+                    d.start_in_background();
+                    None
+                }
+                Err(_) => {
+                    tracing::warn!(server = %d.name(), "left out of the direct tool list: not listed within {} ms", deadline.as_millis());
+                    d.start_in_background();
+                    None
+                }
+            }
+        });
+        let listed = futures::future::join_all(listings).await;
+        let separator = &self.settings().separator;
+        let mut out = Vec::new();
+        for (d, tools) in allowed.iter().zip(listed) {
+            let Some(tools) = tools else { continue };
+            for tool in tools.iter() {
+                if !table.decide(&Request::tool(agent, d.name(), &tool.name)).is_allowed() {
+                    continue;
+                }
+                let Ok(members) = Members::of(&tool.raw) else { continue };
+                let name = json_string(&join(d.name(), separator, &tool.name));
+                out.push(Rewrite::new(&members).set("name", name).finish());
+            }
+        }
+        out
+    }
+}

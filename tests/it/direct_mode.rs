@@ -1,0 +1,181 @@
+//! Direct mode (`--expose direct|both`, DESIGN section 13): the agent's allowed downstream
+//! tools listed as `SERVER__TOOL`, their definitions the servers' own, and calls judged,
+//! forwarded and audited as `execute_tool` is.
+
+use std::io::Write as _;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+use crate::support::cli::mcpgw;
+use crate::support::gateway::read_audit;
+use crate::support::raw::{RawGateway, rpc_error_code};
+use crate::support::*;
+
+/// Agent `dev` may use `a` and `b`, but not `b`'s `crash` and `hang`; `c` is not its own.
+fn rules() -> Value {
+    json!({"agents": {"dev": {
+        "allow": {"servers": ["a", "b"]},
+        "deny": {"tools": {"b": ["crash", "hang"]}}
+    }}})
+}
+
+fn servers() -> Vec<(&'static str, Value)> {
+    ["a", "b", "c"].into_iter().map(|n| (n, fixture_server(&["--name", n]))).collect()
+}
+
+/// The fixture's own `tools/list`, as raw JSON, straight from a fixture process.
+async fn fixture_definitions(name: &str) -> Vec<Value> {
+    let mut child = Spawn::new(fixture_bin()).args(["--name", name]).spawn().expect("spawn the fixture");
+    let (stdout, mut stdin) = child.take_pipes().expect("its pipes");
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}});
+    let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {}});
+    let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    for m in [init, initialized, list] {
+        stdin.write_all(format!("{m}\n").as_bytes()).await.unwrap();
+    }
+    let mut lines = BufReader::new(stdout).lines();
+    loop {
+        let line = tokio::time::timeout(Duration::from_secs(10), lines.next_line()).await.unwrap().unwrap().unwrap();
+        let msg: Value = serde_json::from_str(&line).unwrap();
+        if msg["id"] == 2 {
+            return msg["result"]["tools"].as_array().unwrap().clone();
+        }
+    }
+}
+
+#[tokio::test]
+async fn direct_mode_lists_exactly_the_allowed_tools_each_as_its_server_wrote_it() {
+    let files = TempFiles::new();
+    let spawn = gateway_spawn(&files, &servers(), &rules(), &["--agent", "dev", "--expose", "direct"]);
+    let mut gw = RawGateway::start(&spawn).await;
+    let listed = gw.request("tools/list", json!({})).await;
+    let listed = listed["result"]["tools"].as_array().unwrap_or_else(|| panic!("{listed}")).clone();
+    // What the policy allows, tool by tool, as `mcpgw explain` says.
+    let mut own = Vec::new();
+    let mut batch = Vec::new();
+    for server in ["a", "b", "c"] {
+        for def in fixture_definitions(server).await {
+            let tool = def["name"].as_str().unwrap().to_owned();
+            writeln!(batch, "{}", json!({"agent": "dev", "server": server, "tool": tool})).unwrap();
+            own.push((server, def));
+        }
+    }
+    files.write("batch.jsonl", String::from_utf8(batch).unwrap());
+    let rules_path = files.path().join("rules.json");
+    let explained =
+        mcpgw(files.path(), &["explain", "--rules", rules_path.to_str().unwrap(), "--batch", "batch.jsonl"]);
+    assert_eq!(explained.code, 0, "{}", explained.stderr);
+    let decisions: Vec<Value> = explained.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(decisions.len(), own.len());
+    let mut expected = Vec::new();
+    for ((server, def), decision) in own.into_iter().zip(decisions) {
+        if decision["decision"] == "allow" {
+            let mut renamed = def.clone();
+            renamed["name"] = json!(format!("{server}__{}", def["name"].as_str().unwrap()));
+            expected.push(renamed);
+        }
+    }
+    assert!(expected.iter().any(|t| t["name"] == "b__echo") && !expected.iter().any(|t| t["name"] == "b__crash"));
+    assert!(!expected.iter().any(|t| t["name"].as_str().unwrap().starts_with("c__")));
+    // In config order, each server's tools in its own order, every member as the server wrote it.
+    assert_eq!(listed, expected, "the direct list is the allowed set, definitions unchanged but for the name");
+    assert!(listed.iter().all(|t| t["name"] != "execute_tool"), "no meta-tools in direct mode");
+    let image = listed.iter().find(|t| t["name"] == "a__image");
+    assert!(image.is_some(), "{listed:?}");
+}
+
+#[tokio::test]
+async fn direct_calls_are_judged_forwarded_and_audited_as_execute_tool() {
+    let files = TempFiles::new();
+    let spawn = gateway_spawn(&files, &servers(), &rules(), &["--agent", "dev", "--expose", "direct"]);
+    let mut gw = RawGateway::start(&spawn).await;
+    let r = gw.call("a__echo", json!({"text": "straight through"})).await;
+    assert_eq!(r["result"]["content"][0]["text"], "straight through", "{r}");
+    // The server's own result, `structuredContent` and all.
+    let r = gw.call("b__structured", json!({})).await;
+    assert!(r["result"]["structuredContent"].is_object(), "{r}");
+    let denied = gw.call("b__crash", json!({})).await;
+    assert_eq!(denied["result"]["isError"], true, "{denied}");
+    assert_eq!(denied["result"]["structuredContent"]["error"]["code"], "DENIED_BY_POLICY", "{denied}");
+    let foreign = gw.call("c__echo", json!({"text": "x"})).await;
+    assert_eq!(foreign["result"]["structuredContent"]["error"]["code"], "DENIED_BY_POLICY", "{foreign}");
+    // An `agent_id` among the tool's own arguments is the tool's, not an identity claim.
+    let r = gw.call("a__echo", json!({"text": "mine", "agent_id": "root"})).await;
+    assert!(r.get("result").is_some(), "{r}");
+    for name in ["nope__echo", "execute_tool", "a__"] {
+        let r = gw.call(name, json!({})).await;
+        assert_eq!(rpc_error_code(&r), Some(-32602), "{name}: {r}");
+    }
+    let audit = eventually_audit(&files, 5).await;
+    let direct: Vec<&Value> = audit.iter().filter(|l| l["operation"] == "direct").collect();
+    assert_eq!(direct.len(), 5, "{audit:?}");
+    assert_eq!(
+        (&direct[0]["server"], &direct[0]["tool"], &direct[0]["agent_id"]),
+        (&json!("a"), &json!("echo"), &json!("dev"))
+    );
+    assert_eq!(direct[2]["outcome"], "DENIED_BY_POLICY", "{:?}", direct[2]);
+}
+
+async fn eventually_audit(files: &TempFiles, n: usize) -> Vec<Value> {
+    let path = files.file_path("audit.jsonl");
+    eventually(Duration::from_secs(5), || read_audit(&path).len() >= n).await;
+    read_audit(&path)
+}
+
+fn names(tools: &[rmcp::model::Tool]) -> Vec<String> {
+    tools.iter().map(|t| t.name.to_string()).collect()
+}
+
+#[tokio::test]
+async fn the_list_follows_reloads_and_the_servers_own_changes_and_says_so() {
+    let servers = [("a", fixture_server(&["--name", "a"]))];
+    let gw = GatewayUnderTest::start(&servers, &rules(), &["--agent", "dev", "--expose", "both"]).await;
+    let first = names(&gw.client.list_tools().await.unwrap());
+    assert!(first.contains(&"execute_tool".to_owned()) && first.contains(&"a__echo".to_owned()), "{first:?}");
+    // The first listing started `a`, which is announced; let that settle.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = gw.client.recorder().tool_list_changed();
+    // The server's own change.
+    let r = gw.client.call_tool("a__add_tool", json!({"name": "fresh"})).await.unwrap();
+    assert_eq!(error_code(&r), None, "{r:?}");
+    assert!(gw.client.wait_tool_list_changed(before + 1, Duration::from_secs(10)).await, "no list_changed");
+    let now = names(&gw.client.list_tools().await.unwrap());
+    assert!(now.contains(&"a__fresh".to_owned()), "{now:?}");
+    // A reload that revokes a tool.
+    let before = gw.client.recorder().tool_list_changed();
+    let revoked = json!({"agents": {"dev": {"allow": {"servers": ["a"]}, "deny": {"tools": {"a": ["echo"]}}}}});
+    std::fs::write(gw.rules_path(), revoked.to_string()).unwrap();
+    assert!(gw.client.wait_tool_list_changed(before + 1, Duration::from_secs(10)).await, "no list_changed on reload");
+    let after = names(&gw.client.list_tools().await.unwrap());
+    assert!(!after.contains(&"a__echo".to_owned()) && after.contains(&"a__fresh".to_owned()), "{after:?}");
+    let r = gw.client.call_tool("a__echo", json!({"text": "x"})).await.unwrap();
+    assert_eq!(gateway_error_code(&r), "DENIED_BY_POLICY");
+}
+
+#[tokio::test]
+async fn direct_mode_refuses_to_start_without_an_identity_it_can_know() {
+    let files = TempFiles::new();
+    let servers = [("a", fixture_server(&["--name", "a"]))];
+    for (expose, args) in [("direct", vec![]), ("both", vec!["--transport", "http", "--listen", "127.0.0.1:0"])] {
+        let mut all = vec!["--expose", expose];
+        all.extend(args);
+        let mut child = gateway_spawn(&files, &servers, &rules(), &all).spawn().unwrap();
+        let exit = child.wait_exit(Duration::from_secs(10)).await;
+        assert!(exit.is_some_and(|s| !s.success()), "{expose}: {exit:?}");
+        let stderr = child.stderr().text();
+        assert!(stderr.contains(&format!("--expose {expose} needs the agent without arguments")), "{stderr}");
+    }
+    // A default agent is enough.
+    let spawn = gateway_spawn(&files, &servers, &rules(), &["--expose", "direct", "--default-agent", "dev"]);
+    let mut gw = RawGateway::start(&spawn).await;
+    let listed = gw.request("tools/list", json!({})).await;
+    assert!(listed["result"]["tools"].as_array().unwrap().iter().any(|t| t["name"] == "a__echo"), "{listed}");
+    let bad =
+        gateway_spawn(&files, &servers, &rules(), &["--expose", "direct", "--agent", "dev", "--tool-separator", "/"]);
+    let mut child = bad.spawn().unwrap();
+    assert!(child.wait_exit(Duration::from_secs(10)).await.is_some_and(|s| !s.success()));
+    assert!(child.stderr().text().contains("the tool separator `/` must be"), "{}", child.stderr().text());
+}
