@@ -96,6 +96,24 @@ pub enum Command {
     /// 1 some do, 2 a file cannot be read or has errors.
     #[command(verbatim_doc_comment)]
     Diff(DiffArgs),
+    /// Pin the tool definitions the servers serve now, in `mcpgw.lock`.
+    ///
+    /// Starts the configured servers (or the SERVERs named), lists their tools, and writes
+    /// the lock: per server its `serverInfo` name and version, per tool the SHA-256 of the
+    /// canonical JSON (RFC 8785) of its name, title, description, inputSchema, outputSchema
+    /// and annotations, and that definition itself. The file is JSON with sorted keys.
+    ///
+    /// The lock goes to --lock (or GATEWAY_LOCK), else beside the rules file. A new lock is
+    /// only created: one that exists is rewritten with `--update`, for the SERVERs named
+    /// (every configured server when none is), after a review with `--check`, which prints
+    /// each tool that differs (which field, the old and the new text) and writes nothing.
+    ///
+    /// Nothing is written unless every server started and listed its tools.
+    ///
+    /// Exit codes: 0 done (or no drift, with --check), 1 drift (--check) or a write failed,
+    /// 2 a file cannot be read or has errors, a server is unknown or cannot start.
+    #[command(verbatim_doc_comment)]
+    Lock(LockArgs),
 }
 
 /// Where the two configuration files are.
@@ -164,6 +182,30 @@ pub struct CheckArgs {
     /// Configuration files.
     #[command(flatten)]
     pub config: ConfigArgs,
+}
+
+/// Options of `mcpgw lock`.
+#[derive(Debug, Clone, Args)]
+pub struct LockArgs {
+    /// Configuration files.
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// The lock file; `mcpgw.lock` beside the rules file by default.
+    #[arg(long, env = "GATEWAY_LOCK", value_name = "FILE")]
+    pub lock: Option<PathBuf>,
+    /// The servers to pin (every configured server when none is named).
+    #[arg(value_name = "SERVER")]
+    pub servers: Vec<String>,
+    /// Rewrite the entries of the SERVERs (all when none is named) in an existing lock.
+    #[arg(long, conflicts_with = "check")]
+    pub update: bool,
+    /// Compare the servers with the lock: print each difference and exit 1 on drift; write
+    /// nothing.
+    #[arg(long)]
+    pub check: bool,
+    /// How long a server may take to start and list its tools, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 30_000)]
+    pub timeout_ms: u64,
 }
 
 /// Options of `mcpgw explain`.

@@ -55,6 +55,7 @@ pub fn run() -> ExitCode {
         Some(Command::Fmt(args)) => commands::fmt::run(&args),
         Some(Command::Test(args)) => commands::test_cases::run(&args),
         Some(Command::Diff(args)) => commands::diff::run(&args),
+        Some(Command::Lock(args)) => commands::lock::run(&args),
     }
 }
 
