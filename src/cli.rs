@@ -142,6 +142,11 @@ pub struct ServeArgs {
     /// Configuration files.
     #[command(flatten)]
     pub config: ConfigArgs,
+    /// The lock of pinned tool definitions (`mcpgw lock`); `mcpgw.lock` beside the rules
+    /// file is used when it exists. A tool that differs from it, or that it lacks, is
+    /// quarantined (or, with `"lock_mode": "warn"`, served with a warning).
+    #[arg(long, env = "GATEWAY_LOCK", value_name = "FILE")]
+    pub lock: Option<PathBuf>,
     /// The audit log (JSON lines); defaults to the user's cache directory.
     #[arg(long, env = "GATEWAY_AUDIT_LOG", value_name = "FILE")]
     pub audit_log: Option<PathBuf>,

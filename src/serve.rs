@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::cli::{ServeArgs, TransportKind};
 use crate::config::{self, ConfigFile, ReloadStatus};
 use crate::downstream::DownstreamSettings;
+use crate::gateway::pins::Pins;
 use crate::gateway::{Gateway, GatewayParts, GatewaySettings, Identity, ServerSet};
 use crate::policy::is_valid_agent_id;
 use crate::reload;
@@ -116,6 +117,14 @@ pub async fn build(args: &ServeArgs) -> Result<Arc<Gateway>, StartupError> {
     for w in &warnings {
         eprintln!("{w}");
     }
+    let pins = match config::lock::find_lock(args.lock.as_deref(), &rules_path) {
+        Some(path) => {
+            eprintln!("Loading pinned tool definitions from: {}", path.display());
+            let lock = config::lock::load_lock(&path)?;
+            Pins { path: Some(path), lock: Some(Arc::new(lock)) }
+        }
+        None => Pins::default(),
+    };
     let audit = open_audit(args.audit_log.clone()).await?;
 
     let downstream_settings = Arc::new(DownstreamSettings {
@@ -143,6 +152,7 @@ pub async fn build(args: &ServeArgs) -> Result<Arc<Gateway>, StartupError> {
         audit,
         reload: reload_status,
         identity,
+        pins,
     });
     Ok(Arc::new(gw))
 }

@@ -239,6 +239,21 @@ pub fn lock_path(given: Option<&Path>, rules: &Path) -> PathBuf {
     }
 }
 
+/// Reads and parses a lock file.
+pub fn load_lock(path: &Path) -> Result<Lock, crate::config::ConfigError> {
+    let text = crate::config::read_text(path)?;
+    Lock::parse(&path.display().to_string(), &text).map_err(crate::config::ConfigError::Invalid)
+}
+
+/// The lock the gateway serves by: the one given (which must exist), else `mcpgw.lock`
+/// beside the rules file if there is one, else none.
+pub fn find_lock(given: Option<&Path>, rules: &Path) -> Option<PathBuf> {
+    match given {
+        Some(p) => Some(p.to_owned()),
+        None => Some(lock_path(None, rules)).filter(|p| p.is_file()),
+    }
+}
+
 /// The pinned members of a definition, in [`PINNED_FIELDS`] order.
 pub fn pinned_members(definition: &Value) -> Map<String, Value> {
     let mut out = Map::new();

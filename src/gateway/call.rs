@@ -20,6 +20,7 @@ use crate::gateway::caller::Caller;
 use crate::gateway::identity::SpoofAttempt;
 use crate::gateway::operation::Operation;
 use crate::gateway::params::Params;
+use crate::gateway::pins::Pins;
 use crate::gateway::reply::ToolReply;
 use crate::gateway::servers::ServerSet;
 use crate::gateway::state::Gateway;
@@ -57,6 +58,8 @@ pub(crate) struct Call<'a> {
     pub snapshot: Arc<PolicySnapshot>,
     /// The servers this call sees, loaded once.
     pub servers: Arc<ServerSet>,
+    /// The lock this call judges tool definitions by, loaded once.
+    pub pins: Arc<Pins>,
     /// The agent the call is judged as (as given; default resolution is the policy's).
     pub agent: Option<&'a str>,
     pub params: Params<'a>,
@@ -81,6 +84,7 @@ impl Gateway {
         let ts = SystemTime::now();
         let snapshot = self.policy();
         let servers = self.servers();
+        let pins = self.pins();
         let mut record = Record::default();
         let given = arguments
             .and_then(|a| crate::wire::object::Members::of(a).ok())
@@ -100,6 +104,7 @@ impl Gateway {
                                 caller,
                                 snapshot: snapshot.clone(),
                                 servers,
+                                pins,
                                 agent: agent.as_deref(),
                                 params,
                                 record: Record::default(),
@@ -135,6 +140,7 @@ impl Gateway {
                 outcome,
                 latency,
                 args: record.args,
+                detail: None,
             })
             .await;
         Ok(reply)

@@ -11,6 +11,7 @@ use crate::config::{PolicySnapshot, ReloadStatus};
 use crate::downstream::DownstreamSettings;
 use crate::gateway::identity::Identity;
 use crate::gateway::parked::ParkedCalls;
+use crate::gateway::pins::{Pins, Quarantine};
 use crate::gateway::seal::Sealer;
 use crate::gateway::servers::ServerSet;
 use crate::gateway::tasks::TaskTable;
@@ -54,6 +55,8 @@ pub struct GatewayParts {
     pub reload: ReloadStatus,
     /// Who the callers are.
     pub identity: Identity,
+    /// The lock of pinned tool definitions (empty: none).
+    pub pins: Pins,
 }
 
 /// The state shared by every client.
@@ -71,6 +74,10 @@ pub struct Gateway {
     parked: ParkedCalls,
     sealer: Sealer,
     tasks: TaskTable,
+    pins: ArcSwap<Pins>,
+    quarantine: Quarantine,
+    /// Why the last load of the lock failed, while the one before serves.
+    lock_error: std::sync::Mutex<Option<String>>,
 }
 
 /// The environment variable with the key that seals input-round states: replicas behind one
@@ -94,6 +101,9 @@ impl Gateway {
             identity: parts.identity,
             parked: ParkedCalls::default(),
             tasks: TaskTable::default(),
+            pins: ArcSwap::from_pointee(parts.pins),
+            quarantine: Quarantine::default(),
+            lock_error: std::sync::Mutex::new(None),
             sealer: Sealer::new(
                 std::env::var(STATE_KEY_VAR).ok().filter(|k| !k.is_empty()).as_deref().map(str::as_bytes),
             ),
@@ -124,6 +134,32 @@ impl Gateway {
     pub fn swap_servers(&self, servers: ServerSet, http: HttpSettings) -> Arc<ServerSet> {
         self.http.store(Arc::new(http));
         self.servers.swap(Arc::new(servers))
+    }
+
+    /// The current lock. A call loads it once, with the policy.
+    pub fn pins(&self) -> Arc<Pins> {
+        self.pins.load_full()
+    }
+
+    /// Serves `pins` from the next call on (a reloaded lock), and clears the load error.
+    pub fn swap_pins(&self, pins: Pins) {
+        self.pins.store(Arc::new(pins));
+        self.set_lock_error(None);
+    }
+
+    /// Notes why the last load of the lock failed (`None`: it did not).
+    pub fn set_lock_error(&self, error: Option<String>) {
+        *self.lock_error.lock().unwrap_or_else(|e| e.into_inner()) = error;
+    }
+
+    /// Why the last load of the lock failed, if it did.
+    pub fn lock_error(&self) -> Option<String> {
+        self.lock_error.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The tools seen unpinned.
+    pub fn quarantine(&self) -> &Quarantine {
+        &self.quarantine
     }
 
     /// Settings fixed at startup.
