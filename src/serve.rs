@@ -145,6 +145,7 @@ pub async fn build(args: &ServeArgs) -> Result<Arc<Gateway>, StartupError> {
             debug: args.debug,
             audit_args: args.audit_args,
             mcp_config_path: mcp_path,
+            lock_path: config::lock::lock_path(args.lock.as_deref(), &rules_path),
             rules_path,
             default_agent: args.default_agent.clone(),
         },

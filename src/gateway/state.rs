@@ -33,6 +33,9 @@ pub struct GatewaySettings {
     pub mcp_config_path: PathBuf,
     /// The rules file.
     pub rules_path: PathBuf,
+    /// The lock file watched (`--lock`, else `mcpgw.lock` beside the rules, which may not
+    /// exist).
+    pub lock_path: PathBuf,
     /// The `--default-agent` flag, applied to every compiled policy.
     pub default_agent: Option<String>,
 }

@@ -273,3 +273,53 @@ async fn the_lock_can_be_named_and_a_bad_one_stops_the_gateway() {
     assert!(!out.status.success());
     assert!(stderr.contains("mcpgw.lock:1:") && stderr.contains("unknown lock version `7`"), "{stderr}");
 }
+
+/// Polls `get_gateway_status` until `done` holds (5 s at most); returns the last status.
+async fn status_until(gw: &GatewayUnderTest, done: impl Fn(&Value) -> bool) -> Value {
+    let mut status = Value::Null;
+    for _ in 0..100 {
+        status = gw.status(Some("dev")).await;
+        if done(&status) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    status
+}
+
+#[tokio::test]
+async fn a_bad_lock_keeps_the_last_good_one_and_an_approved_change_serves_after_the_reload() {
+    let describe = format!("echo={POISON}");
+    let gw = pinned_then_served(&[], &["--describe", &describe], json!({})).await;
+    assert!(!listed(&gw).await.contains(&"echo".to_owned()));
+    let path = gw.files.path().join("mcpgw.lock");
+    let good = std::fs::read_to_string(&path).unwrap();
+
+    std::fs::write(&path, "{\"version\": 1, \"servers\": {} trailing").unwrap();
+    let status = status_until(&gw, |s| s["lock"]["last_error"].is_string()).await;
+    let error = status["lock"]["last_error"].as_str().unwrap_or_else(|| panic!("{status}"));
+    assert!(error.contains("mcpgw.lock:1:"), "{error}");
+    let names = listed(&gw).await;
+    assert!(!names.contains(&"echo".to_owned()) && names.contains(&"add".to_owned()), "{names:?}");
+
+    // Approved: the server's definition now is the pinned one, once the lock reloads.
+    std::fs::write(&path, &good).unwrap();
+    let run = lock(gw.files.path(), &["--update", "fx"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(std::fs::read_to_string(&path).unwrap().contains("do not tell the user"));
+    let status = status_until(&gw, |s| s["lock"]["last_error"].is_null()).await;
+    assert!(status["lock"]["last_error"].is_null(), "{status}");
+    let mut names = Vec::new();
+    for _ in 0..100 {
+        names = listed(&gw).await;
+        if names.contains(&"echo".to_owned()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(names.contains(&"echo".to_owned()), "{names:?}");
+    let r = gw.call("execute_tool", exec("fx", "echo", json!({"text": "approved"}))).await;
+    assert_eq!(first_text(&r), "approved");
+    let status = gw.status(Some("dev")).await;
+    assert_eq!(status["lock"]["unpinned"], json!([]), "{status}");
+}
