@@ -488,6 +488,24 @@ mod tests {
     }
 
     #[test]
+    fn lock_mode_comes_from_the_server_else_the_gateway_else_enforce() {
+        let text = |gateway: &str| {
+            format!(
+                r#"{{"mcpServers": {{"a": {{"command": "x"}}, "b": {{"command": "x", "lock_mode": "enforce"}},
+                     "c": {{"command": "x", "lock_mode": "warn"}}}}{gateway}}}"#
+            )
+        };
+        let modes = |c: ServersConfig| c.servers.iter().map(|s| s.lock_mode).collect::<Vec<_>>();
+        use LockMode::{Enforce, Warn};
+        assert_eq!(modes(parse(&text("")).unwrap()), [Enforce, Enforce, Warn]);
+        let c = parse(&text(r#", "gateway": {"lock_mode": "warn"}"#)).unwrap();
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        assert_eq!(modes(c), [Warn, Enforce, Warn]);
+        let e = parse(r#"{"mcpServers": {"a": {"command": "x", "lock_mode": "off"}}}"#).unwrap_err().to_string();
+        assert!(e.contains("off") && e.contains("warn"), "{e}");
+    }
+
+    #[test]
     fn literal_env_and_header_values_are_secrets_of_their_server() {
         let c = parse(
             r#"{"mcpServers": {

@@ -323,3 +323,20 @@ async fn a_bad_lock_keeps_the_last_good_one_and_an_approved_change_serves_after_
     let status = gw.status(Some("dev")).await;
     assert_eq!(status["lock"]["unpinned"], json!([]), "{status}");
 }
+
+#[test]
+fn pinning_the_reference_server_twice_gives_the_same_bytes() {
+    let files = TempFiles::new();
+    write_config(&files, &[("everything", crate::support::everything_server())]);
+    let run = lock(files.path(), &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let first = read(files.path());
+    let v: Value = serde_json::from_str(&first).unwrap();
+    assert!(v["servers"]["everything"]["tools"].as_object().unwrap().len() > 5, "{first}");
+    assert!(v["servers"]["everything"]["serverInfo"]["version"].is_string(), "{first}");
+    std::fs::remove_file(files.path().join("mcpgw.lock")).unwrap();
+    assert_eq!(lock(files.path(), &[]).code, 0);
+    assert_eq!(read(files.path()), first);
+    let run = lock(files.path(), &["--check"]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+}
