@@ -187,6 +187,14 @@ pub struct CheckArgs {
     /// Configuration files.
     #[command(flatten)]
     pub config: ConfigArgs,
+    /// Also start the servers and scan their tool definitions for hidden or manipulative
+    /// content (invisible Unicode, text addressed to the model, references to other servers'
+    /// tools, requests for secrets, outsized descriptions); each finding is an error.
+    #[arg(long)]
+    pub scan: bool,
+    /// With --scan: how long a server may take to start and list its tools, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 30_000)]
+    pub timeout_ms: u64,
 }
 
 /// Options of `mcpgw lock`.

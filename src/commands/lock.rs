@@ -20,6 +20,7 @@ use crate::config::lock::{Lock, PinnedServer, PinnedTool, lock_path};
 use crate::config::servers::ServerSpec;
 use crate::config::{self, ConfigError};
 use crate::downstream::{Downstream, DownstreamSettings};
+use crate::mcp::scan::{Finding, ServerTools, scan};
 use crate::wire::DEFAULT_MAX_MESSAGE_BYTES;
 
 /// Why the command could not do its work (each is exit 2).
@@ -106,6 +107,13 @@ async fn run_async(args: &LockArgs) -> Result<ExitCode, LockError> {
         _ => {}
     }
     let live = pin_servers(&selected, Duration::from_millis(args.timeout_ms.max(1))).await?;
+    let findings = scan_pins(&live);
+    for f in &findings {
+        eprintln!("warning: scan: {f}");
+    }
+    if !findings.is_empty() {
+        eprintln!("{} scan finding(s): review these definitions before pinning them", findings.len());
+    }
 
     if args.check {
         let lock = existing.unwrap_or_default();
@@ -167,8 +175,27 @@ fn read_existing(path: &Path) -> Result<Option<Lock>, LockError> {
     Lock::parse(&path.display().to_string(), &text).map(Some).map_err(|e| LockError::Config(ConfigError::Invalid(e)))
 }
 
+/// The scan of the pinned definitions ([`crate::mcp::scan`]).
+pub(crate) fn scan_pins(servers: &BTreeMap<String, PinnedServer>) -> Vec<Finding> {
+    let values: Vec<(&str, Vec<(&str, Value)>)> = servers
+        .iter()
+        .map(|(name, s)| {
+            let tools = s.tools.iter().map(|(t, p)| (t.as_str(), Value::Object(p.definition.clone()))).collect();
+            (name.as_str(), tools)
+        })
+        .collect();
+    let inputs: Vec<ServerTools<'_>> = values
+        .iter()
+        .map(|(server, tools)| ServerTools { server, tools: tools.iter().map(|(t, v)| (*t, v)).collect() })
+        .collect();
+    scan(&inputs)
+}
+
 /// Starts every server at once, lists its tools, stops it; all or nothing.
-async fn pin_servers(specs: &[ServerSpec], timeout: Duration) -> Result<BTreeMap<String, PinnedServer>, LockError> {
+pub(crate) async fn pin_servers(
+    specs: &[ServerSpec],
+    timeout: Duration,
+) -> Result<BTreeMap<String, PinnedServer>, LockError> {
     let settings = Arc::new(DownstreamSettings {
         max_message: DEFAULT_MAX_MESSAGE_BYTES,
         default_timeout: timeout,

@@ -340,3 +340,43 @@ fn pinning_the_reference_server_twice_gives_the_same_bytes() {
     let run = lock(files.path(), &["--check"]);
     assert_eq!(run.code, 0, "{}", run.stdout);
 }
+
+fn check_scan(dir: &Path) -> Run {
+    mcpgw(dir, &["check", "--scan", "--mcp-config", ".mcp.json", "--rules", "rules.json"])
+}
+
+#[test]
+fn check_scan_flags_a_poisoned_description_and_lock_warns_about_it() {
+    let files = TempFiles::new();
+    write_config(&files, &[("fx", fixture_server(&[]))]);
+    let run = check_scan(files.path());
+    assert_eq!(run.code, 0, "the fixture's own descriptions are clean: {}", run.stdout);
+    assert!(run.stdout.contains("tool definition(s) of 1 server(s)"), "{}", run.stdout);
+
+    let describe = format!("echo={POISON}\u{200b}");
+    write_config(&files, &[("fx", fixture_server(&["--describe", &describe]))]);
+    let run = check_scan(files.path());
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    let out = &run.stdout;
+    for rule in ["invisible-unicode", "addressed-to-model", "secret-request"] {
+        assert!(out.contains(&format!("scan: error: server `fx` tool `echo` field `description`: {rule}: ")), "{out}");
+    }
+    assert!(out.contains("[\\u{200b}]") && out.contains("[~/.ssh]"), "{out}");
+    assert!(out.contains("3 errors"), "{out}");
+
+    let run = lock(files.path(), &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("warning: scan: server `fx` tool `echo`") && run.stderr.contains("3 scan finding(s)"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn check_scan_finds_nothing_in_the_reference_server() {
+    let files = TempFiles::new();
+    write_config(&files, &[("everything", crate::support::everything_server())]);
+    let run = check_scan(files.path());
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+}
