@@ -117,6 +117,7 @@ pub fn reload_servers(gw: &Arc<Gateway>, forced: bool) {
     let old = gw.servers();
     let (next, retired) = merge_servers(&old, &config, gw);
     gw.swap_servers(next, config.http.clone());
+    gw.watch_tool_changes();
     let warnings: Vec<String> = config.warnings.iter().map(ToString::to_string).collect();
     gw.reload_status().success(ConfigFile::McpConfig, warnings);
     tracing::info!(path = %path.display(), servers = config.servers.len(), retired = retired.len(), "MCP config reloaded");

@@ -155,7 +155,9 @@ pub async fn build(args: &ServeArgs) -> Result<Arc<Gateway>, StartupError> {
         identity,
         pins,
     });
-    Ok(Arc::new(gw))
+    let gw = Arc::new(gw);
+    gw.watch_tool_changes();
+    Ok(gw)
 }
 
 async fn open_audit(given: Option<PathBuf>) -> Result<Audit, StartupError> {

@@ -3,10 +3,11 @@
 //! `"lock_mode": "warn"` served with a warning.
 //!
 //! The lock is part of what a call loads once ([`crate::gateway::call::Call::pins`]). Each
-//! listing and call judges the definitions the server serves now: a server's
-//! `notifications/tools/list_changed` drops its cached list ([`crate::downstream`]), so a
-//! definition changed in the middle of a session is judged again before the next listing or
-//! call. Every new (server, tool, definition) that is not pinned is logged and audited once,
+//! listing and call judges the definitions the server serves now. A server's
+//! `notifications/tools/list_changed` drops its cached list ([`crate::downstream`]) and has
+//! the gateway list and judge that server's tools again at once
+//! ([`Gateway::watch_tool_changes`]), so a definition changed in the middle of a session is
+//! quarantined (and audited) before the next listing or call. Every new (server, tool, definition) that is not pinned is logged and audited once,
 //! and shown by `get_gateway_status` until the server serves the pinned definition again.
 //!
 //! The error an agent gets names the fields that changed, never their new text: a changed
@@ -25,6 +26,7 @@ use crate::downstream::Downstream;
 use crate::downstream::catalog::ToolDef;
 use crate::error::{ErrorCode, GatewayError};
 use crate::gateway::call::Call;
+use crate::gateway::state::Gateway;
 use crate::logging::bounded;
 use crate::logging::clock::rfc3339;
 use crate::telemetry::audit::AuditEvent;
@@ -110,12 +112,59 @@ impl Pin {
 impl Call<'_> {
     /// Judges a tool of `downstream` against the lock this call loaded.
     pub(crate) async fn pin(&self, downstream: &Downstream, tool: &ToolDef) -> Pin {
-        let Some(lock) = &self.pins.lock else { return Pin::Serve };
+        self.gw.judge_pin(&self.pins, downstream, tool, self.agent).await
+    }
+}
+
+impl Gateway {
+    /// Has every downstream judge its tools again as soon as it says they changed
+    /// (`notifications/tools/list_changed`), so that a quarantine is logged, audited and
+    /// shown at once, not at the next listing. Called for each new server set.
+    pub fn watch_tool_changes(self: &Arc<Self>) {
+        for d in self.servers().iter() {
+            let (gw, name) = (Arc::downgrade(self), d.name().to_owned());
+            d.on_tools_changed(Arc::new(move || {
+                let Some(gw) = gw.upgrade() else { return };
+                let name = name.clone();
+                tokio::spawn(async move { gw.recheck_pins(&name).await });
+            }));
+        }
+    }
+
+    /// Lists server `name`'s tools afresh and judges each against the current lock.
+    async fn recheck_pins(&self, name: &str) {
+        let pins = self.pins();
+        if pins.lock.is_none() {
+            return;
+        }
+        let Some(d) = self.servers().get(name).cloned() else { return };
+        match d.tools(d.timeout(None)).await {
+            Ok(tools) => {
+                for tool in tools.iter() {
+                    self.judge_pin(&pins, &d, tool, None).await;
+                }
+            }
+            Err(e) => {
+                tracing::debug!(server = %d.name(), "re-checking the pins after list_changed failed: {}", e.message)
+            }
+        }
+    }
+
+    /// Judges a tool of `downstream` against `pins`, noting (and auditing, as `agent`'s
+    /// doing) a definition not seen before.
+    pub(crate) async fn judge_pin(
+        &self,
+        pins: &Pins,
+        downstream: &Downstream,
+        tool: &ToolDef,
+        agent: Option<&str>,
+    ) -> Pin {
+        let Some(lock) = &pins.lock else { return Pin::Serve };
         let server = downstream.name();
         let definition: Value = serde_json::from_str(tool.raw.get()).unwrap_or_default();
         let verdict = lock.verdict(server, &definition);
         if verdict.is_pinned() {
-            self.gw.quarantine().clear(server, &tool.name);
+            self.quarantine().clear(server, &tool.name);
             return Pin::Serve;
         }
         let (server_shown, tool_shown) = (bounded(server), bounded(&tool.name));
@@ -129,7 +178,7 @@ impl Call<'_> {
             sha256: definition_hash(&definition),
             since: rfc3339(SystemTime::now()),
         };
-        if self.gw.quarantine().note(entry) {
+        if self.quarantine().note(entry) {
             let detail = match &verdict {
                 Verdict::Changed(changes) => {
                     format!("{what}\n{}", changes.iter().map(|c| c.render()).collect::<String>())
@@ -144,15 +193,14 @@ impl Call<'_> {
                     tracing::warn!(server = %server_shown, tool = %tool_shown, "not pinned, served (lock_mode warn): {detail}")
                 }
             }
-            self.gw
-                .audit()
+            self.audit()
                 .record(AuditEvent {
                     ts: SystemTime::now(),
                     operation: match mode {
                         LockMode::Enforce => "tool_quarantined",
                         LockMode::Warn => "tool_not_pinned_warning",
                     },
-                    agent: self.agent.map(str::to_owned),
+                    agent: agent.map(str::to_owned),
                     claimed_agent: None,
                     server: Some(server_shown.clone().into_owned()),
                     tool: Some(tool_shown.clone().into_owned()),

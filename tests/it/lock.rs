@@ -224,6 +224,13 @@ async fn a_definition_changed_mid_session_is_quarantined_before_the_next_listing
     assert_eq!(first_text(&r), "before");
     let r = gw.call("execute_tool", exec("fx", "redescribe", json!({"name": "echo", "description": POISON}))).await;
     assert_ne!(r.is_error, Some(true), "{r:?}");
+    // Judged at once on list_changed: shown and audited before anyone lists the tools again.
+    let status = status_until(&gw, |s| s["lock"]["unpinned"][0]["tool"] == "echo").await;
+    assert_eq!(status["lock"]["unpinned"][0]["tool"], "echo", "{status}");
+    gw.wait_audit(3, Duration::from_secs(5)).await;
+    let line = audited(&gw, "tool_quarantined", "echo");
+    assert_eq!(line.len(), 1, "{:#?}", gw.audit_lines());
+    assert!(line[0]["agent_id"].is_null(), "{}", line[0]);
     let mut names = Vec::new();
     for _ in 0..100 {
         names = listed(&gw).await;
