@@ -243,38 +243,49 @@ fn scan_text(server: &str, tool: &str, field: &str, text: &str, foreign: &[&str]
     if let Some((i, c)) = text.char_indices().find(|(_, c)| is_invisible(*c)) {
         push(INVISIBLE, text, i, i + c.len_utf8());
     }
-    // Matched and shown in the normalized text (lowercase, whitespace collapsed), whose byte
-    // offsets may differ from the original's.
-    let lower = normalize(text);
+    // Matched in the normalized text (lowercase, whitespace collapsed), shown in the original.
+    let (lower, origin) = normalize(text);
+    let at = |start: usize, len: usize| {
+        let end = origin.get(start + len).copied().unwrap_or(text.len());
+        (origin[start], end.max(origin[start]))
+    };
     for phrase in MODEL_PHRASES {
         if let Some(i) = lower.find(phrase) {
-            push(ADDRESSED_TO_MODEL, &lower, i, i + phrase.len());
+            let (start, end) = at(i, phrase.len());
+            push(ADDRESSED_TO_MODEL, text, start, end);
             break;
         }
     }
     for name in foreign {
         if let Some(i) = find_word(&lower, &name.to_lowercase()) {
-            push(OTHER_SERVERS_TOOLS, &lower, i, i + name.len());
+            let (start, end) = at(i, name.len());
+            push(OTHER_SERVERS_TOOLS, text, start, end);
             break;
         }
     }
     for phrase in SECRET_PHRASES {
         if let Some(i) = lower.find(phrase) {
-            push(SECRETS, &lower, i, i + phrase.len());
+            let (start, end) = at(i, phrase.len());
+            push(SECRETS, text, start, end);
             break;
         }
     }
     let env = find_word(&lower, ".env").filter(|&i| i == 0 || !lower.as_bytes()[i - 1].is_ascii_alphanumeric());
     if let Some(i) = env {
-        push(SECRETS, &lower, i, i + 4);
+        let (start, end) = at(i, 4);
+        push(SECRETS, text, start, end);
     }
 }
 
-/// Lowercase, with runs of whitespace as one space (so `Do  not\ntell` matches).
-fn normalize(text: &str) -> String {
+/// Lowercase, with runs of whitespace as one space (so `Do  not\ntell` matches), and for
+/// each byte of the result the offset of the original character it came from (plus one
+/// entry for the end), so that a match is shown in the original text.
+fn normalize(text: &str) -> (String, Vec<usize>) {
     let mut out = String::with_capacity(text.len());
+    let mut origin = Vec::with_capacity(text.len() + 1);
     let mut space = false;
-    for c in text.chars() {
+    for (i, c) in text.char_indices() {
+        let before = out.len();
         if c.is_whitespace() {
             if !space {
                 out.push(' ');
@@ -284,8 +295,10 @@ fn normalize(text: &str) -> String {
             out.extend(c.to_lowercase());
             space = false;
         }
+        origin.extend(std::iter::repeat_n(i, out.len() - before));
     }
-    out
+    origin.push(text.len());
+    (out, origin)
 }
 
 /// The byte offset of `word` in `text` where it is not part of a longer identifier.
@@ -356,7 +369,7 @@ mod tests {
         let f = scan_one("math", &[add]);
         assert_eq!(rules(&f), ["addressed-to-model", "secret-request"], "{f:#?}");
         assert_eq!(f[0].field, "description");
-        assert!(f[0].span.contains("[<important>]"), "{}", f[0].span);
+        assert!(f[0].span.contains("[<IMPORTANT>]"), "{}", f[0].span);
         assert!(f[1].span.contains("[~/.ssh]"), "{}", f[1].span);
 
         let hidden = json!({"name": "t", "description": "Get the weather.\u{200b}\u{e0049}\u{e0047}"});
@@ -369,6 +382,7 @@ mod tests {
         let f = scan_one("db", &[nested]);
         assert_eq!(rules(&f), ["addressed-to-model", "secret-request"], "{f:#?}");
         assert_eq!(f[0].field, "inputSchema.properties.x.description");
+        assert!(f[0].span.contains("[do  not\\ntell the user]"), "{}", f[0].span);
 
         // Shadowing: one server's tool tells the model how to use another's.
         let mail = json!({"name": "send_email", "description": "Send an email."});
