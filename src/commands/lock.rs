@@ -12,16 +12,22 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
+use tokio_util::sync::CancellationToken;
 
 use crate::cli::LockArgs;
 use crate::commands::EXIT_BAD_INPUT;
 use crate::commands::fmt::write_atomically;
-use crate::config::lock::{Lock, PinnedServer, PinnedTool, lock_path};
+use crate::config::lock::{Kind, Lock, PinnedServer, PinnedTool, changes, lock_path};
 use crate::config::servers::ServerSpec;
 use crate::config::{self, ConfigError};
-use crate::downstream::{Downstream, DownstreamSettings};
+use crate::downstream::rpc::{CallRoute, OutRequest};
+use crate::downstream::{Budget, Downstream, DownstreamSettings};
 use crate::mcp::scan::{Finding, ServerTools, scan};
 use crate::wire::DEFAULT_MAX_MESSAGE_BYTES;
+use crate::wire::build::json_string;
+
+/// The most pages of a list read from one server.
+const MAX_PAGES: usize = 1000;
 
 /// Why the command could not do its work (each is exit 2).
 #[derive(Debug, thiserror::Error)]
@@ -234,14 +240,52 @@ async fn pin_server(d: &Downstream, timeout: Duration) -> Result<PinnedServer, S
     let conn = d.connection(timeout).await.map_err(|e| e.message.clone())?;
     let info = conn.info();
     let mut server =
-        PinnedServer { name: info.name.clone(), version: info.server_version.clone(), tools: BTreeMap::new() };
+        PinnedServer { name: info.name.clone(), version: info.server_version.clone(), ..Default::default() };
     for tool in tools.iter() {
         let definition: Value = serde_json::from_str(tool.raw.get()).map_err(|e| e.to_string())?;
         if server.tools.insert(tool.name.clone(), PinnedTool::of(&definition)).is_some() {
             return Err(format!("it lists tool `{}` twice", tool.name));
         }
     }
+    // Prompts and resource templates, from the servers that offer them.
+    let caps: Value = serde_json::from_str(info.capabilities.get()).unwrap_or_default();
+    let lists = [
+        (Kind::Prompt, "prompts", "prompts/list", "prompts"),
+        (Kind::ResourceTemplate, "resources", "resources/templates/list", "resourceTemplates"),
+    ];
+    for (kind, capability, method, member) in lists {
+        if caps.get(capability).is_none() {
+            continue;
+        }
+        for definition in list_all(d, method, member, timeout).await? {
+            let Some(key) = definition.get(kind.key()).and_then(Value::as_str).map(str::to_owned) else { continue };
+            if server.of_mut(kind).insert(key.clone(), PinnedTool::of_kind(kind, &definition)).is_some() {
+                return Err(format!("it lists {} `{key}` twice", kind.noun()));
+            }
+        }
+    }
     Ok(server)
+}
+
+/// Every page of a list request (`prompts/list`), the items of its `member`.
+async fn list_all(d: &Downstream, method: &str, member: &str, timeout: Duration) -> Result<Vec<Value>, String> {
+    let budget = Budget::new(timeout);
+    let mut items = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..MAX_PAGES {
+        let members = cursor.as_deref().map(|c| format!(r#""cursor":{}"#, json_string(c))).unwrap_or_default();
+        let req = OutRequest { method, members: &members, ..Default::default() };
+        let route = Arc::new(CallRoute::quiet(0));
+        let result = d.send(req, route, budget, CancellationToken::new()).await.map_err(|e| e.message.clone())?;
+        let page: Value = serde_json::from_str(result.json())
+            .map_err(|e| format!("it answered `{method}` with a malformed list: {e}"))?;
+        items.extend(page.get(member).and_then(Value::as_array).cloned().unwrap_or_default());
+        match page.get("nextCursor").and_then(Value::as_str) {
+            Some(next) if !next.is_empty() && cursor.as_deref() != Some(next) => cursor = Some(next.to_owned()),
+            _ => break,
+        }
+    }
+    Ok(items)
 }
 
 /// What differs between the lock and the live servers, as readable text (empty: nothing).
@@ -263,14 +307,14 @@ fn drift(lock: &Lock, live: &BTreeMap<String, PinnedServer>) -> String {
             };
             lines.push_str(&format!("  serverInfo: {} -> {}\n", show(was), show(now)));
         }
-        for (tool, pin) in &now.tools {
-            match was.tools.get(tool) {
-                None => lines.push_str(&format!("  tool `{tool}`: not in the lock\n")),
-                Some(old) if old.sha256 != pin.sha256 => {
-                    lines.push_str(&format!("  tool `{tool}`: changed\n"));
-                    let verdict = lock.verdict(name, &Value::Object(pin.definition.clone()));
-                    if let crate::config::lock::Verdict::Changed(changes) = verdict {
-                        for c in changes {
+        for kind in Kind::ALL {
+            let (old, new, noun) = (was.of(kind), now.of(kind), kind.noun());
+            for (key, pin) in new {
+                match old.get(key) {
+                    None => lines.push_str(&format!("  {noun} `{key}`: not in the lock\n")),
+                    Some(before) if before.sha256 != pin.sha256 => {
+                        lines.push_str(&format!("  {noun} `{key}`: changed\n"));
+                        for c in changes(kind, &before.definition, &pin.definition) {
                             for l in c.render().lines() {
                                 lines.push_str("  ");
                                 lines.push_str(l);
@@ -278,12 +322,12 @@ fn drift(lock: &Lock, live: &BTreeMap<String, PinnedServer>) -> String {
                             }
                         }
                     }
+                    Some(_) => {}
                 }
-                Some(_) => {}
             }
-        }
-        for tool in was.tools.keys().filter(|t| !now.tools.contains_key(*t)) {
-            lines.push_str(&format!("  tool `{tool}`: in the lock, no longer served\n"));
+            for key in old.keys().filter(|k| !new.contains_key(*k)) {
+                lines.push_str(&format!("  {noun} `{key}`: in the lock, no longer served\n"));
+            }
         }
         if !lines.is_empty() {
             out.push_str(&format!("server `{name}`:\n{lines}"));

@@ -26,6 +26,12 @@
 //! hash; a change to any text or schema does. The serialization is the `serde_jcs` crate's,
 //! not ours: RFC 8785 number formatting is subtle, and that crate follows it with `ryu-js`.
 //!
+//! Prompts (`name`, `title`, `description`, `arguments`, keyed by name) and resource templates
+//! (`uriTemplate`, `name`, `title`, `description`, `mimeType`, keyed by `uriTemplate`) of the
+//! servers that offer them are pinned the same way, under `prompts` and `resourceTemplates`;
+//! `mcpgw lock --check` reports their drift. At run time only tools are judged (the gateway
+//! serves no prompts or resources).
+//!
 //! The file itself is printed with sorted keys and two-space indentation, one line per member,
 //! so that reviewing a change is reading a diff.
 //!
@@ -51,6 +57,63 @@ pub const LOCK_VERSION: u64 = 1;
 
 /// The members of a tool definition that are pinned, in the order they are compared.
 pub const PINNED_FIELDS: [&str; 6] = ["name", "title", "description", "inputSchema", "outputSchema", "annotations"];
+
+/// The pinned members of a prompt (`prompts/list`).
+pub const PROMPT_FIELDS: [&str; 4] = ["name", "title", "description", "arguments"];
+
+/// The pinned members of a resource template (`resources/templates/list`).
+pub const TEMPLATE_FIELDS: [&str; 5] = ["uriTemplate", "name", "title", "description", "mimeType"];
+
+/// What a pinned definition is of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A tool, by `name`.
+    Tool,
+    /// A prompt, by `name`.
+    Prompt,
+    /// A resource template, by `uriTemplate`.
+    ResourceTemplate,
+}
+
+impl Kind {
+    /// Every kind, in the order the lock lists them.
+    pub const ALL: [Kind; 3] = [Kind::Tool, Kind::Prompt, Kind::ResourceTemplate];
+
+    /// The members pinned.
+    pub fn fields(self) -> &'static [&'static str] {
+        match self {
+            Kind::Tool => &PINNED_FIELDS,
+            Kind::Prompt => &PROMPT_FIELDS,
+            Kind::ResourceTemplate => &TEMPLATE_FIELDS,
+        }
+    }
+
+    /// The member that names a definition.
+    pub fn key(self) -> &'static str {
+        match self {
+            Kind::Tool | Kind::Prompt => "name",
+            Kind::ResourceTemplate => "uriTemplate",
+        }
+    }
+
+    /// The server entry's member that holds them.
+    pub fn member(self) -> &'static str {
+        match self {
+            Kind::Tool => "tools",
+            Kind::Prompt => "prompts",
+            Kind::ResourceTemplate => "resourceTemplates",
+        }
+    }
+
+    /// The word for one, in messages.
+    pub fn noun(self) -> &'static str {
+        match self {
+            Kind::Tool => "tool",
+            Kind::Prompt => "prompt",
+            Kind::ResourceTemplate => "resource template",
+        }
+    }
+}
 
 /// What happens to a tool whose definition is not the pinned one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
@@ -87,9 +150,14 @@ pub struct PinnedTool {
 }
 
 impl PinnedTool {
-    /// The pin of a definition as a server sends it (an object; other members are ignored).
+    /// The pin of a tool definition as a server sends it (other members are ignored).
     pub fn of(definition: &Value) -> PinnedTool {
-        let definition = pinned_members(definition);
+        PinnedTool::of_kind(Kind::Tool, definition)
+    }
+
+    /// The pin of a definition of `kind` as a server sends it.
+    pub fn of_kind(kind: Kind, definition: &Value) -> PinnedTool {
+        let definition = members_of(kind, definition);
         PinnedTool { sha256: hash_members(&definition), definition }
     }
 }
@@ -103,6 +171,30 @@ pub struct PinnedServer {
     pub version: Option<String>,
     /// Its tools, by name.
     pub tools: BTreeMap<String, PinnedTool>,
+    /// Its prompts, by name (empty when it has none or offers no prompts).
+    pub prompts: BTreeMap<String, PinnedTool>,
+    /// Its resource templates, by `uriTemplate`.
+    pub resource_templates: BTreeMap<String, PinnedTool>,
+}
+
+impl PinnedServer {
+    /// The pins of one kind.
+    pub fn of(&self, kind: Kind) -> &BTreeMap<String, PinnedTool> {
+        match kind {
+            Kind::Tool => &self.tools,
+            Kind::Prompt => &self.prompts,
+            Kind::ResourceTemplate => &self.resource_templates,
+        }
+    }
+
+    /// The pins of one kind, to change.
+    pub fn of_mut(&mut self, kind: Kind) -> &mut BTreeMap<String, PinnedTool> {
+        match kind {
+            Kind::Tool => &mut self.tools,
+            Kind::Prompt => &mut self.prompts,
+            Kind::ResourceTemplate => &mut self.resource_templates,
+        }
+    }
 }
 
 /// A lock: the pinned servers, by the names `.mcp.json` gives them.
@@ -182,7 +274,7 @@ impl Lock {
         if hash_members(&live) == pinned.sha256 {
             return Verdict::Pinned;
         }
-        Verdict::Changed(changes(&pinned.definition, &live))
+        Verdict::Changed(changes(Kind::Tool, &pinned.definition, &live))
     }
 
     /// The file's text: sorted keys, two-space indentation, a final newline.
@@ -196,16 +288,15 @@ impl Lock {
             if let Some(v) = &server.version {
                 info.insert("version".into(), Value::from(v.as_str()));
             }
-            let mut tools = Map::new();
-            for (tool, pin) in &server.tools {
-                let mut entry = Map::new();
-                entry.insert("definition".into(), sorted(&Value::Object(pin.definition.clone())));
-                entry.insert("sha256".into(), Value::from(pin.sha256.as_str()));
-                tools.insert(tool.clone(), Value::Object(entry));
-            }
             let mut entry = Map::new();
+            // Sorted: prompts, resourceTemplates, serverInfo, tools (the last always there).
+            for kind in [Kind::Prompt, Kind::ResourceTemplate] {
+                if !server.of(kind).is_empty() {
+                    entry.insert(kind.member().into(), pins_json(server.of(kind)));
+                }
+            }
             entry.insert("serverInfo".into(), Value::Object(info));
-            entry.insert("tools".into(), Value::Object(tools));
+            entry.insert("tools".into(), pins_json(&server.tools));
             servers.insert(name.clone(), Value::Object(entry));
         }
         let mut root = Map::new();
@@ -239,6 +330,17 @@ pub fn lock_path(given: Option<&Path>, rules: &Path) -> PathBuf {
     }
 }
 
+fn pins_json(pins: &BTreeMap<String, PinnedTool>) -> Value {
+    let mut out = Map::new();
+    for (name, pin) in pins {
+        let mut entry = Map::new();
+        entry.insert("definition".into(), sorted(&Value::Object(pin.definition.clone())));
+        entry.insert("sha256".into(), Value::from(pin.sha256.as_str()));
+        out.insert(name.clone(), Value::Object(entry));
+    }
+    Value::Object(out)
+}
+
 /// Reads and parses a lock file.
 pub fn load_lock(path: &Path) -> Result<Lock, crate::config::ConfigError> {
     let text = crate::config::read_text(path)?;
@@ -254,10 +356,15 @@ pub fn find_lock(given: Option<&Path>, rules: &Path) -> Option<PathBuf> {
     }
 }
 
-/// The pinned members of a definition, in [`PINNED_FIELDS`] order.
+/// The pinned members of a tool definition, in [`PINNED_FIELDS`] order.
 pub fn pinned_members(definition: &Value) -> Map<String, Value> {
+    members_of(Kind::Tool, definition)
+}
+
+/// The pinned members of a definition of `kind`.
+pub fn members_of(kind: Kind, definition: &Value) -> Map<String, Value> {
     let mut out = Map::new();
-    for key in PINNED_FIELDS {
+    for &key in kind.fields() {
         if let Some(v) = definition.get(key) {
             out.insert(key.to_owned(), v.clone());
         }
@@ -295,8 +402,9 @@ fn sorted(value: &Value) -> Value {
     }
 }
 
-fn changes(old: &Map<String, Value>, new: &Map<String, Value>) -> Vec<FieldChange> {
-    PINNED_FIELDS
+/// The members of `kind` that differ between two pinned definitions.
+pub fn changes(kind: Kind, old: &Map<String, Value>, new: &Map<String, Value>) -> Vec<FieldChange> {
+    kind.fields()
         .iter()
         .filter_map(|&field| {
             let (a, b) = (old.get(field).map(canonical_json), new.get(field).map(canonical_json));
@@ -320,17 +428,19 @@ fn read_root(root: &Located<'_>, lock: &mut Lock) {
     let Some(servers) = obj.required("servers").and_then(|s| s.object("an object of servers")) else { return };
     for f in servers.fields() {
         let Some(entry) = f.value().object("an object with `serverInfo` and `tools`") else { continue };
-        entry.deny_unknown(&["serverInfo", "tools"]);
+        entry.deny_unknown(&["serverInfo", "tools", "prompts", "resourceTemplates"]);
         let mut server = PinnedServer::default();
         if let Some(info) = entry.get("serverInfo").and_then(|i| i.object("an object")) {
             info.deny_unknown(&["name", "version"]);
             server.name = info.get("name").and_then(|n| n.string("a string").map(str::to_owned));
             server.version = info.get("version").and_then(|n| n.string("a string").map(str::to_owned));
         }
-        if let Some(tools) = entry.required("tools").and_then(|t| t.object("an object of tools")) {
-            for t in tools.fields() {
-                if let Some(pin) = read_tool(f.key(), t.key(), t.value()) {
-                    server.tools.insert(t.key().to_owned(), pin);
+        for kind in Kind::ALL {
+            let found = if kind == Kind::Tool { entry.required(kind.member()) } else { entry.get(kind.member()) };
+            let Some(pins) = found.and_then(|t| t.object("an object of definitions")) else { continue };
+            for t in pins.fields() {
+                if let Some(pin) = read_tool(kind, f.key(), t.key(), t.value()) {
+                    server.of_mut(kind).insert(t.key().to_owned(), pin);
                 }
             }
         }
@@ -338,7 +448,8 @@ fn read_root(root: &Located<'_>, lock: &mut Lock) {
     }
 }
 
-fn read_tool(server: &str, tool: &str, v: &Located<'_>) -> Option<PinnedTool> {
+fn read_tool(kind: Kind, server: &str, tool: &str, v: &Located<'_>) -> Option<PinnedTool> {
+    let noun = kind.noun();
     let obj = v.object("an object with `sha256` and `definition`")?;
     obj.deny_unknown(&["sha256", "definition"]);
     let sha = obj.required("sha256").and_then(|s| s.string("a string").map(str::to_owned));
@@ -348,19 +459,19 @@ fn read_tool(server: &str, tool: &str, v: &Located<'_>) -> Option<PinnedTool> {
         Value::Object(map) => map,
         _ => return None,
     };
-    if let Some(field) = definition.keys().find(|k| !PINNED_FIELDS.contains(&k.as_str())) {
-        def_at.error(format!("member `{field}` is not a pinned field ({})", PINNED_FIELDS.join(", ")));
+    if let Some(field) = definition.keys().find(|k| !kind.fields().contains(&k.as_str())) {
+        def_at.error(format!("member `{field}` is not a pinned field of a {noun} ({})", kind.fields().join(", ")));
         return None;
     }
-    if definition.get("name").and_then(Value::as_str) != Some(tool) {
-        def_at.error(format!("the definition of tool `{tool}` of server `{server}` has another `name`"));
+    if definition.get(kind.key()).and_then(Value::as_str) != Some(tool) {
+        def_at.error(format!("the definition of {noun} `{tool}` of server `{server}` has another `{}`", kind.key()));
         return None;
     }
     let sha = sha?;
     let actual = hash_members(&definition);
     if sha != actual {
         obj.get("sha256")?.error(format!(
-            "the sha256 of tool `{tool}` of server `{server}` does not match its definition (edited by hand?); \
+            "the sha256 of {noun} `{tool}` of server `{server}` does not match its definition (edited by hand?); \
              run `mcpgw lock --update {server}` to pin what the server serves now"
         ));
         return None;
@@ -430,6 +541,24 @@ mod tests {
         let Verdict::Changed(c) = lock.verdict("fx", &changed) else { panic!() };
         assert_eq!(c.len(), 1);
         assert_eq!(c[0].render(), "  description:\n    - Echo it.\n    + Changed.\n");
+    }
+
+    #[test]
+    fn prompts_and_templates_round_trip_and_are_checked() {
+        let mut server = PinnedServer::default();
+        server.tools.insert("echo".into(), PinnedTool::of(&echo()));
+        let prompt = json!({"name": "greet", "description": "Say hi.", "arguments": [{"name": "who"}], "icons": []});
+        server.prompts.insert("greet".into(), PinnedTool::of_kind(Kind::Prompt, &prompt));
+        let template = json!({"uriTemplate": "file:///{path}", "name": "file", "mimeType": "text/plain"});
+        server
+            .resource_templates
+            .insert("file:///{path}".into(), PinnedTool::of_kind(Kind::ResourceTemplate, &template));
+        let lock = Lock { servers: [("fx".to_owned(), server)].into() };
+        let text = lock.to_text();
+        assert!(!text.contains("icons"), "{text}");
+        assert_eq!(Lock::parse("mcpgw.lock", &text).unwrap(), lock);
+        let e = Lock::parse("mcpgw.lock", &text.replace("Say hi.", "Say ho.")).unwrap_err().to_string();
+        assert!(e.contains("the sha256 of prompt `greet` of server `fx` does not match"), "{e}");
     }
 
     #[test]

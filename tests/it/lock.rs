@@ -341,6 +341,11 @@ fn pinning_the_reference_server_twice_gives_the_same_bytes() {
     let v: Value = serde_json::from_str(&first).unwrap();
     assert!(v["servers"]["everything"]["tools"].as_object().unwrap().len() > 5, "{first}");
     assert!(v["servers"]["everything"]["serverInfo"]["version"].is_string(), "{first}");
+    let server = &v["servers"]["everything"];
+    let prompts = server["prompts"].as_object().unwrap_or_else(|| panic!("no prompts: {first}"));
+    assert!(prompts.values().all(|p| p["sha256"].is_string() && p["definition"]["name"].is_string()), "{first}");
+    let templates = server["resourceTemplates"].as_object().unwrap_or_else(|| panic!("no templates: {first}"));
+    assert!(templates.values().all(|t| t["definition"]["uriTemplate"].is_string()), "{first}");
     std::fs::remove_file(files.path().join("mcpgw.lock")).unwrap();
     assert_eq!(lock(files.path(), &[]).code, 0);
     assert_eq!(read(files.path()), first);
