@@ -118,7 +118,7 @@ async fn run_async(args: &LockArgs) -> Result<ExitCode, LockError> {
         eprintln!("warning: scan: {f}");
     }
     if !findings.is_empty() {
-        eprintln!("{} scan finding(s): review these definitions before pinning them", findings.len());
+        eprintln!("{} scan finding(s): review these definitions (`mcpgw check --scan` lists them too)", findings.len());
     }
 
     if args.check {
