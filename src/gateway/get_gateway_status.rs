@@ -59,7 +59,8 @@ pub(crate) fn run(call: &mut Call<'_>) -> Result<ToolReply, GatewayError> {
         "lock": {
             "enabled": call.pins.lock.is_some(),
             "last_error": gw.lock_error().map(|e| if debug { e } else { redact(&e, &paths) }),
-            "unpinned": gw.quarantine().list(|s| call.may_use(s)),
+            // Only the tools the agent may call: a denied tool's name stays invisible.
+            "unpinned": gw.quarantine().list(|s, t| call.may_call(s, t)),
         },
     });
     if debug {

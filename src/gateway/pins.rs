@@ -86,9 +86,9 @@ impl Quarantine {
         }
     }
 
-    /// The unpinned tools of the servers `visible` lets through, in order.
-    pub fn list(&self, visible: impl Fn(&str) -> bool) -> Vec<Unpinned> {
-        self.lock().values().filter(|e| visible(&e.server)).cloned().collect()
+    /// The unpinned tools that `visible(server, tool)` lets through, in order.
+    pub fn list(&self, visible: impl Fn(&str, &str) -> bool) -> Vec<Unpinned> {
+        self.lock().values().filter(|e| visible(&e.server, &e.tool)).cloned().collect()
     }
 }
 

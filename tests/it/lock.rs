@@ -392,3 +392,21 @@ fn check_scan_finds_nothing_in_the_reference_server() {
     let run = check_scan(files.path());
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
 }
+
+#[tokio::test]
+async fn the_status_shows_an_agent_only_the_unpinned_tools_it_may_call() {
+    let files = TempFiles::new();
+    write_config(&files, &[("fx", fixture_server(&[]))]);
+    assert_eq!(lock(files.path(), &[]).code, 0);
+    let rules = json!({"agents": {
+        "dev": {"allow": {"servers": ["fx"]}, "deny": {"tools": {"fx": ["extra_0"]}}},
+        "ops": {"allow": {"servers": ["fx"]}}}});
+    let spawn = gateway_spawn(&files, &[("fx", fixture_server(&["--extra-tools", "1"]))], &rules, &[]);
+    let gw = GatewayUnderTest::from_spawn(files, &spawn).await;
+    let ops = tool_names(&gw.call("get_server_tools", json!({"agent_id": "ops", "server": "fx"})).await);
+    assert!(!ops.contains(&"extra_0".to_owned()), "{ops:?}");
+    let status = gw.status(Some("ops")).await;
+    assert_eq!(status["lock"]["unpinned"][0]["tool"], "extra_0", "{status}");
+    let status = gw.status(Some("dev")).await;
+    assert_eq!(status["lock"]["unpinned"], json!([]), "a denied tool's name stays invisible: {status}");
+}
