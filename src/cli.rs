@@ -98,6 +98,24 @@ pub enum Command {
     /// 1 some do, 2 a file cannot be read or has errors.
     #[command(verbatim_doc_comment)]
     Diff(DiffArgs),
+    /// Pin the tool definitions the servers serve now, in `mcpgw.lock`.
+    ///
+    /// Starts the configured servers (or the SERVERs named), lists their tools, and writes
+    /// the lock: per server its `serverInfo` name and version, per tool the SHA-256 of the
+    /// canonical JSON (RFC 8785) of its name, title, description, inputSchema, outputSchema
+    /// and annotations, and that definition itself. The file is JSON with sorted keys.
+    ///
+    /// The lock goes to --lock (or GATEWAY_LOCK), else beside the rules file. A new lock is
+    /// only created: one that exists is rewritten with `--update`, for the SERVERs named
+    /// (every configured server when none is), after a review with `--check`, which prints
+    /// each tool that differs (which field, the old and the new text) and writes nothing.
+    ///
+    /// Nothing is written unless every server started and listed its tools.
+    ///
+    /// Exit codes: 0 done (or no drift, with --check), 1 drift (--check) or a write failed,
+    /// 2 a file cannot be read or has errors, a server is unknown or cannot start.
+    #[command(verbatim_doc_comment)]
+    Lock(LockArgs),
 }
 
 /// Where the two configuration files are.
@@ -126,6 +144,11 @@ pub struct ServeArgs {
     /// Configuration files.
     #[command(flatten)]
     pub config: ConfigArgs,
+    /// The lock of pinned tool definitions (`mcpgw lock`); `mcpgw.lock` beside the rules
+    /// file is used when it exists. A tool that differs from it, or that it lacks, is
+    /// quarantined (or, with `"lock_mode": "warn"`, served with a warning).
+    #[arg(long, env = "GATEWAY_LOCK", value_name = "FILE")]
+    pub lock: Option<PathBuf>,
     /// The audit log (JSON lines); defaults to the user's cache directory.
     #[arg(long, env = "GATEWAY_AUDIT_LOG", value_name = "FILE")]
     pub audit_log: Option<PathBuf>,
@@ -173,6 +196,38 @@ pub struct CheckArgs {
     /// Configuration files.
     #[command(flatten)]
     pub config: ConfigArgs,
+    /// Also start the servers and scan their tool definitions for hidden or manipulative
+    /// content (invisible Unicode, text addressed to the model, references to other servers'
+    /// tools, requests for secrets, outsized descriptions); each finding is an error.
+    #[arg(long)]
+    pub scan: bool,
+    /// With --scan: how long a server may take to start and list its tools, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 30_000)]
+    pub timeout_ms: u64,
+}
+
+/// Options of `mcpgw lock`.
+#[derive(Debug, Clone, Args)]
+pub struct LockArgs {
+    /// Configuration files.
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// The lock file; `mcpgw.lock` beside the rules file by default.
+    #[arg(long, env = "GATEWAY_LOCK", value_name = "FILE")]
+    pub lock: Option<PathBuf>,
+    /// The servers to pin (every configured server when none is named).
+    #[arg(value_name = "SERVER")]
+    pub servers: Vec<String>,
+    /// Rewrite the entries of the SERVERs (all when none is named) in an existing lock.
+    #[arg(long, conflicts_with = "check")]
+    pub update: bool,
+    /// Compare the servers with the lock: print each difference and exit 1 on drift; write
+    /// nothing.
+    #[arg(long)]
+    pub check: bool,
+    /// How long a server may take to start and list its tools, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 30_000)]
+    pub timeout_ms: u64,
 }
 
 /// Options of `mcpgw explain`.

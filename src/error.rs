@@ -18,6 +18,8 @@ pub enum ErrorCode {
     UnknownServer,
     /// The server has no such tool.
     ToolNotFound,
+    /// The tool's definition differs from the lock, or the lock lacks it (quarantined).
+    ToolNotPinned,
     /// The downstream could not be started or reached, or died.
     ServerUnavailable,
     /// The call ran out of time and was cancelled downstream.
@@ -41,6 +43,7 @@ impl ErrorCode {
             ErrorCode::DeniedByPolicy => "DENIED_BY_POLICY",
             ErrorCode::UnknownServer => "UNKNOWN_SERVER",
             ErrorCode::ToolNotFound => "TOOL_NOT_FOUND",
+            ErrorCode::ToolNotPinned => "TOOL_NOT_PINNED",
             ErrorCode::ServerUnavailable => "SERVER_UNAVAILABLE",
             ErrorCode::Timeout => "TIMEOUT",
             ErrorCode::InvalidArgument => "INVALID_ARGUMENT",

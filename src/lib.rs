@@ -46,7 +46,10 @@ use cli::{Cli, Command};
 /// Runs the `mcpgw` command line and returns its exit code.
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
-    logging::init();
+    match &cli.command {
+        Some(Command::Lock(_)) | Some(Command::Check(_)) => logging::init_at("warn,rmcp=warn"),
+        _ => logging::init(),
+    }
     match cli.command {
         None => serve(&cli.serve),
         Some(Command::Serve(args)) => serve(&args),
@@ -55,6 +58,7 @@ pub fn run() -> ExitCode {
         Some(Command::Fmt(args)) => commands::fmt::run(&args),
         Some(Command::Test(args)) => commands::test_cases::run(&args),
         Some(Command::Diff(args)) => commands::diff::run(&args),
+        Some(Command::Lock(args)) => commands::lock::run(&args),
     }
 }
 

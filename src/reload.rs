@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 
 use crate::config::{self, ConfigFile, PolicySnapshot, servers::ServersConfig};
 use crate::downstream::Downstream;
+use crate::gateway::pins::Pins;
 use crate::gateway::{Gateway, ServerSet};
 use crate::policy::{CompileOptions, DecisionTable, Diagnostics, LintContext};
 
@@ -116,6 +117,7 @@ pub fn reload_servers(gw: &Arc<Gateway>, forced: bool) {
     let old = gw.servers();
     let (next, retired) = merge_servers(&old, &config, gw);
     gw.swap_servers(next, config.http.clone());
+    gw.watch_tool_changes();
     let warnings: Vec<String> = config.warnings.iter().map(ToString::to_string).collect();
     gw.reload_status().success(ConfigFile::McpConfig, warnings);
     tracing::info!(path = %path.display(), servers = config.servers.len(), retired = retired.len(), "MCP config reloaded");
@@ -125,6 +127,30 @@ pub fn reload_servers(gw: &Arc<Gateway>, forced: bool) {
             d.shutdown().await;
             tracing::info!(server = %d.name(), "stopped a server that was removed or changed");
         });
+    }
+}
+
+/// Reloads the lock of pinned tool definitions. A lock that cannot be read or is wrong (bad
+/// JSON, an unknown version, a hash that does not match its definition, a duplicate) keeps
+/// the last good one serving, with the error in `get_gateway_status`; so does a lock that
+/// was removed (pinning is turned off by restarting without one, never by a missing file).
+pub fn reload_lock(gw: &Gateway) {
+    let path = gw.settings().lock_path.clone();
+    let loaded = gw.pins().lock.is_some();
+    if !path.exists() && !loaded {
+        return;
+    }
+    match config::lock::load_lock(&path) {
+        Ok(lock) => {
+            let tools: usize = lock.servers.values().map(|s| s.tools.len()).sum();
+            gw.swap_pins(Pins { path: Some(path.clone()), lock: Some(Arc::new(lock)) });
+            tracing::info!(path = %path.display(), tools, "lock reloaded");
+        }
+        Err(e) => {
+            let why = if loaded { "the last good lock keeps serving" } else { "no lock is in force" };
+            tracing::error!(path = %path.display(), "lock reload failed; {why}:\n{e}");
+            gw.set_lock_error(Some(e.to_string()));
+        }
     }
 }
 
@@ -148,8 +174,9 @@ pub fn watch(gw: Arc<Gateway>) -> Option<notify::RecommendedWatcher> {
     let (tx, mut rx) = mpsc::unbounded_channel::<Trigger>();
     let rules = absolute(&gw.settings().rules_path);
     let servers = absolute(&gw.settings().mcp_config_path);
+    let lock = absolute(&gw.settings().lock_path);
     let watcher = {
-        let (rules, servers, tx) = (rules.clone(), servers.clone(), tx.clone());
+        let (rules, servers, lock, tx) = (rules.clone(), servers.clone(), lock.clone(), tx.clone());
         notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
             let Ok(event) = res else { return };
             if !changes_content(&event.kind) {
@@ -157,10 +184,13 @@ pub fn watch(gw: Arc<Gateway>) -> Option<notify::RecommendedWatcher> {
             }
             for p in &event.paths {
                 if same_file_name(p, &rules) {
-                    let _ = tx.send(Trigger { which: ConfigFile::Rules, forced: false });
+                    let _ = tx.send(Trigger { which: Watched::Config(ConfigFile::Rules), forced: false });
                 }
                 if same_file_name(p, &servers) {
-                    let _ = tx.send(Trigger { which: ConfigFile::McpConfig, forced: false });
+                    let _ = tx.send(Trigger { which: Watched::Config(ConfigFile::McpConfig), forced: false });
+                }
+                if same_file_name(p, &lock) {
+                    let _ = tx.send(Trigger { which: Watched::Lock, forced: false });
                 }
             }
         })
@@ -168,7 +198,8 @@ pub fn watch(gw: Arc<Gateway>) -> Option<notify::RecommendedWatcher> {
     let watcher = match watcher {
         Ok(mut w) => {
             let mut dirs: Vec<PathBuf> =
-                [&rules, &servers].iter().filter_map(|p| p.parent().map(Path::to_path_buf)).collect();
+                [&rules, &servers, &lock].iter().filter_map(|p| p.parent().map(Path::to_path_buf)).collect();
+            dirs.sort();
             dirs.dedup();
             for dir in dirs {
                 if let Err(e) = w.watch(&dir, RecursiveMode::NonRecursive) {
@@ -188,8 +219,13 @@ pub fn watch(gw: Arc<Gateway>) -> Option<notify::RecommendedWatcher> {
             // Per file: not asked, asked, asked by SIGHUP (forced).
             let mut rules: Option<bool> = None;
             let mut servers: Option<bool> = None;
+            let mut lock: Option<bool> = None;
             let mut note = |t: Trigger| {
-                let slot = if t.which == ConfigFile::Rules { &mut rules } else { &mut servers };
+                let slot = match t.which {
+                    Watched::Config(ConfigFile::Rules) => &mut rules,
+                    Watched::Config(ConfigFile::McpConfig) => &mut servers,
+                    Watched::Lock => &mut lock,
+                };
                 *slot = Some(slot.unwrap_or(false) | t.forced);
             };
             note(first);
@@ -203,6 +239,9 @@ pub fn watch(gw: Arc<Gateway>) -> Option<notify::RecommendedWatcher> {
             }
             if let Some(forced) = rules {
                 reload_rules(&gw, forced);
+            }
+            if lock.is_some() {
+                reload_lock(&gw);
             }
         }
     });
@@ -228,10 +267,19 @@ fn changes_content(kind: &notify::EventKind) -> bool {
     }
 }
 
+/// A watched file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Watched {
+    /// The rules or the MCP config.
+    Config(ConfigFile),
+    /// The lock of pinned tool definitions.
+    Lock,
+}
+
 /// A reason to reload one file.
 #[derive(Debug, Clone, Copy)]
 struct Trigger {
-    which: ConfigFile,
+    which: Watched,
     /// SIGHUP reloads even unchanged content: the operator asked for it.
     forced: bool,
 }
@@ -242,9 +290,10 @@ fn spawn_sighup(tx: mpsc::UnboundedSender<Trigger>) {
         Ok(mut hup) => {
             tokio::spawn(async move {
                 while hup.recv().await.is_some() {
-                    tracing::info!("SIGHUP: reloading both files");
-                    let _ = tx.send(Trigger { which: ConfigFile::McpConfig, forced: true });
-                    let _ = tx.send(Trigger { which: ConfigFile::Rules, forced: true });
+                    tracing::info!("SIGHUP: reloading the files");
+                    let _ = tx.send(Trigger { which: Watched::Config(ConfigFile::McpConfig), forced: true });
+                    let _ = tx.send(Trigger { which: Watched::Config(ConfigFile::Rules), forced: true });
+                    let _ = tx.send(Trigger { which: Watched::Lock, forced: true });
                 }
             });
         }

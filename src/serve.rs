@@ -9,6 +9,7 @@ use crate::cli::{ServeArgs, TransportKind};
 use crate::config::{self, ConfigFile, ReloadStatus};
 use crate::downstream::DownstreamSettings;
 use crate::gateway::expose::Expose;
+use crate::gateway::pins::Pins;
 use crate::gateway::{Gateway, GatewayParts, GatewaySettings, Identity, ServerSet};
 use crate::policy::is_valid_agent_id;
 use crate::reload;
@@ -126,6 +127,14 @@ pub async fn build(args: &ServeArgs) -> Result<Arc<Gateway>, StartupError> {
     for w in &warnings {
         eprintln!("{w}");
     }
+    let pins = match config::lock::find_lock(args.lock.as_deref(), &rules_path) {
+        Some(path) => {
+            eprintln!("Loading pinned tool definitions from: {}", path.display());
+            let lock = config::lock::load_lock(&path)?;
+            Pins { path: Some(path), lock: Some(Arc::new(lock)) }
+        }
+        None => Pins::default(),
+    };
     let audit = open_audit(args.audit_log.clone()).await?;
 
     let downstream_settings = Arc::new(DownstreamSettings {
@@ -153,6 +162,7 @@ pub async fn build(args: &ServeArgs) -> Result<Arc<Gateway>, StartupError> {
             debug: args.debug,
             audit_args: args.audit_args,
             mcp_config_path: mcp_path,
+            lock_path: config::lock::lock_path(args.lock.as_deref(), &rules_path),
             rules_path,
             default_agent: args.default_agent.clone(),
             expose: args.expose,
@@ -162,8 +172,11 @@ pub async fn build(args: &ServeArgs) -> Result<Arc<Gateway>, StartupError> {
         audit,
         reload: reload_status,
         identity,
+        pins,
     });
-    Ok(Arc::new(gw))
+    let gw = Arc::new(gw);
+    gw.watch_tool_changes();
+    Ok(gw)
 }
 
 async fn open_audit(given: Option<PathBuf>) -> Result<Audit, StartupError> {

@@ -11,11 +11,13 @@ pub fn run(args: &CheckArgs) -> ExitCode {
     let mut errors: Vec<String> = Vec::new();
     let mut warnings: Vec<Diagnostic> = Vec::new();
 
+    let mut specs = Vec::new();
     let known_servers = match config::find_mcp_config(args.config.mcp_config.as_deref()) {
         Ok(path) => match config::load_servers(&path) {
             Ok(servers) => {
                 println!("MCP config: {} ({} servers)", path.display(), servers.servers.len());
                 warnings.extend(servers.warnings);
+                specs.clone_from(&servers.servers);
                 Some(servers.servers.into_iter().map(|s| s.name).collect::<Vec<_>>())
             }
             Err(e) => {
@@ -57,6 +59,10 @@ pub fn run(args: &CheckArgs) -> ExitCode {
         Err(e) => errors.push(e.to_string()),
     }
 
+    if args.scan {
+        errors.extend(scan(&specs, args.timeout_ms));
+    }
+
     for e in &errors {
         println!("{e}");
     }
@@ -68,4 +74,24 @@ pub fn run(args: &CheckArgs) -> ExitCode {
     let error_count: usize = errors.iter().map(|e| e.matches(": error: ").count().max(1)).sum();
     println!("{}, {}", plural(error_count, "error"), plural(warnings.len(), "warning"));
     if errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}
+
+/// Starts the servers, scans their tool definitions, and returns each finding (or each server
+/// that cannot start) as an error line.
+fn scan(specs: &[crate::config::servers::ServerSpec], timeout_ms: u64) -> Vec<String> {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => return vec![format!("cannot start the async runtime for --scan: {e}")],
+    };
+    let timeout = std::time::Duration::from_millis(timeout_ms.max(1));
+    let pinned = runtime.block_on(crate::commands::lock::pin_servers(specs, timeout));
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    match pinned {
+        Ok(servers) => {
+            let tools: usize = servers.values().map(|s| s.tools.len()).sum();
+            println!("scan: {tools} tool definition(s) of {} server(s)", servers.len());
+            crate::commands::lock::scan_pins(&servers).iter().map(|f| format!("scan: error: {f}")).collect()
+        }
+        Err(e) => vec![e.to_string()],
+    }
 }

@@ -204,7 +204,7 @@ fn converted_path(path: &Path, to: Syntax) -> PathBuf {
 /// one. When `replace` is set, the new file gets the old one's permissions; otherwise it gets
 /// those of any newly created file (0666 less the umask, not a temporary file's 0600), and an
 /// existing `target` is never replaced, even one created since the caller looked.
-fn write_atomically(target: &Path, contents: &str, replace: bool) -> std::io::Result<()> {
+pub(crate) fn write_atomically(target: &Path, contents: &str, replace: bool) -> std::io::Result<()> {
     let dir = match target.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),

@@ -1,4 +1,4 @@
-//! The policy tooling subcommands: check, explain, fmt, test, diff.
+//! The policy tooling subcommands: check, explain, fmt, test, diff; and lock.
 //!
 //! Each returns the process exit code. Output goes to stdout; problems with the inputs go to
 //! stderr.
@@ -7,6 +7,7 @@ pub mod check;
 pub mod diff;
 pub mod explain;
 pub mod fmt;
+pub mod lock;
 pub mod test_cases;
 
 use std::path::Path;

@@ -5,6 +5,7 @@
 //! [`servers`] and [`crate::policy`].
 
 pub mod expand;
+pub mod lock;
 pub mod servers;
 pub mod snapshot;
 pub mod status;

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::config::expand::{MissingVar, expand_noting};
+use crate::config::lock::LockMode;
 use crate::located::json::NodeKind;
 use crate::located::json::read::{Field, Object, Problems, Reader, Value};
 use crate::located::{Diagnostic, Diagnostics};
@@ -111,6 +112,9 @@ pub struct ServerSpec {
     pub secrets: Secrets,
     /// Which of its requests for input reach the callers of its tools.
     pub forward: Forward,
+    /// What a tool that differs from the lock gets (`lock_mode` in its entry, else the
+    /// `gateway.lock_mode`, else quarantine).
+    pub lock_mode: LockMode,
 }
 
 /// Which requests a server may send to the callers of its tools (`"forward"` in its entry:
@@ -158,6 +162,12 @@ impl Forward {
         }
         format!("{{{}}}", parts.join(","))
     }
+}
+
+/// `"lock_mode": "enforce" | "warn"`.
+fn lock_mode(v: &Value<'_>) -> Option<LockMode> {
+    let text = v.string("a string")?;
+    v.check_one_of(text, LockMode::NAMES).and_then(LockMode::parse)
 }
 
 /// `"forward": {"elicitation": bool, "sampling": bool, "roots": bool}`.
@@ -217,8 +227,9 @@ impl ServerSpec {
 }
 
 const STDIO_KEYS: &[&str] =
-    &["command", "args", "env", "cwd", "type", "transport", "description", "timeout_ms", "forward"];
-const HTTP_KEYS: &[&str] = &["url", "headers", "type", "transport", "description", "timeout_ms", "forward"];
+    &["command", "args", "env", "cwd", "type", "transport", "description", "timeout_ms", "forward", "lock_mode"];
+const HTTP_KEYS: &[&str] =
+    &["url", "headers", "type", "transport", "description", "timeout_ms", "forward", "lock_mode"];
 /// The values `type` (or `transport`) may take, besides the refused `sse`.
 const TRANSPORTS: &[&str] = &["stdio", "http", "streamable-http", "streamable_http", "streamableHttp"];
 
@@ -258,16 +269,38 @@ impl Expander<'_> {
             return (Vec::new(), HttpSettings::default());
         };
         root.warn_unknown(&["mcpServers", "gateway"]);
-        let servers = root.required("mcpServers").map(|s| self.servers(&s)).unwrap_or_default();
-        let http = root.get("gateway").map(|g| self.gateway_section(&g)).unwrap_or_default();
-        (servers, http)
+        let mut servers = root.required("mcpServers").map(|s| self.servers(&s)).unwrap_or_default();
+        let gateway = root.get("gateway");
+        let http = gateway.as_ref().map(|g| self.gateway_section(g)).unwrap_or_default();
+        let mode = gateway
+            .as_ref()
+            .filter(|g| matches!(g.kind(), NodeKind::Object(_)))
+            .and_then(|g| g.object("an object"))
+            .and_then(|g| g.get("lock_mode"))
+            .and_then(|m| lock_mode(&m))
+            .unwrap_or_default();
+        for (server, own) in servers.iter_mut() {
+            server.lock_mode = own.unwrap_or(mode);
+        }
+        (servers.into_iter().map(|(s, _)| s).collect(), http)
     }
 
-    fn servers(&mut self, v: &Value<'_>) -> Vec<ServerSpec> {
+    /// The servers, each with the `lock_mode` its own entry gives.
+    fn servers(&mut self, v: &Value<'_>) -> Vec<(ServerSpec, Option<LockMode>)> {
         let Some(servers) = v.object("an object of servers") else {
             return Vec::new();
         };
-        servers.fields().filter_map(|f| self.server(&f)).collect()
+        servers
+            .fields()
+            .filter_map(|f| {
+                let own = matches!(f.value().kind(), NodeKind::Object(_))
+                    .then(|| f.value().object("an object"))
+                    .flatten()
+                    .and_then(|o| o.get("lock_mode"))
+                    .and_then(|m| lock_mode(&m));
+                self.server(&f).map(|s| (s, own))
+            })
+            .collect()
     }
 
     fn server(&mut self, f: &Field<'_>) -> Option<ServerSpec> {
@@ -329,7 +362,16 @@ impl Expander<'_> {
                 }
             }
         }
-        Some(ServerSpec { name, description, transport, timeout, target_template, secrets, forward })
+        Some(ServerSpec {
+            name,
+            description,
+            transport,
+            timeout,
+            target_template,
+            secrets,
+            forward,
+            lock_mode: LockMode::default(),
+        })
     }
 
     fn stdio(&mut self, name: &str, fields: &Object<'_>) -> Option<TransportSpec> {
@@ -443,6 +485,24 @@ mod tests {
         assert_eq!(c.servers[1].timeout, Some(Duration::from_millis(1500)));
         assert!(c.warnings.is_empty());
         assert_eq!(c.servers[0].target(), "node s.js ${HOME:-/h}", "targets never show expanded values");
+    }
+
+    #[test]
+    fn lock_mode_comes_from_the_server_else_the_gateway_else_enforce() {
+        let text = |gateway: &str| {
+            format!(
+                r#"{{"mcpServers": {{"a": {{"command": "x"}}, "b": {{"command": "x", "lock_mode": "enforce"}},
+                     "c": {{"command": "x", "lock_mode": "warn"}}}}{gateway}}}"#
+            )
+        };
+        let modes = |c: ServersConfig| c.servers.iter().map(|s| s.lock_mode).collect::<Vec<_>>();
+        use LockMode::{Enforce, Warn};
+        assert_eq!(modes(parse(&text("")).unwrap()), [Enforce, Enforce, Warn]);
+        let c = parse(&text(r#", "gateway": {"lock_mode": "warn"}"#)).unwrap();
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        assert_eq!(modes(c), [Warn, Enforce, Warn]);
+        let e = parse(r#"{"mcpServers": {"a": {"command": "x", "lock_mode": "off"}}}"#).unwrap_err().to_string();
+        assert!(e.contains("off") && e.contains("warn"), "{e}");
     }
 
     #[test]

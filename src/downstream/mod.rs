@@ -154,7 +154,12 @@ pub struct Downstream {
     drained: tokio::sync::Notify,
     /// A background start ([`Downstream::start_in_background`]) is under way.
     starting_in_background: AtomicBool,
+    /// Called (after the cache is dropped) when the server says its tools changed.
+    tools_changed: std::sync::OnceLock<ToolsChanged>,
 }
+
+/// What runs when a server says its tools changed.
+pub type ToolsChanged = Arc<dyn Fn() + Send + Sync>;
 
 impl Downstream {
     /// A downstream that will start on first use.
@@ -171,7 +176,13 @@ impl Downstream {
             in_flight: AtomicUsize::new(0),
             drained: tokio::sync::Notify::new(),
             starting_in_background: false.into(),
+            tools_changed: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Runs `hook` each time the server says its tools changed (the first hook set stays).
+    pub fn on_tools_changed(&self, hook: ToolsChanged) {
+        let _ = self.tools_changed.set(hook);
     }
 
     fn life(&self) -> std::sync::MutexGuard<'_, Lifecycle> {
@@ -309,6 +320,7 @@ impl Downstream {
             let tools = Arc::downgrade(&tools);
             let server: Arc<str> = self.spec.name.as_str().into();
             let catalogue = self.settings.catalogue.clone();
+            let hook = self.tools_changed.get().cloned();
             Arc::new(move |event: ServerEvent| {
                 if let ServerEvent::ToolsChanged = event {
                     tracing::info!(%server, "tool list changed; cache dropped");
@@ -316,6 +328,9 @@ impl Downstream {
                         tools.invalidate();
                     }
                     catalogue.bump();
+                    if let Some(hook) = &hook {
+                        hook();
+                    }
                 }
             })
         };

@@ -21,6 +21,7 @@ use crate::gateway::expose::split;
 use crate::gateway::identity::SpoofAttempt;
 use crate::gateway::operation::Operation;
 use crate::gateway::params::Params;
+use crate::gateway::pins::Pins;
 use crate::gateway::reply::ToolReply;
 use crate::gateway::servers::ServerSet;
 use crate::gateway::state::Gateway;
@@ -59,6 +60,8 @@ pub(crate) struct Call<'a> {
     pub snapshot: Arc<PolicySnapshot>,
     /// The servers this call sees, loaded once.
     pub servers: Arc<ServerSet>,
+    /// The lock this call judges tool definitions by, loaded once.
+    pub pins: Arc<Pins>,
     /// The agent the call is judged as (as given; default resolution is the policy's).
     pub agent: Option<&'a str>,
     pub params: Params<'a>,
@@ -95,6 +98,7 @@ impl Gateway {
             },
         };
         let arguments = direct.as_deref().or(arguments);
+        let pins = self.pins();
         let mut record = Record::default();
         // A direct call's arguments are the downstream tool's own: an `agent_id` among them is
         // not the gateway's to read (direct mode knows the agent without arguments).
@@ -117,6 +121,7 @@ impl Gateway {
                                 caller,
                                 snapshot: snapshot.clone(),
                                 servers,
+                                pins,
                                 agent: agent.as_deref(),
                                 params,
                                 record: Record::default(),
@@ -152,6 +157,7 @@ impl Gateway {
                 outcome,
                 latency,
                 args: record.args,
+                detail: None,
             })
             .await;
         Ok(reply)

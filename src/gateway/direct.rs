@@ -1,7 +1,7 @@
 //! Direct mode's `tools/list`: the agent's allowed downstream tools under namespaced names,
 //! each definition the server's own bytes with only `name` replaced.
 //!
-//! One listing loads the policy snapshot and the server set once. The agent's servers are
+//! One listing loads the policy snapshot, the server set and the lock once. The agent's servers are
 //! listed concurrently, each within [`LIST_DEADLINE`]: a server that is late or failing is
 //! left out with a warning and started in the background, and its arrival is announced with
 //! `notifications/tools/list_changed` (see [`crate::downstream::catalog::CatalogueChanges`]).
@@ -26,6 +26,7 @@ impl Gateway {
         let agent = identity.resolve(None).ok().flatten();
         let snapshot = self.policy();
         let servers = self.servers();
+        let pins = self.pins();
         let table = &snapshot.table;
         let allowed: Vec<_> =
             servers.iter().filter(|d| table.decide(&Request::server(agent, d.name())).is_allowed()).collect();
@@ -52,6 +53,10 @@ impl Gateway {
             let Some(tools) = tools else { continue };
             for tool in tools.iter() {
                 if !table.decide(&Request::tool(agent, d.name(), &tool.name)).is_allowed() {
+                    continue;
+                }
+                // A tool the lock does not pin (in `enforce` mode) is quarantined: not listed.
+                if !self.judge_pin(&pins, d, tool, agent).await.serves() {
                     continue;
                 }
                 let Ok(members) = Members::of(&tool.raw) else { continue };

@@ -28,6 +28,7 @@ use crate::error::{ErrorCode, GatewayError};
 use crate::gateway::call::Call;
 use crate::gateway::caller::{AskError, Caller};
 use crate::gateway::parked::{Parked, Running};
+use crate::gateway::pins::Pin;
 use crate::gateway::reply::ToolReply;
 use crate::gateway::seal::{Round, Sealer, State};
 use crate::gateway::tasks::{TaskEntry, created_task, creation_for_caller};
@@ -94,6 +95,9 @@ pub(crate) async fn run(call: &mut Call<'_>) -> Result<ToolReply, GatewayError> 
     let budget = Budget::new(downstream.timeout(timeout));
     let tools = downstream.tools(budget.remaining()).await?;
     let def = tools.iter().find(|t| t.name == *tool).ok_or_else(|| not_found(&server, &tool))?;
+    if let Pin::Quarantined(e) = call.pin(&downstream, def).await {
+        return Err(e);
+    }
     let task_only = def.requires_task();
     let task_mode = TaskMode::of(call.caller, task_only);
     let legacy_server = downstream.connection(budget.remaining()).await?.info().version.has_initialize();

@@ -56,6 +56,12 @@ pub(crate) fn run(call: &mut Call<'_>) -> Result<ToolReply, GatewayError> {
         "servers": servers,
         "metrics": {"operations": gw.metrics().for_agent(&key)},
         "audit": gw.audit().report(),
+        "lock": {
+            "enabled": call.pins.lock.is_some(),
+            "last_error": gw.lock_error().map(|e| if debug { e } else { redact(&e, &paths) }),
+            // Only the tools the agent may call: a denied tool's name stays invisible.
+            "unpinned": gw.quarantine().list(|s, t| call.may_call(s, t)),
+        },
     });
     if debug {
         body["debug"] = json!({
@@ -66,6 +72,7 @@ pub(crate) fn run(call: &mut Call<'_>) -> Result<ToolReply, GatewayError> {
             "rules_path": snapshot.path.display().to_string(),
             "mcp_config_path": gw.settings().mcp_config_path.display().to_string(),
             "audit_log": gw.audit().path().map(|p| p.display().to_string()),
+            "lock_path": call.pins.path.as_ref().map(|p| p.display().to_string()),
             // The operator's view of each server the agent may use: its last stderr lines,
             // which never go into an agent's error (a shared server's stderr may hold
             // another agent's data).

@@ -8,7 +8,8 @@ use crate::policy::glob::glob_match;
 use crate::wire::build::json_string;
 
 /// Lists the permitted tools of a server, filtered by `names` and `pattern`, within an
-/// optional token budget. Counts cover permitted tools only, so denied tools stay invisible.
+/// optional token budget. Counts cover permitted tools only, so denied tools stay invisible;
+/// so do tools quarantined by the lock ([`crate::gateway::pins`]).
 /// The definitions are the server's own bytes, never re-encoded.
 pub(crate) async fn run(call: &mut Call<'_>) -> Result<ToolReply, GatewayError> {
     let server = call.params.req_str("server")?;
@@ -29,7 +30,7 @@ pub(crate) async fn run(call: &mut Call<'_>) -> Result<ToolReply, GatewayError> 
         if pattern.as_deref().is_some_and(|p| !glob_match(p, name)) {
             continue;
         }
-        if call.may_call(&server, name) {
+        if call.may_call(&server, name) && call.pin(&downstream, tool).await.serves() {
             selected.push(shown(tool));
         }
     }

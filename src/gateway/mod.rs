@@ -22,6 +22,7 @@ mod list_servers;
 pub mod operation;
 pub mod params;
 pub mod parked;
+pub mod pins;
 pub mod reply;
 pub mod seal;
 pub mod servers;

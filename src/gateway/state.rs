@@ -12,6 +12,7 @@ use crate::downstream::DownstreamSettings;
 use crate::gateway::expose::Expose;
 use crate::gateway::identity::Identity;
 use crate::gateway::parked::ParkedCalls;
+use crate::gateway::pins::{Pins, Quarantine};
 use crate::gateway::seal::Sealer;
 use crate::gateway::servers::ServerSet;
 use crate::gateway::tasks::TaskTable;
@@ -33,6 +34,9 @@ pub struct GatewaySettings {
     pub mcp_config_path: PathBuf,
     /// The rules file.
     pub rules_path: PathBuf,
+    /// The lock file watched (`--lock`, else `mcpgw.lock` beside the rules, which may not
+    /// exist).
+    pub lock_path: PathBuf,
     /// The `--default-agent` flag, applied to every compiled policy.
     pub default_agent: Option<String>,
     /// Which tools `tools/list` shows.
@@ -59,6 +63,8 @@ pub struct GatewayParts {
     pub reload: ReloadStatus,
     /// Who the callers are.
     pub identity: Identity,
+    /// The lock of pinned tool definitions (empty: none).
+    pub pins: Pins,
 }
 
 /// The state shared by every client.
@@ -76,6 +82,10 @@ pub struct Gateway {
     parked: ParkedCalls,
     sealer: Sealer,
     tasks: TaskTable,
+    pins: ArcSwap<Pins>,
+    quarantine: Quarantine,
+    /// Why the last load of the lock failed, while the one before serves.
+    lock_error: std::sync::Mutex<Option<String>>,
 }
 
 /// The environment variable with the key that seals input-round states: replicas behind one
@@ -99,6 +109,9 @@ impl Gateway {
             identity: parts.identity,
             parked: ParkedCalls::default(),
             tasks: TaskTable::default(),
+            pins: ArcSwap::from_pointee(parts.pins),
+            quarantine: Quarantine::default(),
+            lock_error: std::sync::Mutex::new(None),
             sealer: Sealer::new(
                 std::env::var(STATE_KEY_VAR).ok().filter(|k| !k.is_empty()).as_deref().map(str::as_bytes),
             ),
@@ -132,6 +145,33 @@ impl Gateway {
         let old = self.servers.swap(Arc::new(servers));
         self.downstream.catalogue.bump();
         old
+    }
+
+    /// The current lock. A call loads it once, with the policy.
+    pub fn pins(&self) -> Arc<Pins> {
+        self.pins.load_full()
+    }
+
+    /// Serves `pins` from the next call on (a reloaded lock), and clears the load error.
+    pub fn swap_pins(&self, pins: Pins) {
+        self.pins.store(Arc::new(pins));
+        self.set_lock_error(None);
+        self.downstream.catalogue.bump();
+    }
+
+    /// Notes why the last load of the lock failed (`None`: it did not).
+    pub fn set_lock_error(&self, error: Option<String>) {
+        *self.lock_error.lock().unwrap_or_else(|e| e.into_inner()) = error;
+    }
+
+    /// Why the last load of the lock failed, if it did.
+    pub fn lock_error(&self) -> Option<String> {
+        self.lock_error.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The tools seen unpinned.
+    pub fn quarantine(&self) -> &Quarantine {
+        &self.quarantine
     }
 
     /// Settings fixed at startup.

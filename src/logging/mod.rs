@@ -23,8 +23,14 @@ pub use writer::{LogWriter, hide_in_logs};
 /// Logs go to stderr (stdout carries only the protocol), filtered by `RUST_LOG` (default
 /// `info`, with rmcp's own chatter at `warn`).
 pub fn init() {
+    init_at("info,rmcp=warn");
+}
+
+/// As [`init`], with `default` as the filter when `RUST_LOG` is not set (the one-shot
+/// commands that start servers, `lock` and `check --scan`, log only warnings by default).
+pub fn init_at(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rmcp=warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(LogWriter)

@@ -10,6 +10,7 @@
 pub mod caps;
 pub mod codes;
 pub mod meta;
+pub mod scan;
 pub mod shape;
 pub mod version;
 

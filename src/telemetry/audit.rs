@@ -47,6 +47,8 @@ pub struct AuditEvent {
     pub latency: Duration,
     /// The tool arguments, only with `--audit-args`.
     pub args: Option<Value>,
+    /// What happened beyond the outcome (a quarantined tool: what changed).
+    pub detail: Option<String>,
 }
 
 /// A policy decision a call acted on: the question and the snapshot that answered it. The
@@ -202,6 +204,8 @@ struct Line<'a> {
     spoofed_agent_id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     args: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<&'a str>,
 }
 
 /// The JSON line of one event, without the line break.
@@ -222,6 +226,7 @@ pub fn render(ev: &AuditEvent, decision_id: &str) -> Vec<u8> {
         latency_ms: (ev.latency.as_secs_f64() * 1e6).round() / 1e3,
         spoofed_agent_id: ev.claimed_agent.as_deref(),
         args: ev.args.as_ref(),
+        detail: ev.detail.as_deref(),
     };
     if let Some(j) = &ev.decided {
         let req = Request { agent: j.agent.as_deref(), server: &j.server, tool: j.tool.as_deref() };

@@ -30,6 +30,7 @@ mod http_tools;
 mod input_rounds;
 mod isolation;
 mod json_front_ends;
+mod lock;
 mod policy_props;
 mod policy_semantics;
 mod sdk_clients;

@@ -25,7 +25,7 @@ impl Expander<'_> {
     pub(super) fn gateway_section(&mut self, v: &Value<'_>) -> HttpSettings {
         let mut out = HttpSettings::default();
         let Some(section) = v.object("an object") else { return out };
-        section.warn_unknown(&["http"]);
+        section.warn_unknown(&["http", "lock_mode"]);
         if let Some(http) = section.get("http") {
             self.http_settings(&http, &mut out);
         }

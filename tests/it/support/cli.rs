@@ -23,6 +23,7 @@ pub fn mcpgw(dir: &Path, args: &[&str]) -> Run {
         .env_remove("GATEWAY_RULES")
         .env_remove("GATEWAY_MCP_CONFIG")
         .env_remove("GATEWAY_DEFAULT_AGENT")
+        .env_remove("GATEWAY_LOCK")
         .env("HOME", dir)
         .output()
         .expect("run mcpgw");
