@@ -60,6 +60,8 @@ SCENARIOS = [
 # Run only when asked for: against the project's fixture (`ask` needs the client), not
 # server-everything.
 FIXTURE_SCENARIOS = ["fixture_input"]
+# Run only when asked for: the names `tools/list` shows (direct mode is checked by them).
+LIST_SCENARIOS = ["tool_names"]
 Observation = tuple[dict[str, Any], dict[str, Any]]
 TASKS_EXTENSION = "io.modelcontextprotocol/tasks"
 # What the callbacks answer; tests/it/sdk_clients.rs checks that the server saw exactly this.
@@ -178,6 +180,8 @@ class Runner:
         """The tools/call name and arguments for `tool`: through execute_tool on the gateway."""
         if not self.gateway:
             return tool, arguments
+        if self.args.direct:
+            return f"{self.gateway}__{tool}", arguments
         wrapped: dict[str, Any] = {"server": self.gateway, "tool": tool, "args": arguments}
         if self.args.agent:
             wrapped["agent_id"] = self.args.agent
@@ -231,6 +235,10 @@ class Runner:
     async def roots(self) -> Observation:
         r = norm_result(await self.call("get-roots-list", {}))
         return {"result": r}, {"roots_requests": self.rec.roots_requests}
+
+    async def tool_names(self) -> Observation:
+        listed = await self.client.list_tools()
+        return {"names": sorted(t.name for t in listed.tools)}, {}
 
     async def fixture_input(self) -> Observation:
         """The fixture's `ask`, once per kind: the answer it saw, as text."""
@@ -406,15 +414,17 @@ def main() -> None:
     p.add_argument("--env", action="append", default=[], help="KEY=VALUE for the stdio server (repeatable)")
     p.add_argument("--mode", default="auto", choices=["auto", "legacy", "2026-07-28"])
     p.add_argument("--gateway", metavar="SERVER", help="the target is mcpgw: call tools of SERVER via execute_tool")
+    p.add_argument("--direct", action="store_true", help="with --gateway: call SERVER__TOOL (mcpgw's direct mode)")
     p.add_argument("--agent", help="agent_id for execute_tool (leave out when the identity is bound)")
     p.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated, run in order")
     p.add_argument("--timeout", type=float, default=15.0, help="seconds for each request")
     p.add_argument("--total-timeout", type=float, default=240.0, help="seconds for the whole run")
     args = p.parse_args()
     args.scenarios = [s for s in args.scenarios.split(",") if s]
-    unknown = [s for s in args.scenarios if s not in SCENARIOS + FIXTURE_SCENARIOS]
+    known = SCENARIOS + FIXTURE_SCENARIOS + LIST_SCENARIOS
+    unknown = [s for s in args.scenarios if s not in known]
     if unknown:
-        p.error(f"unknown scenarios {unknown}; known: {SCENARIOS + FIXTURE_SCENARIOS}")
+        p.error(f"unknown scenarios {unknown}; known: {known}")
     started = time.monotonic()
 
     out: dict[str, Any] = {"client": "python", "connected": False}

@@ -153,9 +153,22 @@ async fn run_client(sdk: Sdk, mode: &str, target: &Target, gateway: bool) -> Run
 /// Runs one client process on `target` with `scenarios`, calling the tools of the server
 /// `gateway` through mcpgw's `execute_tool` when it is given.
 async fn run_client_on(sdk: Sdk, mode: &str, target: &Target, gateway: Option<&str>, scenarios: &[&str]) -> Run {
+    run_client_with(sdk, mode, target, gateway, scenarios, &[]).await
+}
+
+/// As [`run_client_on`], with `extra` arguments for the driver.
+async fn run_client_with(
+    sdk: Sdk,
+    mode: &str,
+    target: &Target,
+    gateway: Option<&str>,
+    scenarios: &[&str],
+    extra: &[&str],
+) -> Run {
     let (interpreter, script) = sdk.command();
     let mut spawn = Spawn::new(interpreter)
         .arg(script)
+        .args(extra.iter().copied())
         .args(["--mode", mode, "--scenarios", &scenarios.join(",")])
         .args(["--timeout", &REQUEST_TIMEOUT_S.to_string(), "--total-timeout", &RUN_TIMEOUT_S.to_string()]);
     spawn = match target {
@@ -319,6 +332,8 @@ fn check(scenario: &str, observed: &Value) -> Result<(), String> {
             }
             Ok(())
         }
+        // Compared with the direct run by the test that asks for it.
+        "tool_names" => Ok(()),
         other => Err(format!("no check for scenario `{other}`")),
     }
 }
@@ -699,6 +714,56 @@ async fn sdk_clients_in_front_of_a_2026_only_server() {
             assert_eq!(run.report["protocol_version"], era, "{what}: {}", run.report);
         }
     }
+}
+
+/// The Python SDK client in each of its modes through mcpgw in direct mode (`--expose
+/// direct`) in front of server-everything: `tools/list` is server-everything's own list as
+/// `everything__NAME` less the denied tool, and every scenario that calls a tool sees what
+/// it sees directly (the 2026-07-28 run against the legacy direct run: the server speaks
+/// only 2025-11-25).
+#[tokio::test]
+async fn python_sdk_in_direct_mode() {
+    let files = TempFiles::new();
+    let mut argv = stdio_gateway_argv(&files);
+    argv.extend(["--expose".to_owned(), "direct".to_owned()]);
+    let scenarios =
+        ["tool_names", "echo", "image", "structured", "elicitation", "sampling", "roots", "log", "progress"];
+    let everything = Target::Command(vec!["node".to_owned(), everything_js(), "stdio".to_owned()]);
+    let legacy_direct = run_client_on(Sdk::Python, LEGACY, &everything, None, &scenarios).await;
+    let direct_names: Vec<String> = legacy_direct.report["scenarios"]["tool_names"]["observed"]["names"]
+        .as_array()
+        .map(|n| n.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+        .unwrap_or_default();
+    assert!(direct_names.len() > 10, "server-everything lists its tools: {}", legacy_direct.report);
+    let mut want: Vec<String> =
+        direct_names.iter().filter(|n| *n != "get-env").map(|n| format!("everything__{n}")).collect();
+    want.sort();
+    let mut failures = Vec::new();
+    let gateway = Target::Command(argv);
+    for mode in Sdk::Python.modes() {
+        let own_direct = match *mode {
+            PINNED => None,
+            _ => Some(run_client_on(Sdk::Python, mode, &everything, None, &scenarios).await),
+        };
+        let direct = own_direct.as_ref().unwrap_or(&legacy_direct);
+        let run = run_client_with(Sdk::Python, mode, &gateway, Some("everything"), &scenarios, &["--direct"]).await;
+        let seen = &run.report["scenarios"]["tool_names"]["observed"]["names"];
+        if *seen != json!(want) {
+            failures.push(format!("{mode}: tools/list {seen}, want {want:?}"));
+        }
+        for scenario in &scenarios[1..] {
+            let (own, base) = (judge(&run, scenario), judge(direct, scenario));
+            let (seen, wanted) =
+                (&run.report["scenarios"][scenario]["observed"], &direct.report["scenarios"][scenario]["observed"]);
+            if !own.passed() || !base.passed() || seen != wanted {
+                failures.push(format!("{mode}/{scenario}: via mcpgw {own:?} {seen}; directly {base:?} {wanted}"));
+            }
+        }
+        if !failures.is_empty() {
+            failures.push(format!("--- {mode} stderr ---\n{}", tail(&run.stderr)));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 /// Every listed gap names a case the tests run (a typo would never be checked), once.
