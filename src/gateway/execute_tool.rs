@@ -285,7 +285,8 @@ async fn fulfil(caller: &Caller, t: &Target<'_>, result: &RawResult) -> Result<S
     }
     let round: Round<'_> = serde_json::from_str(result.json())
         .map_err(|e| downstream_error(t, format!("answered with a malformed input round: {e}")))?;
-    let responses = ask_for_input(caller, round.input_requests, t.budget).await.map_err(|e| downstream_error(t, e))?;
+    let responses =
+        ask_for_input(caller, round.input_requests, t.budget).await.map_err(|e| downstream_error(t, e.to_string()))?;
     let mut extra = format!(r#""inputResponses":{responses}"#);
     if let Some(state) = round.request_state {
         extra.push_str(&format!(r#","requestState":{}"#, json_string(&state)));
@@ -293,13 +294,33 @@ async fn fulfil(caller: &Caller, t: &Target<'_>, result: &RawResult) -> Result<S
     Ok(extra)
 }
 
+/// Why a server's input round could not be answered for a 2025 caller. Each message reads
+/// after "server `s` ", which the caller puts in front.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum InputRoundError {
+    /// A request of `inputRequests` is no `{method, params?}` object.
+    #[error("asked for input malformed: {0}")]
+    Malformed(serde_json::Error),
+    /// The caller cannot answer the method.
+    #[error("needs `{0}`, which the client does not support")]
+    Unsupported(String),
+    /// The caller was asked and gave no result.
+    #[error("asked for `{method}`, and {source}")]
+    Unanswered {
+        /// The method asked.
+        method: String,
+        /// Why there is no answer.
+        source: AskError,
+    },
+}
+
 /// Puts each of a server's `inputRequests` to a 2025 caller and returns the answers as an
-/// `inputResponses` object; the error says which request failed (after "server `s` ").
+/// `inputResponses` object.
 pub(crate) async fn ask_for_input(
     caller: &Caller,
     requests: Option<&RawValue>,
     budget: Budget,
-) -> Result<String, String> {
+) -> Result<String, InputRoundError> {
     #[derive(Deserialize)]
     struct Request<'a> {
         method: String,
@@ -309,16 +330,15 @@ pub(crate) async fn ask_for_input(
     let mut responses = Vec::new();
     let requests = requests.and_then(|r| Members::of(r).ok()).unwrap_or_default();
     for (key, request) in requests.0 {
-        let request: Request<'_> =
-            serde_json::from_str(request.get()).map_err(|e| format!("asked for input malformed: {e}"))?;
+        let request: Request<'_> = serde_json::from_str(request.get()).map_err(InputRoundError::Malformed)?;
         let asker = caller.asker.as_ref().filter(|_| caller.caps.can_answer(&request.method, request.params));
         let Some(asker) = asker else {
-            return Err(format!("needs `{}`, which the client does not support", request.method));
+            return Err(InputRoundError::Unsupported(request.method));
         };
         let answer = asker
             .ask(&caller.sink, &request.method, request.params, budget.remaining())
             .await
-            .map_err(|e| format!("asked for `{}`, and {e}", request.method))?;
+            .map_err(|source| InputRoundError::Unanswered { method: request.method.clone(), source })?;
         responses.push(format!("{}:{}", json_string(&key), answer.get()));
     }
     Ok(format!("{{{}}}", responses.join(",")))

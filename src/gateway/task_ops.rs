@@ -13,7 +13,7 @@ use crate::downstream::rpc::{CallRoute, InputAsk, OutRequest, RequestHead};
 use crate::error::GatewayError;
 use crate::gateway::call::NoSuchTool;
 use crate::gateway::caller::Caller;
-use crate::gateway::execute_tool::ask_for_input;
+use crate::gateway::execute_tool::{InputRoundError, ask_for_input};
 use crate::gateway::state::Gateway;
 use crate::gateway::tasks::{Asker, TaskEntry, params_for_server, status_for_caller};
 use crate::mcp::codes;
@@ -29,7 +29,7 @@ fn not_found() -> NoSuchTool {
     NoSuchTool { code: codes::INVALID_PARAMS, message: "Failed to retrieve task: Task not found".to_owned() }
 }
 
-fn failed_input(detail: String) -> NoSuchTool {
+fn failed_input(detail: InputRoundError) -> NoSuchTool {
     NoSuchTool { code: codes::INTERNAL_ERROR, message: format!("the task's server {detail}") }
 }
 
@@ -204,12 +204,12 @@ impl Gateway {
             return Ok(());
         }
         answered.extend(members.0.iter().map(|(k, _)| k.to_string()));
-        let fresh =
-            RawValue::from_string(format!("{{{}}}", fresh.join(","))).map_err(|e| failed_input(e.to_string()))?;
+        let fresh = RawValue::from_string(format!("{{{}}}", fresh.join(",")))
+            .map_err(|e| failed_input(InputRoundError::Malformed(e)))?;
         let responses =
             ask_for_input(caller, Some(&fresh), Budget::new(TASK_REQUEST_LIMIT)).await.map_err(failed_input)?;
         let params = RawValue::from_string(format!(r#"{{"inputResponses":{responses}}}"#))
-            .map_err(|e| failed_input(e.to_string()))?;
+            .map_err(|e| failed_input(InputRoundError::Malformed(e)))?;
         self.forward_task(caller, entry, "tasks/update", Some(&params)).await.map(drop)
     }
 
