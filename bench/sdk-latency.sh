@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The forward path measured by a client and a server we did not write (issue 14): the
+# official Python SDK's default client calling server-everything's `echo`, directly and
+# through mcpgw (execute_tool, and direct mode), rounds alternating. Needs
+# scripts/setup-test-deps.sh (the SDK and server-everything in .tools/) and builds mcpgw in
+# release mode unless MCPGW_BIN names a binary.
+#
+#   bench/sdk-latency.sh                 CALLS=500 ROUNDS=3
+#   CALLS=2000 ROUNDS=5 bench/sdk-latency.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=.tools/py/bin/python
+EVERYTHING=.tools/npm/node_modules/@modelcontextprotocol/server-everything/dist/index.js
+[ -x "$PY" ] && [ -f "$EVERYTHING" ] || { echo "sdk-latency: run scripts/setup-test-deps.sh first" >&2; exit 2; }
+if [ -z "${MCPGW_BIN:-}" ]; then
+  cargo build --release --bin mcpgw --quiet
+  MCPGW_BIN=target/release/mcpgw
+fi
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+echo "sdk-latency: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), mcpgw $MCPGW_BIN" >&2
+"$PY" bench/sdk_latency.py --mcpgw "$MCPGW_BIN" --everything "$EVERYTHING" --workdir "$work" \
+  --calls "${CALLS:-500}" --rounds "${ROUNDS:-3}"
+echo "sdk-latency: load after $(cut -d' ' -f1-3 /proc/loadavg)" >&2
