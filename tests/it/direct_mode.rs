@@ -179,3 +179,33 @@ async fn direct_mode_refuses_to_start_without_an_identity_it_can_know() {
     assert!(child.wait_exit(Duration::from_secs(10)).await.is_some_and(|s| !s.success()));
     assert!(child.stderr().text().contains("the tool separator `/` must be"), "{}", child.stderr().text());
 }
+
+#[tokio::test]
+async fn a_large_direct_list_comes_in_pages_that_add_up_to_the_whole() {
+    let files = TempFiles::new();
+    let servers = [("a", fixture_server(&["--name", "a", "--extra-tools", "1500"]))];
+    let spawn = gateway_spawn(&files, &servers, &rules(), &["--agent", "dev", "--expose", "direct"]);
+    let mut gw = RawGateway::start(&spawn).await;
+    let mut names = Vec::new();
+    let mut cursor = Value::Null;
+    let mut pages = 0;
+    loop {
+        let params = if cursor.is_null() { json!({}) } else { json!({"cursor": cursor}) };
+        let page = gw.request("tools/list", params).await;
+        let tools = page["result"]["tools"].as_array().unwrap_or_else(|| panic!("{page}"));
+        names.extend(tools.iter().map(|t| t["name"].as_str().unwrap().to_owned()));
+        pages += 1;
+        cursor = page["result"]["nextCursor"].clone();
+        if cursor.is_null() || pages > 5 {
+            break;
+        }
+    }
+    assert_eq!(pages, 2, "1500 extra tools and the built-in ones take two pages of 1000");
+    let unique: std::collections::BTreeSet<&String> = names.iter().collect();
+    assert_eq!(unique.len(), names.len(), "no tool twice across pages");
+    assert!(names.iter().any(|n| n == "a__extra_1499") && names.iter().any(|n| n == "a__echo"));
+    let bad = gw.request("tools/list", json!({"cursor": "mcpgw-tools-999999"})).await;
+    assert_eq!(rpc_error_code(&bad), Some(-32602), "{bad}");
+    let bad = gw.request("tools/list", json!({"cursor": "forged"})).await;
+    assert_eq!(rpc_error_code(&bad), Some(-32602), "{bad}");
+}
