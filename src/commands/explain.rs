@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use crate::cli::ExplainArgs;
 use crate::commands::{fail, load_table};
 use crate::config;
-use crate::policy::{DecisionTable, Effect, Explanation, Request};
+use crate::policy::{DecisionTable, Effect, Explanation, Item, Request};
 
 /// Runs the command. Exit 0 whatever the decision; 2 when the policy cannot be loaded; 1 when
 /// a batch line could not be read.
@@ -23,7 +23,7 @@ pub fn run(args: &ExplainArgs) -> ExitCode {
         return run_batch(&table, batch);
     }
     let server = args.server.as_deref().unwrap_or_default();
-    let req = Request { agent: args.agent.as_deref(), server, tool: args.tool.as_deref() };
+    let req = Request { agent: args.agent.as_deref(), server, item: args.tool.as_deref().map(Item::Tool) };
     let why = table.explain(&req);
     let mut out = std::io::stdout().lock();
     let written = if args.json {
@@ -69,7 +69,8 @@ fn run_batch(table: &DecisionTable, path: &std::path::Path) -> ExitCode {
         };
         let json = match result {
             Ok(q) => {
-                let req = Request { agent: q.agent.as_deref(), server: &q.server, tool: q.tool.as_deref() };
+                let req =
+                    Request { agent: q.agent.as_deref(), server: &q.server, item: q.tool.as_deref().map(Item::Tool) };
                 serde_json::to_string(&table.explain(&req)).unwrap_or_default()
             }
             Err(e) => {

@@ -27,7 +27,7 @@ use crate::config;
 use crate::located::json::read::{Reader, Value};
 use crate::located::json::{self, Node, NodeKind, PathSegment, SyntaxError};
 use crate::located::{Diagnostics, Span};
-use crate::policy::{Effect, Explanation, PolicySet, Reason, Request, RuleRef};
+use crate::policy::{Effect, Explanation, Item, PolicySet, Reason, Request, RuleRef};
 
 /// The reasons a case may expect, as written.
 const REASONS: [Reason; 7] = [
@@ -69,7 +69,8 @@ pub fn run(args: &TestArgs) -> ExitCode {
     let mut out = std::io::stdout().lock();
     let (mut passed, mut failed) = (0usize, 0usize);
     for case in &suite.cases {
-        let req = Request { agent: case.agent.as_deref(), server: &case.server, tool: case.tool.as_deref() };
+        let req =
+            Request { agent: case.agent.as_deref(), server: &case.server, item: case.tool.as_deref().map(Item::Tool) };
         let why = table.explain(&req);
         let problems = judge(case, &why, &policy);
         if problems.is_empty() {
