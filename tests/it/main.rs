@@ -28,6 +28,7 @@ mod http_shutdown;
 mod http_tools;
 mod input_rounds;
 mod json_front_ends;
+mod policy_kinds_cli;
 mod policy_props;
 mod policy_semantics;
 mod sdk_clients;
