@@ -57,7 +57,8 @@ pub enum Command {
     ///      {"name": "backend may not drop tables",     (optional)
     ///       "agent": "backend",            (omit, or null, for a request without agent id)
     ///       "server": "postgres",
-    ///       "tool": "drop_table",          (omit to ask about the server alone)
+    ///       "tool": "drop_table",          (omit to ask about the server alone; or, instead,
+    ///                                       "resource": URI or "prompt": NAME)
     ///       "expect": "deny",              ("allow" or "deny")
     ///       "reason": "explicit_deny",     (optional: explicit_deny, allowed_by_rule,
     ///                                       implicit_grant, no_matching_allow, server_denied,
@@ -242,18 +243,24 @@ pub struct ExplainArgs {
     /// The server name.
     #[arg(long, required_unless_present = "batch")]
     pub server: Option<String>,
-    /// The tool name; omit to ask about the server alone.
-    #[arg(long)]
+    /// The tool name; omit (with `--resource` and `--prompt`) to ask about the server alone.
+    #[arg(long, conflicts_with_all = ["resource", "prompt"])]
     pub tool: Option<String>,
+    /// A resource URI, to ask about reading it instead of a tool.
+    #[arg(long, value_name = "URI", conflicts_with = "prompt")]
+    pub resource: Option<String>,
+    /// A prompt name, to ask about getting it instead of a tool.
+    #[arg(long, value_name = "NAME")]
+    pub prompt: Option<String>,
     /// The default agent, as `mcpgw serve --default-agent` would use.
     #[arg(long, env = "GATEWAY_DEFAULT_AGENT", value_name = "ID")]
     pub default_agent: Option<String>,
     /// Print JSON, in the form the audit log uses.
     #[arg(long)]
     pub json: bool,
-    /// Read JSON lines `{"agent", "server", "tool"?}` from FILE (`-` for stdin) and write one
-    /// JSON explanation per line.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["server", "tool", "agent"])]
+    /// Read JSON lines `{"agent", "server", "tool"? | "resource"? | "prompt"?}` from FILE (`-`
+    /// for stdin) and write one JSON explanation per line.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["server", "tool", "resource", "prompt", "agent"])]
     pub batch: Option<PathBuf>,
 }
 

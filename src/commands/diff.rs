@@ -137,7 +137,7 @@ impl Universe {
                 .iter()
                 .flat_map(|p| p.rules())
                 .filter(|r| glob_match(&r.server.text, &server.text))
-                .filter_map(|r| r.tool.map(|t| t.text.as_str()))
+                .filter_map(|r| r.tool().map(|t| t.text.as_str()))
                 .collect();
             let mut tools: Vec<Name> = Vec::new();
             let listed: Vec<&str> = catalogue

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use crate::cli::ExplainArgs;
 use crate::commands::{fail, load_table};
 use crate::config;
-use crate::policy::{DecisionTable, Effect, Explanation, Request};
+use crate::policy::{DecisionTable, Effect, Explanation, Item, Request};
 
 /// Runs the command. Exit 0 whatever the decision; 2 when the policy cannot be loaded; 1 when
 /// a batch line could not be read.
@@ -23,7 +23,8 @@ pub fn run(args: &ExplainArgs) -> ExitCode {
         return run_batch(&table, batch);
     }
     let server = args.server.as_deref().unwrap_or_default();
-    let req = Request { agent: args.agent.as_deref(), server, tool: args.tool.as_deref() };
+    let item = item_of(args.tool.as_deref(), args.resource.as_deref(), args.prompt.as_deref());
+    let req = Request { agent: args.agent.as_deref(), server, item };
     let why = table.explain(&req);
     let mut out = std::io::stdout().lock();
     let written = if args.json {
@@ -44,6 +45,18 @@ struct BatchLine {
     agent: Option<String>,
     server: String,
     tool: Option<String>,
+    resource: Option<String>,
+    prompt: Option<String>,
+}
+
+/// The item named by at most one of a tool, a resource URI and a prompt name (the callers
+/// refuse more than one); the first given wins.
+pub(crate) fn item_of<'a>(
+    tool: Option<&'a str>,
+    resource: Option<&'a str>,
+    prompt: Option<&'a str>,
+) -> Option<Item<'a>> {
+    tool.map(Item::Tool).or(resource.map(Item::Resource)).or(prompt.map(Item::Prompt))
 }
 
 fn run_batch(table: &DecisionTable, path: &std::path::Path) -> ExitCode {
@@ -68,10 +81,22 @@ fn run_batch(table: &DecisionTable, path: &std::path::Path) -> ExitCode {
             Err(e) => Err(e.to_string()),
         };
         let json = match result {
-            Ok(q) => {
-                let req = Request { agent: q.agent.as_deref(), server: &q.server, tool: q.tool.as_deref() };
-                serde_json::to_string(&table.explain(&req)).unwrap_or_default()
+            Ok(q) if [&q.tool, &q.resource, &q.prompt].iter().filter(|x| x.is_some()).count() > 1 => {
+                Err("give at most one of `tool`, `resource` and `prompt`".to_owned())
             }
+            Ok(q) => {
+                let item = item_of(q.tool.as_deref(), q.resource.as_deref(), q.prompt.as_deref());
+                Ok(serde_json::to_string(&table.explain(&Request {
+                    agent: q.agent.as_deref(),
+                    server: &q.server,
+                    item,
+                }))
+                .unwrap_or_default())
+            }
+            Err(e) => Err(e),
+        };
+        let json = match json {
+            Ok(json) => json,
             Err(e) => {
                 bad = true;
                 eprintln!("{}:{line_no}: error: {e}", path.display());
@@ -91,9 +116,11 @@ pub fn render(why: &Explanation) -> String {
         Effect::Allow => "ALLOW",
         Effect::Deny => "DENY",
     };
-    let target = match &why.tool {
-        Some(t) => format!("tool `{t}` on server `{}`", why.server),
-        None => format!("server `{}`", why.server),
+    let target = match (&why.tool, &why.resource, &why.prompt) {
+        (Some(t), _, _) => format!("tool `{t}` on server `{}`", why.server),
+        (_, Some(r), _) => format!("resource `{r}` on server `{}`", why.server),
+        (_, _, Some(p)) => format!("prompt `{p}` on server `{}`", why.server),
+        _ => format!("server `{}`", why.server),
     };
     let agent = why.agent.as_deref().map_or_else(|| "no agent id".to_owned(), |a| format!("agent `{a}`"));
     let mut s =

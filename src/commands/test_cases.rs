@@ -9,7 +9,9 @@
 //!  "cases": [
 //!    {"name": "backend may not drop tables", "agent": "backend", "server": "postgres",
 //!     "tool": "drop_table", "expect": "deny", "reason": "explicit_deny",
-//!     "rule": "policy.mcpgw:4:27"}]}
+//!     "rule": "policy.mcpgw:4:27"},
+//!    {"agent": "docs", "server": "files", "resource": "file:///srv/docs/a.md", "expect": "allow"},
+//!    {"agent": "docs", "server": "files", "prompt": "review_code", "expect": "allow"}]}
 //! ```
 //!
 //! Every problem in the file is reported with its `file:line:col`, the line and a caret before
@@ -40,7 +42,7 @@ const REASONS: [Reason; 7] = [
     Reason::InvalidAgent,
 ];
 const SUITE_KEYS: [&str; 3] = ["rules", "default_agent", "cases"];
-const CASE_KEYS: [&str; 7] = ["name", "agent", "server", "tool", "expect", "reason", "rule"];
+const CASE_KEYS: [&str; 9] = ["name", "agent", "server", "tool", "resource", "prompt", "expect", "reason", "rule"];
 
 /// Runs the command: 0 when every case passes, 1 when one fails, 2 on bad input.
 pub fn run(args: &TestArgs) -> ExitCode {
@@ -69,7 +71,8 @@ pub fn run(args: &TestArgs) -> ExitCode {
     let mut out = std::io::stdout().lock();
     let (mut passed, mut failed) = (0usize, 0usize);
     for case in &suite.cases {
-        let req = Request { agent: case.agent.as_deref(), server: &case.server, tool: case.tool.as_deref() };
+        let item = super::explain::item_of(case.tool.as_deref(), case.resource.as_deref(), case.prompt.as_deref());
+        let req = Request { agent: case.agent.as_deref(), server: &case.server, item };
         let why = table.explain(&req);
         let problems = judge(case, &why, &policy);
         if problems.is_empty() {
@@ -180,6 +183,10 @@ struct Case {
     agent: Option<String>,
     server: String,
     tool: Option<String>,
+    /// A resource URI, for a resource case.
+    resource: Option<String>,
+    /// A prompt name, for a prompt case.
+    prompt: Option<String>,
     expect: Effect,
     reason: Option<Reason>,
     /// Rules that must be among the determining rules.
@@ -263,6 +270,11 @@ fn case(v: &Value<'_>) -> Option<Case> {
     let agent = fields.get("agent").and_then(|v| nullable(&v));
     let server = fields.required("server").and_then(|v| v.string("a string").map(str::to_owned));
     let tool = fields.get("tool").and_then(|v| nullable(&v));
+    let resource = fields.get("resource").and_then(|v| nullable(&v));
+    let prompt = fields.get("prompt").and_then(|v| nullable(&v));
+    if [&tool, &resource, &prompt].iter().filter(|x| x.is_some()).count() > 1 {
+        v.error("a case asks about at most one of `tool`, `resource` and `prompt`");
+    }
     let expect = fields.required("expect").and_then(|v| v.one_of(&["allow", "deny"]));
     let reason = fields.get("reason").and_then(|v| v.one_of(&REASONS.map(Reason::as_str)));
     let rules = fields.get("rule").map(|v| expected_rules(&v)).unwrap_or_default();
@@ -275,6 +287,8 @@ fn case(v: &Value<'_>) -> Option<Case> {
         agent,
         server: server?,
         tool,
+        resource,
+        prompt,
         expect: if expect? == "allow" { Effect::Allow } else { Effect::Deny },
         reason: reason.and_then(|r| REASONS.into_iter().find(|known| known.as_str() == r)),
         rules,

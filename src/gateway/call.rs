@@ -29,7 +29,7 @@ use crate::gateway::{execute_tool, get_gateway_status, get_server_tools, list_se
 use crate::limits::ConcurrencyPermit;
 use crate::logging::{Escaped, bounded};
 use crate::mcp::codes;
-use crate::policy::{Reason, Request};
+use crate::policy::{Item, Reason, Request};
 use crate::telemetry::audit::{AuditEvent, Decided};
 use crate::telemetry::metrics::Metrics;
 use crate::wire::build::json_string;
@@ -190,7 +190,7 @@ impl Call<'_> {
     /// its error: `INVALID_AGENT_ID` for agent problems, `DENIED_BY_POLICY` (with the
     /// determining rule) otherwise.
     pub fn judge(&mut self, server: &str, tool: Option<&str>) -> Result<(), GatewayError> {
-        let req = Request { agent: self.agent, server, tool };
+        let req = Request { agent: self.agent, server, item: tool.map(Item::Tool) };
         let table = &self.snapshot.table;
         let decision = table.decide(&req);
         self.record.decided = Some(Decided {

@@ -51,22 +51,72 @@ impl AgentLimits {
     }
 }
 
-/// The server and tool rules on one side (allow or deny) of an agent block.
+/// The server, tool, resource and prompt rules on one side (allow or deny) of an agent block.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RuleBlock {
     /// Server-name patterns.
     pub servers: Vec<Pattern>,
     /// Tool-name patterns grouped by a server-name pattern.
     pub tools: Vec<ToolRules>,
+    /// Resource-URI patterns grouped by a server-name pattern.
+    pub resources: Vec<ToolRules>,
+    /// Prompt-name patterns grouped by a server-name pattern.
+    pub prompts: Vec<ToolRules>,
 }
 
-/// Tool patterns that apply to every server whose name matches `server`.
+/// Item patterns (tool names, resource URIs or prompt names, by the list that holds them)
+/// that apply to every server whose name matches `server`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ToolRules {
-    /// A server-name pattern; `*` applies the tool patterns to every server.
+    /// A server-name pattern; `*` applies the patterns to every server.
     pub server: Pattern,
-    /// Tool-name patterns.
+    /// The item patterns (named `tools` for the kind that came first).
     pub tools: Vec<Pattern>,
+}
+
+/// What a rule under a server key is about: each kind is judged on its own, with the same
+/// semantics (DESIGN.md sections 4 and 12).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ItemKind {
+    /// A tool name.
+    Tool,
+    /// A resource URI.
+    Resource,
+    /// A prompt name.
+    Prompt,
+}
+
+impl ItemKind {
+    /// Every kind, in the order rules are numbered and printed.
+    pub const ALL: [ItemKind; 3] = [ItemKind::Tool, ItemKind::Resource, ItemKind::Prompt];
+
+    /// The singular word: `tool`, `resource` or `prompt`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ItemKind::Tool => "tool",
+            ItemKind::Resource => "resource",
+            ItemKind::Prompt => "prompt",
+        }
+    }
+
+    /// The word both syntaxes use for the rules: `tools`, `resources` or `prompts`.
+    pub fn plural(self) -> &'static str {
+        match self {
+            ItemKind::Tool => "tools",
+            ItemKind::Resource => "resources",
+            ItemKind::Prompt => "prompts",
+        }
+    }
+
+    /// What one pattern of this kind is called in messages.
+    pub fn pattern_what(self) -> &'static str {
+        match self {
+            ItemKind::Tool => "tool pattern",
+            ItemKind::Resource => "resource uri pattern",
+            ItemKind::Prompt => "prompt pattern",
+        }
+    }
 }
 
 /// A glob (`*` matches any run of characters, everything else is literal) and where it was written.
@@ -133,16 +183,27 @@ pub struct RuleView<'p> {
     pub agent: &'p Pattern,
     /// Allow or deny.
     pub effect: Effect,
-    /// The server pattern (for a server rule) or the server key (for a tool rule).
+    /// The server pattern (for a server rule) or the server key (for a tool, resource or
+    /// prompt rule).
     pub server: &'p Pattern,
-    /// The tool pattern, for a tool rule.
-    pub tool: Option<&'p Pattern>,
+    /// The kind and pattern of an item rule; `None` for a server rule.
+    pub item: Option<(ItemKind, &'p Pattern)>,
 }
 
-impl RuleView<'_> {
-    /// The pattern this rule contributes: the tool pattern for tool rules, else the server pattern.
-    pub fn pattern(&self) -> &Pattern {
-        self.tool.unwrap_or(self.server)
+impl<'p> RuleView<'p> {
+    /// The pattern this rule contributes: the item pattern for item rules, else the server pattern.
+    pub fn pattern(&self) -> &'p Pattern {
+        self.item.map_or(self.server, |(_, p)| p)
+    }
+
+    /// The tool pattern, for a tool rule.
+    pub fn tool(&self) -> Option<&'p Pattern> {
+        self.item_of(ItemKind::Tool)
+    }
+
+    /// The item pattern, for a rule of `kind`.
+    pub fn item_of(&self, kind: ItemKind) -> Option<&'p Pattern> {
+        self.item.filter(|(k, _)| *k == kind).map(|(_, p)| p)
     }
 }
 
@@ -152,7 +213,8 @@ impl PolicySet {
         PolicySet { source_name: source_name.to_owned(), agents: Vec::new(), defaults: Defaults::default() }
     }
 
-    /// Every rule, numbered by position: per agent block, allow before deny, servers before tools.
+    /// Every rule, numbered by position: per agent block, allow before deny, then servers,
+    /// tools, resources and prompts.
     pub fn rules(&self) -> impl Iterator<Item = RuleView<'_>> {
         self.agents.iter().enumerate().flat_map(|(agent_index, a)| {
             [(Effect::Allow, &a.allow), (Effect::Deny, &a.deny)].into_iter().flat_map(move |(effect, block)| {
@@ -161,18 +223,20 @@ impl PolicySet {
                     agent: &a.key,
                     effect,
                     server,
-                    tool: None,
+                    item: None,
                 });
-                let tools = block.tools.iter().flat_map(move |tr| {
-                    tr.tools.iter().map(move |tool| RuleView {
-                        agent_index,
-                        agent: &a.key,
-                        effect,
-                        server: &tr.server,
-                        tool: Some(tool),
+                let items = ItemKind::ALL.into_iter().flat_map(move |kind| {
+                    block.items(kind).iter().flat_map(move |tr| {
+                        tr.tools.iter().map(move |p| RuleView {
+                            agent_index,
+                            agent: &a.key,
+                            effect,
+                            server: &tr.server,
+                            item: Some((kind, p)),
+                        })
                     })
                 });
-                servers.chain(tools)
+                servers.chain(items)
             })
         })
     }
@@ -182,9 +246,14 @@ impl RuleBlock {
     /// The tool rules grouped by server pattern, in first-seen order, with empty groups left
     /// out: the shape both printers write (JSON objects cannot repeat a key).
     pub fn tools_by_server(&self) -> Vec<(&Pattern, Vec<&Pattern>)> {
+        self.items_by_server(ItemKind::Tool)
+    }
+
+    /// The rules of `kind` grouped by server pattern, as [`tools_by_server`](Self::tools_by_server).
+    pub fn items_by_server(&self, kind: ItemKind) -> Vec<(&Pattern, Vec<&Pattern>)> {
         let mut groups: Vec<(&Pattern, Vec<&Pattern>)> = Vec::new();
         let mut index: rustc_hash::FxHashMap<&str, usize> = rustc_hash::FxHashMap::default();
-        for rules in &self.tools {
+        for rules in self.items(kind) {
             match index.get(rules.server.text.as_str()).and_then(|&i| groups.get_mut(i)) {
                 Some((_, tools)) => tools.extend(&rules.tools),
                 None => {
@@ -199,6 +268,24 @@ impl RuleBlock {
 
     /// Whether the block holds no rules at all.
     pub fn is_empty(&self) -> bool {
-        self.servers.is_empty() && self.tools.iter().all(|t| t.tools.is_empty())
+        self.servers.is_empty() && ItemKind::ALL.iter().all(|&k| self.items(k).iter().all(|t| t.tools.is_empty()))
+    }
+
+    /// The rules of one kind.
+    pub fn items(&self, kind: ItemKind) -> &[ToolRules] {
+        match kind {
+            ItemKind::Tool => &self.tools,
+            ItemKind::Resource => &self.resources,
+            ItemKind::Prompt => &self.prompts,
+        }
+    }
+
+    /// The rules of one kind, to add to.
+    pub fn items_mut(&mut self, kind: ItemKind) -> &mut Vec<ToolRules> {
+        match kind {
+            ItemKind::Tool => &mut self.tools,
+            ItemKind::Resource => &mut self.resources,
+            ItemKind::Prompt => &mut self.prompts,
+        }
     }
 }

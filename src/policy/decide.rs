@@ -7,32 +7,97 @@
 
 use std::borrow::Cow;
 
-use crate::policy::ast::Effect;
+use crate::policy::ast::{Effect, ItemKind};
 use crate::policy::compile::fast::FastEntry;
 use crate::policy::compile::unit::ServerView;
 use crate::policy::table::DecisionTable;
 use crate::policy::validate::is_valid_agent_id;
 
-/// A question for the policy: may this agent reach this server (and this tool)?
+/// A question for the policy: may this agent reach this server (and this item on it)?
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Request<'a> {
     /// The agent id as given; `None` or empty means "not given".
     pub agent: Option<&'a str>,
     /// The server name.
     pub server: &'a str,
-    /// The tool name, for a tool decision; `None` asks about the server only.
-    pub tool: Option<&'a str>,
+    /// The tool, resource or prompt asked about; `None` asks about the server only.
+    pub item: Option<Item<'a>>,
+}
+
+/// What on a server a request asks about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Item<'a> {
+    /// A tool, by name.
+    Tool(&'a str),
+    /// A resource, by URI.
+    Resource(&'a str),
+    /// A prompt, by name.
+    Prompt(&'a str),
+}
+
+impl<'a> Item<'a> {
+    /// An item of `kind` named `name`.
+    pub fn new(kind: ItemKind, name: &'a str) -> Self {
+        match kind {
+            ItemKind::Tool => Item::Tool(name),
+            ItemKind::Resource => Item::Resource(name),
+            ItemKind::Prompt => Item::Prompt(name),
+        }
+    }
+
+    /// Which kind of item this is.
+    #[inline]
+    pub fn kind(&self) -> ItemKind {
+        match self {
+            Item::Tool(_) => ItemKind::Tool,
+            Item::Resource(_) => ItemKind::Resource,
+            Item::Prompt(_) => ItemKind::Prompt,
+        }
+    }
+
+    /// The tool name, resource URI or prompt name.
+    #[inline]
+    pub fn name(&self) -> &'a str {
+        match self {
+            Item::Tool(n) | Item::Resource(n) | Item::Prompt(n) => n,
+        }
+    }
 }
 
 impl<'a> Request<'a> {
     /// May `agent` reach `server` at all (list it, see its tools)?
     pub fn server(agent: Option<&'a str>, server: &'a str) -> Self {
-        Request { agent, server, tool: None }
+        Request { agent, server, item: None }
     }
 
     /// May `agent` call `tool` on `server`?
     pub fn tool(agent: Option<&'a str>, server: &'a str, tool: &'a str) -> Self {
-        Request { agent, server, tool: Some(tool) }
+        Request { agent, server, item: Some(Item::Tool(tool)) }
+    }
+
+    /// May `agent` read the resource at `uri` on `server`?
+    pub fn resource(agent: Option<&'a str>, server: &'a str, uri: &'a str) -> Self {
+        Request { agent, server, item: Some(Item::Resource(uri)) }
+    }
+
+    /// May `agent` get `prompt` on `server`?
+    pub fn prompt(agent: Option<&'a str>, server: &'a str, prompt: &'a str) -> Self {
+        Request { agent, server, item: Some(Item::Prompt(prompt)) }
+    }
+
+    /// The tool name, for a tool request.
+    pub fn tool_name(&self) -> Option<&'a str> {
+        match self.item {
+            Some(Item::Tool(t)) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// The kind of item asked about; a server-only request is judged on the tool units,
+    /// which hold the same server rules as every kind's.
+    #[inline]
+    pub(crate) fn kind(&self) -> ItemKind {
+        self.item.map_or(ItemKind::Tool, |i| i.kind())
     }
 }
 
@@ -44,12 +109,12 @@ pub enum Reason {
     ExplicitDeny,
     /// An allow rule matched and no deny did.
     AllowedByRule,
-    /// The server is allowed and the agent has no allow-tool rules for it, so all its tools
-    /// are allowed except denied ones.
+    /// The server is allowed and the agent has no allow rules of the item's kind for it, so
+    /// all its items of that kind are allowed except denied ones.
     ImplicitGrant,
-    /// No allow rule matched (the server, or the tool on a server with allow-tool rules).
+    /// No allow rule matched (the server, or the item on a server with allow rules of its kind).
     NoMatchingAllow,
-    /// A tool was asked for on a server that no allow rule grants.
+    /// A tool, resource or prompt was asked for on a server that no allow rule grants.
     ServerDenied,
     /// The agent id matches no key in the policy.
     UnknownAgent,
@@ -100,13 +165,15 @@ impl Decision {
 pub(crate) trait Facts {
     /// Does a server rule of `effect` match the server?
     fn server_hit(&mut self, effect: Effect) -> bool;
-    /// Does a tool rule of `effect`, keyed by a pattern matching the server, match the tool?
+    /// Does an item rule of `effect` (of the request's kind), keyed by a pattern matching the
+    /// server, match the item?
     fn tool_hit(&mut self, effect: Effect) -> bool;
-    /// Is there any allow-tool rule keyed by a pattern matching the server?
+    /// Is there any allow rule of the request's kind keyed by a pattern matching the server?
     fn has_allow_tools(&mut self) -> bool;
 }
 
-/// The semantics of DESIGN.md section 4, in one place.
+/// The semantics of DESIGN.md section 4 (and 12, for resources and prompts), in one place.
+/// `tool_request` is true for any item request; the facts are those of the item's kind.
 pub(crate) fn judge(facts: &mut impl Facts, tool_request: bool) -> Decision {
     if facts.server_hit(Effect::Deny) || (tool_request && facts.tool_hit(Effect::Deny)) {
         return Decision::deny(Reason::ExplicitDeny);
@@ -154,16 +221,23 @@ impl DecisionTable {
         // An exact agent key on a server its own blocks name: the flattened facts. A missing id is
         // judged as the default agent, as `resolve` does; an id found here is an exact key, so
         // it is well-formed and `resolve` would have found the same units.
-        if let Some(entry) = self.requested_id(req.agent).and_then(|(id, _)| self.fast.get(id, req.server)) {
-            return judge(&mut FastFacts { entry, tool: req.tool, tool_mask: None }, req.tool.is_some());
+        let (kind, name) = match req.item {
+            None => (ItemKind::Tool, None),
+            Some(Item::Tool(t)) => (ItemKind::Tool, Some(t)),
+            Some(item) => (item.kind(), Some(item.name())),
+        };
+        if kind == ItemKind::Tool
+            && let Some(entry) = self.requested_id(req.agent).and_then(|(id, _)| self.fast.get(id, req.server))
+        {
+            return judge(&mut FastFacts { entry, tool: name, tool_mask: None }, name.is_some());
         }
         let units = match self.resolve(req.agent) {
             Resolution::Units { units, .. } => units,
             Resolution::Unknown => return Decision::deny(Reason::UnknownAgent),
             Resolution::Invalid => return Decision::deny(Reason::InvalidAgent),
         };
-        let mut facts = LazyFacts { views: self.views(&units, req.server), server: req.server, tool: req.tool };
-        judge(&mut facts, req.tool.is_some())
+        let mut facts = LazyFacts { views: self.views(kind, &units, req.server), server: req.server, tool: name };
+        judge(&mut facts, name.is_some())
     }
 
     /// Whether requests from `agent` are judged by some rules at all (it is well formed and
@@ -202,9 +276,10 @@ impl DecisionTable {
         }
     }
 
-    /// Each unit's view of `server`.
-    pub(crate) fn views<'t>(&'t self, units: &[u32], server: &str) -> Views<'t> {
-        let mut iter = units.iter().filter_map(|&u| self.units.get(u as usize)).map(|u| u.view(server));
+    /// Each unit's view of `server`, for items of `kind`.
+    pub(crate) fn views<'t>(&'t self, kind: ItemKind, units: &[u32], server: &str) -> Views<'t> {
+        let all = self.units_of(kind);
+        let mut iter = units.iter().filter_map(|&u| all.get(u as usize)).map(|u| u.view(server));
         match (iter.next(), iter.next()) {
             (None, _) => Views::Many(Vec::new()),
             (Some(first), None) => Views::One(first),
@@ -290,5 +365,54 @@ impl Facts for FastFacts<'_, '_> {
     #[inline]
     fn has_allow_tools(&mut self) -> bool {
         self.entry.has_allow_tools()
+    }
+}
+
+#[cfg(test)]
+mod kind_tests {
+    use crate::policy::{DecisionTable, PolicySet, Request};
+
+    fn table() -> DecisionTable {
+        let p = PolicySet::from_json_str(
+            "r.json",
+            r#"{"agents": {"docs": {"allow": {"servers": ["files", "web"], "resources": {"files": ["file:///srv/docs/*"]},
+                                             "prompts": {"*": ["review_*"]}, "tools": {"web": ["get"]}},
+                                   "deny":  {"resources": {"*": ["*secret*"]}, "prompts": {"web": ["review_admin"]}}}}}"#,
+        )
+        .unwrap();
+        DecisionTable::compile(&p).unwrap()
+    }
+
+    #[test]
+    fn resources_and_prompts_follow_section_4_per_kind() {
+        let t = table();
+        let d = |r: Request<'_>| {
+            let fast = t.decide(&r);
+            assert_eq!(t.explain(&r).to_decision(), fast, "{r:?}");
+            (fast.is_allowed(), fast.reason.as_str())
+        };
+        let a = Some("docs");
+        assert_eq!(d(Request::resource(a, "files", "file:///srv/docs/a.md")), (true, "allowed_by_rule"));
+        assert_eq!(d(Request::resource(a, "files", "file:///srv/other")), (false, "no_matching_allow"));
+        assert_eq!(d(Request::resource(a, "files", "file:///srv/docs/secret.md")), (false, "explicit_deny"));
+        // `web` has no allow-resource rules: the implicit grant, though it has allow-tool rules.
+        assert_eq!(d(Request::resource(a, "web", "https://x/?q=1#f")), (true, "implicit_grant"));
+        assert_eq!(d(Request::resource(a, "web", "https://x/secret")), (false, "explicit_deny"));
+        assert_eq!(d(Request::resource(a, "db", "file:///srv/docs/a")), (false, "server_denied"));
+        // `?` and `.` are literal.
+        assert_eq!(d(Request::resource(a, "files", "file:///srv/docsXa")), (false, "no_matching_allow"));
+        assert_eq!(d(Request::prompt(a, "files", "review_code")), (true, "allowed_by_rule"));
+        assert_eq!(d(Request::prompt(a, "files", "summarize")), (false, "no_matching_allow"));
+        assert_eq!(d(Request::prompt(a, "web", "review_admin")), (false, "explicit_deny"));
+        // Tool rules are untouched by the other kinds.
+        assert_eq!(d(Request::tool(a, "files", "review_code")), (true, "implicit_grant"));
+        assert_eq!(d(Request::tool(a, "web", "get")), (true, "allowed_by_rule"));
+        assert_eq!(d(Request::tool(a, "web", "secret")), (false, "no_matching_allow"));
+        let why = t.explain(&Request::resource(a, "files", "file:///srv/docs/secret.md"));
+        assert_eq!(why.determining_rules[0].location, "agents.docs.deny.resources[\"*\"][0]");
+        let overridden: Vec<&str> = why.overridden_allows.iter().map(|r| r.location.as_str()).collect();
+        assert_eq!(overridden, ["agents.docs.allow.servers[0]", "agents.docs.allow.resources.files[0]"]);
+        assert_eq!(why.resource.as_deref(), Some("file:///srv/docs/secret.md"));
+        assert!(why.summary.starts_with("resource `file:///srv/docs/secret.md` on server `files` is denied"));
     }
 }

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::policy::ast::Effect;
+use crate::policy::ast::{Effect, ItemKind};
 use crate::policy::decide::{Decision, Facts, Reason, Request, Resolution, judge};
 use crate::policy::table::{DecisionTable, RuleInfo};
 
@@ -27,6 +27,12 @@ pub struct Explanation {
     /// The tool asked about, for a tool decision.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tool: Option<String>,
+    /// The resource URI asked about, for a resource decision.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
+    /// The prompt asked about, for a prompt decision.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<String>,
     /// The rules that decided, in source order.
     pub determining_rules: Vec<RuleRef>,
     /// Allow rules that matched but were overridden by a deny, in source order.
@@ -47,12 +53,18 @@ pub struct RuleRef {
     pub effect: Effect,
     /// The agent key of the block the rule is in.
     pub agent: String,
-    /// The server pattern (server rules) or server key (tool rules).
+    /// The server pattern (server rules) or server key (tool, resource and prompt rules).
     pub server: String,
     /// The tool pattern, for tool rules.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tool: Option<String>,
-    /// The pattern that matched: the tool pattern for tool rules, else the server pattern.
+    /// The resource URI pattern, for resource rules.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
+    /// The prompt pattern, for prompt rules.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<String>,
+    /// The pattern that matched: the item pattern for item rules, else the server pattern.
     pub pattern: String,
     /// Where it is written: a JSON path (`agents.backend.deny.tools.postgres[0]`) or a DSL
     /// location (`policy.mcpgw:12:5`).
@@ -86,7 +98,7 @@ impl DecisionTable {
         let (decision, judged_as) = match &resolution {
             Resolution::Units { id, units, via_default } => {
                 facts.collect(self, units, req);
-                let decision = judge(&mut facts, req.tool.is_some());
+                let decision = judge(&mut facts, req.item.is_some());
                 (decision, via_default.then(|| (*id).to_owned()))
             }
             Resolution::Unknown => (Decision { effect: Effect::Deny, reason: Reason::UnknownAgent }, None),
@@ -105,7 +117,9 @@ impl DecisionTable {
             agent: req.agent.filter(|a| !a.is_empty()).map(str::to_owned),
             judged_as,
             server: req.server.to_owned(),
-            tool: req.tool.map(str::to_owned),
+            tool: req.tool_name().map(str::to_owned),
+            resource: item_name(req, ItemKind::Resource),
+            prompt: item_name(req, ItemKind::Prompt),
             determining_rules,
             overridden_allows: overridden.iter().filter_map(|&id| self.rule_ref(id)).collect(),
             snapshot: self.snapshot.to_string(),
@@ -119,21 +133,28 @@ impl DecisionTable {
             Some(path) => path.clone(),
             None => format!("{}:{}:{}", self.source_name, rule.source.span.line, rule.source.span.column),
         };
+        let of = |kind: ItemKind| rule.item.as_ref().filter(|(k, _)| *k == kind).map(|(_, p)| p.to_string());
         Some(RuleRef {
             id,
             effect: rule.effect,
             agent: rule.agent.to_string(),
             server: rule.server.to_string(),
-            tool: rule.tool.as_deref().map(str::to_owned),
-            pattern: rule.tool.as_deref().unwrap_or(&rule.server).to_owned(),
+            tool: of(ItemKind::Tool),
+            resource: of(ItemKind::Resource),
+            prompt: of(ItemKind::Prompt),
+            pattern: rule.item.as_ref().map_or(&rule.server, |(_, p)| p).to_string(),
             location,
         })
     }
 }
 
+fn item_name(req: &Request<'_>, kind: ItemKind) -> Option<String> {
+    req.item.filter(|i| i.kind() == kind).map(|i| i.name().to_owned())
+}
+
 fn summarize(reason: Reason, req: &Request<'_>, first: Option<&RuleRef>, judged_as: Option<&str>) -> String {
-    let target = match req.tool {
-        Some(tool) => format!("tool `{tool}` on server `{}`", req.server),
+    let target = match req.item {
+        Some(item) => format!("{} `{}` on server `{}`", item.kind().as_str(), item.name(), req.server),
         None => format!("server `{}`", req.server),
     };
     let rule = first.map(|r| format!(" (rule `{}` at {})", r.pattern, r.location)).unwrap_or_default();
@@ -142,7 +163,10 @@ fn summarize(reason: Reason, req: &Request<'_>, first: Option<&RuleRef>, judged_
         Reason::ExplicitDeny => format!("{target} is denied by a deny rule{rule}{as_default}"),
         Reason::AllowedByRule => format!("{target} is allowed by an allow rule{rule}{as_default}"),
         Reason::ImplicitGrant => {
-            format!("{target} is allowed: access to the server grants its tools that are not denied{rule}{as_default}")
+            let kinds = req.kind().plural();
+            format!(
+                "{target} is allowed: access to the server grants its {kinds} that are not denied{rule}{as_default}"
+            )
         }
         Reason::NoMatchingAllow => format!("{target} is denied: no allow rule matches{as_default}"),
         Reason::ServerDenied => {
@@ -173,11 +197,11 @@ struct EagerFacts {
 
 impl EagerFacts {
     fn collect(&mut self, table: &DecisionTable, units: &[u32], req: &Request<'_>) {
-        let views = table.views(units, req.server);
+        let views = table.views(req.kind(), units, req.server);
         for v in views.as_slice() {
             v.collect_server(Effect::Deny, req.server, &mut self.deny_server);
             v.collect_server(Effect::Allow, req.server, &mut self.allow_server);
-            if let Some(tool) = req.tool {
+            if let Some(tool) = req.item.map(|i| i.name()) {
                 v.collect_tool(Effect::Deny, req.server, tool, &mut self.deny_tool);
                 v.collect_tool(Effect::Allow, req.server, tool, &mut self.allow_tool);
                 self.has_allow_tools |= v.has_allow_tools(req.server);

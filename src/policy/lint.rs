@@ -7,7 +7,7 @@
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::located::Diagnostic;
-use crate::policy::ast::{AgentPolicy, Pattern, PolicySet};
+use crate::policy::ast::{AgentPolicy, ItemKind, Pattern, PolicySet};
 use crate::policy::glob::{glob_contains, glob_match, may_overlap};
 
 /// What the linter knows beyond the policy itself.
@@ -52,7 +52,9 @@ impl PolicySet {
         for agent in &self.agents {
             for block in [&agent.allow, &agent.deny] {
                 block.servers.iter().for_each(&mut check);
-                block.tools.iter().for_each(|t| check(&t.server));
+                for kind in ItemKind::ALL {
+                    block.items(kind).iter().for_each(|t| check(&t.server));
+                }
             }
         }
     }
@@ -69,15 +71,23 @@ impl PolicySet {
             }
             for block in [&agent.allow, &agent.deny] {
                 duplicates(&block.servers, |p| out.push(self.warn(p, format!("duplicate pattern `{}`", p.text))));
-                let mut keys: FxHashMap<&str, ()> = FxHashMap::default();
-                for rules in &block.tools {
-                    if keys.insert(&rules.server.text, ()).is_some() {
-                        out.push(self.warn(
-                            &rules.server,
-                            format!("tool rules for server `{}` are split across entries", rules.server.text),
-                        ));
+                for kind in ItemKind::ALL {
+                    let mut keys: FxHashMap<&str, ()> = FxHashMap::default();
+                    for rules in block.items(kind) {
+                        if keys.insert(&rules.server.text, ()).is_some() {
+                            out.push(self.warn(
+                                &rules.server,
+                                format!(
+                                    "{} rules for server `{}` are split across entries",
+                                    kind.as_str(),
+                                    rules.server.text
+                                ),
+                            ));
+                        }
+                        duplicates(&rules.tools, |p| {
+                            out.push(self.warn(p, format!("duplicate pattern `{}`", p.text)));
+                        });
                     }
-                    duplicates(&rules.tools, |p| out.push(self.warn(p, format!("duplicate pattern `{}`", p.text))));
                 }
             }
         }
@@ -102,22 +112,25 @@ impl PolicySet {
                     out.push(self.shadowed(allow, deny));
                 }
             }
-            for rules in &agent.allow.tools {
-                if let Some(deny) = deny_servers().find(|d| glob_contains(&d.text, &rules.server.text)) {
-                    for allow in &rules.tools {
-                        out.push(self.shadowed(allow, deny));
+            // Each kind is shadowed only by denies of its own kind (or of the server).
+            for kind in ItemKind::ALL {
+                for rules in agent.allow.items(kind) {
+                    if let Some(deny) = deny_servers().find(|d| glob_contains(&d.text, &rules.server.text)) {
+                        for allow in &rules.tools {
+                            out.push(self.shadowed(allow, deny));
+                        }
+                        continue;
                     }
-                    continue;
-                }
-                for allow in &rules.tools {
-                    let deny = covering
-                        .iter()
-                        .flat_map(|b| b.deny.tools.iter())
-                        .filter(|d| glob_contains(&d.server.text, &rules.server.text))
-                        .flat_map(|d| d.tools.iter())
-                        .find(|d| glob_contains(&d.text, &allow.text));
-                    if let Some(deny) = deny {
-                        out.push(self.shadowed(allow, deny));
+                    for allow in &rules.tools {
+                        let deny = covering
+                            .iter()
+                            .flat_map(|b| b.deny.items(kind).iter())
+                            .filter(|d| glob_contains(&d.server.text, &rules.server.text))
+                            .flat_map(|d| d.tools.iter())
+                            .find(|d| glob_contains(&d.text, &allow.text));
+                        if let Some(deny) = deny {
+                            out.push(self.shadowed(allow, deny));
+                        }
                     }
                 }
             }
@@ -136,7 +149,8 @@ impl PolicySet {
     fn lint_unreachable_tool_rules(&self, out: &mut Vec<Diagnostic>) {
         for agent in &self.agents {
             let overlapping: Vec<&AgentPolicy> = self.overlapping_blocks(agent).collect();
-            for rules in &agent.allow.tools {
+            let kinds = ItemKind::ALL.into_iter().flat_map(|k| agent.allow.items(k).iter().map(move |r| (k, r)));
+            for (kind, rules) in kinds {
                 let grantable = overlapping
                     .iter()
                     .flat_map(|b| b.allow.servers.iter())
@@ -146,8 +160,10 @@ impl PolicySet {
                         self.warn(
                             &rules.server,
                             format!(
-                                "tool rules for `{}` can never apply: no allow rule grants agent `{}` a server matching it",
-                                rules.server.text, agent.key.text
+                                "{} rules for `{}` can never apply: no allow rule grants agent `{}` a server matching it",
+                                kind.as_str(),
+                                rules.server.text,
+                                agent.key.text
                             ),
                         )
                         .with_hint("allow the server too, e.g. add it to `allow.servers`"),
@@ -239,6 +255,32 @@ mod tests {
         assert!(all.contains("tool rules for `redis` can never apply"), "{all}");
         assert!(!all.contains("tool rules for `p*`"), "{all}");
         assert!(all.contains("agent `b` has no rules"), "{all}");
+    }
+
+    #[test]
+    fn resource_and_prompt_rules_are_linted_by_kind() {
+        let w = warnings(
+            r#"{"agents": {
+                "a": {"allow": {"servers": ["files"],
+                                "resources": {"files": ["file:///srv/secret/x", "file:///srv/docs/*"], "web": ["https://*"]},
+                                "prompts": {"*": ["admin_all", "review_*"]}},
+                      "deny": {"resources": {"*": ["file:///srv/secret/*"]}, "prompts": {"files": ["admin_*"]},
+                               "tools": {"*": ["review_*"]}}}}}"#,
+            None,
+        );
+        let all = w.join("\n");
+        assert!(
+            all.contains("allow rule `file:///srv/secret/x` is shadowed by deny rule `file:///srv/secret/*`"),
+            "{all}"
+        );
+        assert!(all.contains("at agents.a.allow.resources.files[0]"), "{all}");
+        assert!(!all.contains("`file:///srv/docs/*` is shadowed"), "{all}");
+        assert!(all.contains("resource rules for `web` can never apply"), "{all}");
+        // `admin_*` is denied on `files` only, and the allow is keyed by `*`: not covered.
+        assert!(!all.contains("`admin_all` is shadowed"), "{all}");
+        // A tool deny never shadows a prompt allow.
+        assert!(!all.contains("`review_*` is shadowed"), "{all}");
+        assert_eq!(w.len(), 2, "{all}");
     }
 
     #[test]

@@ -35,9 +35,10 @@ pub mod validate;
 
 pub use crate::located::{Diagnostic, Diagnostics, Severity, Span};
 pub use ast::{
-    AgentLimits, AgentPolicy, Defaults, Effect, Pattern, PolicySet, RuleBlock, RuleSource, RuleView, ToolRules,
+    AgentLimits, AgentPolicy, Defaults, Effect, ItemKind, Pattern, PolicySet, RuleBlock, RuleSource, RuleView,
+    ToolRules,
 };
-pub use decide::{Decision, Reason, Request};
+pub use decide::{Decision, Item, Reason, Request};
 pub use dsl::{format_dsl_str, to_dsl_string};
 pub use explain::{Explanation, RuleRef};
 pub use lint::LintContext;

@@ -7,15 +7,23 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::policy::ast::PolicySet;
+use crate::policy::ast::{ItemKind, PolicySet};
 
 /// The id of a policy: `sha256:` and the first 16 hex digits of the hash.
 pub(crate) fn snapshot_id(policy: &PolicySet, default_agent: Option<&str>) -> String {
     let mut items: Vec<Vec<u8>> = Vec::new();
     for rule in policy.rules() {
         let effect = rule.effect.as_str();
-        let tool = rule.tool.map_or("\u{0}server", |t| t.text.as_str());
-        items.push(record(&["rule", &rule.agent.text, effect, &rule.server.text, tool]));
+        match rule.item {
+            None => items.push(record(&["rule", &rule.agent.text, effect, &rule.server.text, "\u{0}server"])),
+            // Tool rules hash as they did before other kinds existed, so ids stay stable.
+            Some((ItemKind::Tool, t)) => {
+                items.push(record(&["rule", &rule.agent.text, effect, &rule.server.text, &t.text]))
+            }
+            Some((kind, p)) => {
+                items.push(record(&[kind.plural(), &rule.agent.text, effect, &rule.server.text, &p.text]));
+            }
+        }
     }
     for agent in &policy.agents {
         items.push(record(&["agent", &agent.key.text]));

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use rustc_hash::FxHashMap;
 
 use crate::located::{Diagnostic, Diagnostics};
-use crate::policy::ast::{AgentLimits, Defaults, Effect, PolicySet, RuleSource};
+use crate::policy::ast::{AgentLimits, Defaults, Effect, ItemKind, PolicySet, RuleSource, RuleView};
 use crate::policy::compile::fast::FastIndex;
 use crate::policy::compile::pattern_set::{GlobChecks, GlobTooComplex, PatternSet, PatternSetBuilder};
 use crate::policy::compile::unit::{AgentUnit, build_unit};
@@ -44,7 +44,13 @@ pub struct CompileOptions {
 #[derive(Debug, Clone)]
 pub struct DecisionTable {
     pub(crate) rules: Box<[RuleInfo]>,
+    /// One unit per agent block: its server rules and tool rules.
     pub(crate) units: Box<[AgentUnit]>,
+    /// One unit per agent block: its server rules and resource rules. Kept apart from the
+    /// tool units so that tool decisions read exactly what they read before resources existed.
+    pub(crate) resource_units: Box<[AgentUnit]>,
+    /// One unit per agent block: its server rules and prompt rules.
+    pub(crate) prompt_units: Box<[AgentUnit]>,
     /// Exact agent keys, each with every unit that applies to it (its own and matching patterns').
     pub(crate) exact_agents: FxHashMap<Box<str>, Box<[u32]>>,
     /// Agent key patterns; the ids are unit indices.
@@ -64,7 +70,7 @@ pub(crate) struct RuleInfo {
     pub effect: Effect,
     pub agent: Box<str>,
     pub server: Box<str>,
-    pub tool: Option<Box<str>>,
+    pub item: Option<(ItemKind, Box<str>)>,
     pub source: RuleSource,
 }
 
@@ -88,7 +94,7 @@ impl DecisionTable {
                 effect: r.effect,
                 agent: r.agent.text.as_str().into(),
                 server: r.server.text.as_str().into(),
-                tool: r.tool.map(|t| t.text.as_str().into()),
+                item: r.item.map(|(k, p)| (k, p.text.as_str().into())),
                 source: r.pattern().source.clone(),
             })
             .collect();
@@ -99,18 +105,31 @@ impl DecisionTable {
                 block.push((rule_id(id), *view));
             }
         }
-        let mut units = Vec::with_capacity(policy.agents.len());
         let mut errors = Vec::new();
         let mut checks = GlobChecks::default();
-        for block in &per_block {
-            match build_unit(block, &mut checks) {
-                Ok(unit) => units.push(unit),
-                Err(e) => errors.push(too_complex(policy, &rules, e)),
+        let mut kind_units: [Vec<AgentUnit>; 3] = Default::default();
+        for (kind, units) in ItemKind::ALL.into_iter().zip(kind_units.iter_mut()) {
+            units.reserve(policy.agents.len());
+            for block in &per_block {
+                // The block's server rules and its rules of this kind.
+                let of_kind: Vec<(u32, RuleView<'_>)> =
+                    block.iter().filter(|(_, r)| r.item.is_none_or(|(k, _)| k == kind)).copied().collect();
+                match build_unit(&of_kind, &mut checks) {
+                    Ok(unit) => units.push(unit),
+                    Err(e) => {
+                        // A server glob is in every kind's unit: report it once.
+                        let d = too_complex(policy, &rules, e);
+                        if !errors.contains(&d) {
+                            errors.push(d);
+                        }
+                    }
+                }
             }
         }
         if !errors.is_empty() {
             return Err(Diagnostics(errors));
         }
+        let [units, resource_units, prompt_units] = kind_units;
 
         let mut exact: FxHashMap<Box<str>, Vec<u32>> = FxHashMap::default();
         let mut patterns = PatternSetBuilder::default();
@@ -152,6 +171,8 @@ impl DecisionTable {
             snapshot: snapshot_id(policy, default_agent.as_deref()).into(),
             rules,
             units: units.into_boxed_slice(),
+            resource_units: resource_units.into_boxed_slice(),
+            prompt_units: prompt_units.into_boxed_slice(),
             exact_agents,
             pattern_agents,
             unit_limits: policy.agents.iter().map(|a| a.limits).collect(),
@@ -160,6 +181,16 @@ impl DecisionTable {
             default_agent: default_agent.map(Into::into),
             source_name: policy.source_name.as_str().into(),
         })
+    }
+
+    /// The compiled units for items of `kind`, one per agent block.
+    #[inline]
+    pub(crate) fn units_of(&self, kind: ItemKind) -> &[AgentUnit] {
+        match kind {
+            ItemKind::Tool => &self.units,
+            ItemKind::Resource => &self.resource_units,
+            ItemKind::Prompt => &self.prompt_units,
+        }
     }
 
     /// The snapshot id: a content hash of the normalized policy and the default agent. Two
@@ -191,7 +222,12 @@ impl DecisionTable {
 
     /// Approximate heap bytes used by the compiled table.
     pub fn memory_usage(&self) -> usize {
-        self.units.iter().map(AgentUnit::memory_usage).sum::<usize>()
+        self.units
+            .iter()
+            .chain(&*self.resource_units)
+            .chain(&*self.prompt_units)
+            .map(AgentUnit::memory_usage)
+            .sum::<usize>()
             + self.rules.iter().map(|r| r.agent.len() + r.server.len() + 96).sum::<usize>()
             + self.exact_agents.iter().map(|(k, v)| k.len() + v.len() * 4 + 32).sum::<usize>()
             + self.pattern_agents.memory_usage()

@@ -6,7 +6,7 @@
 //! [`lint`](crate::policy::lint).
 
 use crate::located::Diagnostic;
-use crate::policy::ast::{Pattern, PolicySet};
+use crate::policy::ast::{ItemKind, Pattern, PolicySet};
 
 /// Whether `id` is a well-formed agent id: one or more of `A-Z a-z 0-9 _ . -`.
 ///
@@ -43,10 +43,12 @@ impl PolicySet {
                 for server in &block.servers {
                     self.check_not_empty(server, "server pattern", &mut errors);
                 }
-                for rules in &block.tools {
-                    self.check_not_empty(&rules.server, "server pattern", &mut errors);
-                    for tool in &rules.tools {
-                        self.check_not_empty(tool, "tool pattern", &mut errors);
+                for kind in ItemKind::ALL {
+                    for rules in block.items(kind) {
+                        self.check_not_empty(&rules.server, "server pattern", &mut errors);
+                        for item in &rules.tools {
+                            self.check_not_empty(item, kind.pattern_what(), &mut errors);
+                        }
                     }
                 }
             }

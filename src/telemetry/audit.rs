@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::config::PolicySnapshot;
 use crate::error::ErrorCode;
 use crate::logging::clock::rfc3339;
-use crate::policy::{Request, RuleRef};
+use crate::policy::{Item, Request, RuleRef};
 
 /// Records waiting for the writer before requests start to wait.
 const QUEUE: usize = 8192;
@@ -229,7 +229,7 @@ pub fn render(ev: &AuditEvent, decision_id: &str) -> Vec<u8> {
         detail: ev.detail.as_deref(),
     };
     if let Some(j) = &ev.decided {
-        let req = Request { agent: j.agent.as_deref(), server: &j.server, tool: j.tool.as_deref() };
+        let req = Request { agent: j.agent.as_deref(), server: &j.server, item: j.tool.as_deref().map(Item::Tool) };
         let why = j.snapshot.table.explain(&req);
         line.decision = Some(why.decision.as_str());
         line.reason = Some(why.reason.as_str());

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use mcpgw::policy::{DecisionTable, PolicySet, Request};
+use mcpgw::policy::{DecisionTable, Item, PolicySet, Request};
 
 use crate::support::cli::mcpgw;
 
@@ -52,7 +52,7 @@ fn assert_same_decisions(a: &DecisionTable, b: &DecisionTable) {
     for agent in [Some("backend"), Some("backend.ci"), Some("intruder"), None] {
         for server in ["postgres", "redis", "prod_db", "other"] {
             for tool in [None, Some("query"), Some("list_tables"), Some("drop_table"), Some("vacuum"), Some("get")] {
-                let req = Request { agent, server, tool };
+                let req = Request { agent, server, item: tool.map(Item::Tool) };
                 assert_eq!(a.decide(&req), b.decide(&req), "{req:?}");
             }
         }

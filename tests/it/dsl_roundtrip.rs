@@ -17,9 +17,9 @@ use proptest::test_runner::TestCaseError;
 /// block (dropping groups without tool patterns), which is what printing and re-reading do.
 fn normalize(policy: &PolicySet) -> PolicySet {
     let pat = |p: &Pattern| Pattern { text: p.text.clone(), source: RuleSource::default() };
-    let block = |b: &RuleBlock| {
+    let merge = |list: &[ToolRules]| {
         let mut tools: Vec<ToolRules> = Vec::new();
-        for rules in &b.tools {
+        for rules in list {
             let patterns = rules.tools.iter().map(pat);
             match tools.iter_mut().find(|t| t.server.text == rules.server.text) {
                 Some(t) => t.tools.extend(patterns),
@@ -27,7 +27,13 @@ fn normalize(policy: &PolicySet) -> PolicySet {
             }
         }
         tools.retain(|t| !t.tools.is_empty());
-        RuleBlock { servers: b.servers.iter().map(pat).collect(), tools }
+        tools
+    };
+    let block = |b: &RuleBlock| RuleBlock {
+        servers: b.servers.iter().map(pat).collect(),
+        tools: merge(&b.tools),
+        resources: merge(&b.resources),
+        prompts: merge(&b.prompts),
     };
     PolicySet {
         source_name: String::new(),

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use crate::support::*;
 use mcpgw::policy::testkit::reference::reference_decide;
-use mcpgw::policy::{Effect, PolicySet, Reason, Request};
+use mcpgw::policy::{Effect, Item, PolicySet, Reason, Request};
 use rmcp::model::CallToolResult;
 use serde_json::{Value, json};
 
@@ -221,7 +221,7 @@ struct Matrix {
 
 /// The reference decision, for the agent the gateway judges the request as.
 fn reference(policy: &PolicySet, agent: Option<&str>, server: &str, tool: Option<&str>) -> (Effect, Reason) {
-    let d = reference_decide(policy, None, &Request { agent, server, tool }).decision;
+    let d = reference_decide(policy, None, &Request { agent, server, item: tool.map(Item::Tool) }).decision;
     (d.effect, d.reason)
 }
 

@@ -6,7 +6,7 @@ use mcpgw::policy::testkit::choices::Choices;
 use mcpgw::policy::testkit::generate::{OwnedRequest, pattern};
 use mcpgw::policy::testkit::reference::reference_decide;
 use mcpgw::policy::testkit::tricky::{self, Generated, Options};
-use mcpgw::policy::{AgentLimits, AgentPolicy, CompileOptions, DecisionTable, PolicySet, RuleBlock};
+use mcpgw::policy::{AgentLimits, AgentPolicy, CompileOptions, DecisionTable, ItemKind, PolicySet, RuleBlock};
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 
@@ -57,8 +57,10 @@ fn agrees_with_the_reference(g: &Generated) -> Result<(), TestCaseError> {
             prop_assert_eq!(view.effect, fast.effect);
             prop_assert!(glob_match(&view.agent.text, judged.unwrap_or_default()));
             prop_assert!(glob_match(&view.server.text, req.server));
-            if let Some(t) = view.tool {
-                prop_assert!(glob_match(&t.text, req.tool.unwrap_or_default()));
+            if let Some((kind, t)) = view.item {
+                // An item rule only ever decides a request for an item of its own kind.
+                prop_assert_eq!(Some(kind), req.item.map(|i| i.kind()));
+                prop_assert!(glob_match(&t.text, req.item.map(|i| i.name()).unwrap_or_default()));
             }
         }
     }
@@ -74,7 +76,7 @@ fn past_failures_agree_with_the_reference() {
         r#"{"agents": {"default": {"allow": {"servers": ["*a"]}}}, "defaults": {"deny_on_missing_agent": false}}"#,
     )
     .unwrap();
-    let requests = vec![OwnedRequest { agent: None, server: "a".to_owned(), tool: None }];
+    let requests = vec![OwnedRequest { agent: None, server: "a".to_owned(), tool: None, kind: ItemKind::Tool }];
     agrees_with_the_reference(&Generated { policy, default_agent: None, requests, layout_seed: 0 }).unwrap();
 }
 

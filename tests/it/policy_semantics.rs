@@ -2,7 +2,7 @@
 //! reference interpreter, so a case passes only if all three agree.
 
 use mcpgw::policy::testkit::reference::reference_decide;
-use mcpgw::policy::{CompileOptions, DecisionTable, Effect, PolicySet, Reason, Request};
+use mcpgw::policy::{CompileOptions, DecisionTable, Effect, Item, PolicySet, Reason, Request};
 
 struct Fixture {
     policy: PolicySet,
@@ -23,7 +23,7 @@ fn fixture_with_default(json: &str, default_agent: Option<&'static str>) -> Fixt
 
 impl Fixture {
     fn ask(&self, agent: Option<&str>, server: &str, tool: Option<&str>) -> (Effect, Reason) {
-        let req = Request { agent, server, tool };
+        let req = Request { agent, server, item: tool.map(Item::Tool) };
         let fast = self.table.decide(&req);
         let explained = self.table.explain(&req);
         let reference = reference_decide(&self.policy, self.default_agent, &req);

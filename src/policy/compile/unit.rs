@@ -180,7 +180,9 @@ impl OtherServers {
     }
 }
 
-/// Compiles the rules of one agent block. `rules` pairs each rule with its id.
+/// Compiles the rules of one agent block. `rules` pairs each rule with its id; it holds the
+/// block's server rules and its item rules of one kind (the unit of that kind), and every
+/// "tool" below stands for an item of that kind.
 pub(crate) fn build_unit(rules: &[(u32, RuleView<'_>)], checks: &mut GlobChecks) -> Result<AgentUnit, GlobTooComplex> {
     let mut names: Vec<&str> = Vec::new();
     let mut seen: FxHashSet<&str> = FxHashSet::default();
@@ -226,7 +228,7 @@ struct EntryBuilder<'p> {
 
 impl<'p> EntryBuilder<'p> {
     fn push(&mut self, id: u32, rule: RuleView<'p>) {
-        match (rule.tool, rule.effect) {
+        match (rule.item.map(|(_, p)| p), rule.effect) {
             (None, Effect::Deny) => self.deny_server.push(id),
             (None, Effect::Allow) => self.allow_server.push(id),
             (Some(tool), Effect::Deny) => self.deny_tools.push(&tool.text, id),
@@ -253,7 +255,7 @@ fn build_other(glob_rules: &[(u32, RuleView<'_>)], checks: &mut GlobChecks) -> R
     let mut group_index: FxHashMap<&str, usize> = FxHashMap::default();
     for &(id, rule) in glob_rules {
         let server = rule.server.text.as_str();
-        let Some(tool) = rule.tool else {
+        let Some((_, tool)) = rule.item else {
             match rule.effect {
                 Effect::Deny => deny_servers.push(server, id),
                 Effect::Allow => allow_servers.push(server, id),

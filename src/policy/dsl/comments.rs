@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 
 use super::source::{Comment, quoted_len};
-use crate::policy::ast::Effect;
+use crate::policy::ast::{Effect, ItemKind};
 
 /// A line of the canonical text that comments can be attached to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -26,8 +26,9 @@ pub(crate) enum Slot {
     DefaultsEnd,
     /// `agent KEY {` of the agent block with this index.
     Agent(usize),
-    /// `allow servers ...` (`None`) or `allow tools on SERVER: ...` (`Some(SERVER)`).
-    Rule(usize, Effect, Option<String>),
+    /// `allow servers ...` (`None`) or `allow tools on SERVER: ...` (`Some((Tool, SERVER))`),
+    /// and likewise for `resources` and `prompts`.
+    Rule(usize, Effect, Option<(ItemKind, String)>),
     /// `limits {`.
     Limits(usize),
     /// One limit setting.

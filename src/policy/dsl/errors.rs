@@ -48,6 +48,8 @@ fn describe(rule: Rule) -> &'static [&'static str] {
         Rule::kw_deny => &["`deny`"],
         Rule::servers_rule | Rule::kw_servers => &["`servers`"],
         Rule::tools_rule | Rule::kw_tools => &["`tools`"],
+        Rule::resources_rule | Rule::kw_resources => &["`resources`"],
+        Rule::prompts_rule | Rule::kw_prompts => &["`prompts`"],
         Rule::kw_on => &["`on`"],
         Rule::name | Rule::bare_name | Rule::quoted_name | Rule::name_list => &["a name"],
         Rule::quoted_text => &["`\"`"],
@@ -172,7 +174,10 @@ impl Failure<'_> {
                 hint = Some("separate names with `,`".to_owned());
             } else if expected.contains(&"`on`") {
                 hint = Some("write `tools on SERVER: TOOL, ...`; `*` as SERVER means every server".to_owned());
-            } else if self.mode == Mode::Agent && expected.contains(&"`allow`") && word == Some("tools") {
+            } else if self.mode == Mode::Agent
+                && expected.contains(&"`allow`")
+                && matches!(word, Some("tools" | "resources" | "prompts"))
+            {
                 hint = Some("start the rule with `allow` or `deny`".to_owned());
             }
         }

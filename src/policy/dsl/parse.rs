@@ -23,7 +23,9 @@ use super::recover::{find_on_line, skip_to_sync};
 use super::source::{Comment, LineIndex, skip_trivia, word_at};
 use crate::located::suggest::did_you_mean;
 use crate::located::{Diagnostic, Span};
-use crate::policy::ast::{AgentLimits, AgentPolicy, Effect, Pattern, PolicySet, RuleBlock, RuleSource, ToolRules};
+use crate::policy::ast::{
+    AgentLimits, AgentPolicy, Effect, ItemKind, Pattern, PolicySet, RuleBlock, RuleSource, ToolRules,
+};
 
 /// After this many errors the parser stops: the rest would mostly be echoes of the first ones.
 pub(crate) const MAX_ERRORS: usize = 100;
@@ -88,8 +90,8 @@ struct OpenAgent {
     keep: bool,
     /// Where each limit was set, to report a second setting of the same limit.
     limits_set: Vec<(&'static str, Span)>,
-    /// Index into `tools` of each (allow?, server pattern) group, for merging in O(1).
-    tool_groups: HashMap<(bool, String), usize>,
+    /// Index into the item rules of each (allow?, kind, server pattern) group, for merging in O(1).
+    tool_groups: HashMap<(bool, ItemKind, String), usize>,
 }
 
 /// Which settings block is open.
@@ -490,15 +492,16 @@ impl Driver<'_> {
         }
     }
 
-    /// `allow servers a, b` or `deny tools on s: t, u`.
+    /// `allow servers a, b`, `deny tools on s: t, u`, `allow resources on s: "uri"` or
+    /// `deny prompts on s: p`.
     ///
     /// Several statements for the same side and the same server pattern in one block are
     /// merged into one [`ToolRules`], at the place of the first, so a policy has the same AST
     /// whether it was written in the DSL or as JSON (where a server key can appear only once).
-    fn rule_statement(&mut self, base: usize, pair: Pair<'_, Rule>) -> (Effect, Option<String>) {
+    fn rule_statement(&mut self, base: usize, pair: Pair<'_, Rule>) -> (Effect, Option<(ItemKind, String)>) {
         let mut allow = true;
         let mut servers: Vec<Pattern> = Vec::new();
-        let mut tools: Option<(Pattern, Vec<Pattern>)> = None;
+        let mut tools: Option<(ItemKind, Pattern, Vec<Pattern>)> = None;
         for part in pair.into_inner() {
             match part.as_rule() {
                 Rule::effect => allow = part.into_inner().next().is_some_and(|k| k.as_rule() == Rule::kw_allow),
@@ -509,7 +512,12 @@ impl Driver<'_> {
                         }
                     }
                 }
-                Rule::tools_rule => {
+                Rule::tools_rule | Rule::resources_rule | Rule::prompts_rule => {
+                    let kind = match part.as_rule() {
+                        Rule::resources_rule => ItemKind::Resource,
+                        Rule::prompts_rule => ItemKind::Prompt,
+                        _ => ItemKind::Tool,
+                    };
                     let mut server = None;
                     let mut list = Vec::new();
                     for p in part.into_inner() {
@@ -519,23 +527,24 @@ impl Driver<'_> {
                             _ => {}
                         }
                     }
-                    tools = server.map(|s| (s, list));
+                    tools = server.map(|s| (kind, s, list));
                 }
                 _ => {}
             }
         }
         let effect = if allow { Effect::Allow } else { Effect::Deny };
-        let server_text = tools.as_ref().map(|(server, _)| server.text.clone());
+        let server_text = tools.as_ref().map(|(kind, server, _)| (*kind, server.text.clone()));
         let Some(open) = self.agent.as_mut() else { return (effect, server_text) };
         let block = if allow { &mut open.agent.allow } else { &mut open.agent.deny };
         block.servers.extend(servers);
-        if let Some((server, list)) = tools {
-            let group = (allow, server.text.clone());
-            match open.tool_groups.get(&group).and_then(|&i| block.tools.get_mut(i)) {
+        if let Some((kind, server, list)) = tools {
+            let group = (allow, kind, server.text.clone());
+            let items = block.items_mut(kind);
+            match open.tool_groups.get(&group).and_then(|&i| items.get_mut(i)) {
                 Some(existing) => existing.tools.extend(list),
                 None => {
-                    open.tool_groups.insert(group, block.tools.len());
-                    block.tools.push(ToolRules { server, tools: list });
+                    open.tool_groups.insert(group, items.len());
+                    items.push(ToolRules { server, tools: list });
                 }
             }
         }

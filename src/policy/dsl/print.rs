@@ -6,14 +6,15 @@
 //! - the `defaults` block first, always, so the fallback for unknown agents is never implicit;
 //! - then the agent blocks in policy order, separated by blank lines;
 //! - inside a block: `allow servers`, `allow tools on ...` (one line per server pattern, in
-//!   order of first appearance), `deny servers`, `deny tools on ...`, then `limits`;
+//!   order of first appearance), `allow resources on ...`, `allow prompts on ...`, then the
+//!   same for `deny`, then `limits`;
 //! - two-space indentation; a statement longer than [`MAX_WIDTH`] characters puts each name
 //!   on a line of its own;
 //! - names bare when the reader accepts them bare, quoted otherwise (see [`super::names`]).
 
 use super::comments::{Comments, Slot, write_leading, write_trailing};
 use super::names::{name, write_name};
-use crate::policy::ast::{AgentPolicy, Effect, PolicySet, RuleBlock};
+use crate::policy::ast::{AgentPolicy, Effect, ItemKind, PolicySet, RuleBlock};
 
 /// Statements longer than this many characters are broken into one name per line.
 pub(crate) const MAX_WIDTH: usize = 100;
@@ -151,13 +152,15 @@ fn write_block(out: &mut String, i: usize, effect: Effect, block: &RuleBlock, co
         write_trailing(out, slot);
         out.push('\n');
     }
-    for (server, tools) in block.tools_by_server() {
-        let names: Vec<String> = tools.iter().map(|p| name(&p.text)).collect();
-        let slot = comments.get(&Slot::Rule(i, effect, Some(server.text.clone())));
-        write_leading(out, "  ", slot);
-        write_statement(out, &format!("{word} tools on {}:", name(&server.text)), &names);
-        write_trailing(out, slot);
-        out.push('\n');
+    for kind in ItemKind::ALL {
+        for (server, items) in block.items_by_server(kind) {
+            let names: Vec<String> = items.iter().map(|p| name(&p.text)).collect();
+            let slot = comments.get(&Slot::Rule(i, effect, Some((kind, server.text.clone()))));
+            write_leading(out, "  ", slot);
+            write_statement(out, &format!("{word} {} on {}:", kind.plural(), name(&server.text)), &names);
+            write_trailing(out, slot);
+            out.push('\n');
+        }
     }
 }
 

@@ -668,3 +668,30 @@ fn formatting_without_comments_is_printing() {
     let p = parse(EXAMPLE.trim_start_matches("# who may reach what\n"));
     assert_eq!(format(EXAMPLE.trim_start_matches("# who may reach what\n")), to_dsl_string(&p));
 }
+
+#[test]
+fn resource_and_prompt_rules_lower_like_json() {
+    let dsl = PolicySet::from_dsl_str(
+        "p.mcpgw",
+        "agent docs {\n  allow servers files\n  allow resources on files: \"file:///srv/docs/*\"\n  allow prompts on *: review_*\n  deny resources on *: \"*secret*\"\n}\n",
+    )
+    .unwrap();
+    let json = PolicySet::from_json_str(
+        "r.json",
+        r#"{"agents": {"docs": {"allow": {"servers": ["files"], "resources": {"files": ["file:///srv/docs/*"]},
+                                 "prompts": {"*": ["review_*"]}},
+                       "deny":  {"resources": {"*": ["*secret*"]}}}}}"#,
+    )
+    .unwrap();
+    assert_eq!(crate::policy::json::print::to_json_string(&dsl), crate::policy::json::print::to_json_string(&json));
+    let r = &dsl.agents[0].allow.resources[0].tools[0];
+    assert_eq!((r.text.as_str(), r.source.span.line, r.source.span.column), ("file:///srv/docs/*", 3, 29));
+    let text = crate::policy::to_dsl_string(&json);
+    assert!(
+        text.contains("  allow resources on files: \"file:///srv/docs/*\"\n  allow prompts on *: review_*\n"),
+        "{text}"
+    );
+    assert!(text.contains("  deny resources on *: *secret*\n"), "{text}");
+    let e = error("agent a { allow resources files: x }");
+    assert!(e.contains("error: expected `on`, found `files`"), "{e}");
+}

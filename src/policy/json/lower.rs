@@ -7,7 +7,9 @@
 
 use crate::located::json::read::{Field, Reader, Value};
 use crate::located::{Diagnostics, Span};
-use crate::policy::ast::{AgentLimits, AgentPolicy, Defaults, Pattern, PolicySet, RuleBlock, RuleSource, ToolRules};
+use crate::policy::ast::{
+    AgentLimits, AgentPolicy, Defaults, ItemKind, Pattern, PolicySet, RuleBlock, RuleSource, ToolRules,
+};
 
 impl PolicySet {
     /// Parses and validates policy rules written as JSON (`.mcp-gateway-rules.json`).
@@ -102,24 +104,32 @@ fn agent(key: Pattern, v: &Value<'_>) -> AgentPolicy {
 
 fn block(v: &Value<'_>) -> RuleBlock {
     let mut block = RuleBlock::default();
-    let Some(fields) = v.object("an object with `servers` and `tools`") else {
+    let Some(fields) = v.object("an object with `servers`, `tools`, `resources` or `prompts`") else {
         return block;
     };
-    fields.deny_unknown(&["servers", "tools"]);
+    fields.deny_unknown(&["servers", "tools", "resources", "prompts"]);
     if let Some(servers) = fields.get("servers") {
         block.servers = patterns(&servers, "server");
     }
-    if let Some(tools) = fields.get("tools") {
-        block.tools = tool_rules(&tools);
+    for kind in ItemKind::ALL {
+        if let Some(items) = fields.get(kind.plural()) {
+            *block.items_mut(kind) = item_rules(&items, kind);
+        }
     }
     block
 }
 
-fn tool_rules(v: &Value<'_>) -> Vec<ToolRules> {
-    let Some(servers) = v.object("an object mapping server patterns to tool patterns") else {
+/// `{"SERVER": ["PATTERN", ...]}` under `tools`, `resources` or `prompts`.
+fn item_rules(v: &Value<'_>, kind: ItemKind) -> Vec<ToolRules> {
+    let what = match kind {
+        ItemKind::Tool => "tool",
+        ItemKind::Resource => "resource uri",
+        ItemKind::Prompt => "prompt",
+    };
+    let Some(servers) = v.object(&format!("an object mapping server patterns to {what} patterns")) else {
         return Vec::new();
     };
-    servers.fields().map(|f| ToolRules { server: key_pattern(&f), tools: patterns(f.value(), "tool") }).collect()
+    servers.fields().map(|f| ToolRules { server: key_pattern(&f), tools: patterns(f.value(), what) }).collect()
 }
 
 /// An array of pattern strings.

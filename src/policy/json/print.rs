@@ -5,13 +5,13 @@
 //! the policy's order, which a `serde_json::Map` would sort. It is written by hand so that no
 //! error path exists: printing cannot fail.
 
-use crate::policy::ast::{AgentPolicy, Pattern, PolicySet, RuleBlock};
+use crate::policy::ast::{AgentPolicy, ItemKind, Pattern, PolicySet, RuleBlock};
 
 /// Prints a policy as canonical, pretty JSON ending in a newline.
 ///
 /// - `agents` keeps the policy's order; an agent with no rules prints as `{}`.
 /// - `allow` and `deny` are left out when they hold no rule, and so are their empty
-///   `servers` and `tools`.
+///   `servers`, `tools`, `resources` and `prompts` (printed in that order).
 /// - `tools` is an object keyed by server pattern: every [`ToolRules`](crate::policy::ToolRules)
 ///   of a block with the same server pattern is merged into one array, at the place of the first.
 /// - `limits` appears only when a limit is set; `defaults` always appears.
@@ -91,17 +91,20 @@ fn block_members(block: &RuleBlock) -> Option<String> {
     if !block.servers.is_empty() {
         members.push(format!("        \"servers\": {}", array(block.servers.iter(), 8)));
     }
-    let groups = block.tools_by_server();
-    if !groups.is_empty() {
+    for kind in ItemKind::ALL {
+        let groups = block.items_by_server(kind);
+        if groups.is_empty() {
+            continue;
+        }
         let entries: Vec<String> = groups
             .iter()
-            .map(|(server, tools)| {
+            .map(|(server, items)| {
                 let mut key = String::from("          ");
                 write_string(&mut key, &server.text);
-                format!("{key}: {}", array(tools.iter().copied(), 10))
+                format!("{key}: {}", array(items.iter().copied(), 10))
             })
             .collect();
-        members.push(format!("        \"tools\": {{\n{}\n        }}", entries.join(",\n")));
+        members.push(format!("        \"{}\": {{\n{}\n        }}", kind.plural(), entries.join(",\n")));
     }
     (!members.is_empty()).then(|| members.join(",\n"))
 }

@@ -238,12 +238,15 @@ fn compile(policy: &PolicySet, g: &Generated) -> Result<DecisionTable, String> {
 }
 
 /// What identifies a rule across syntaxes: everything but its location and number.
-type RuleKey = (Effect, String, String, Option<String>, String);
+type RuleKey = (Effect, String, String, [Option<String>; 3], String);
 
 fn rule_keys(rules: &[RuleRef]) -> Vec<RuleKey> {
     let mut keys: Vec<RuleKey> = rules
         .iter()
-        .map(|r| (r.effect, r.agent.clone(), r.server.clone(), r.tool.clone(), r.pattern.clone()))
+        .map(|r| {
+            let items = [r.tool.clone(), r.resource.clone(), r.prompt.clone()];
+            (r.effect, r.agent.clone(), r.server.clone(), items, r.pattern.clone())
+        })
         .collect();
     keys.sort();
     keys
@@ -283,7 +286,7 @@ fn same_decisions(tables: &[(&str, DecisionTable)], g: &Generated) -> Outcome {
 fn check_dsl_locations(text: &str, policy: &PolicySet) -> Outcome {
     let lines: Vec<&str> = LineIndex::new(text).lines().collect();
     let mut patterns: Vec<&Pattern> = policy.agents.iter().map(|a| &a.key).collect();
-    patterns.extend(policy.rules().flat_map(|r| [r.server].into_iter().chain(r.tool)));
+    patterns.extend(policy.rules().flat_map(|r| [r.server].into_iter().chain(r.item.map(|(_, p)| p))));
     for p in patterns {
         let span = p.source.span;
         if p.source.path.is_some() {

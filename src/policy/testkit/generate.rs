@@ -6,11 +6,14 @@
 //! first few (sometimes through `*` instead), denies one of the others, leaves one allowed
 //! server without allow-tool rules (so that it is reached through the implicit grant), and
 //! then writes tool rules one at a time: allow or deny, keyed mostly by an allowed server,
-//! sometimes by another one or by `*`, the tool pattern from the vocabulary. Rules keyed by
+//! sometimes by another one or by `*`, the tool pattern from the vocabulary (some of them
+//! resource or prompt rules instead, when the shape asks for them). Rules keyed by
 //! the same server within a block share one group, as both syntaxes write them.
 
-use crate::policy::ast::{AgentLimits, AgentPolicy, Defaults, Pattern, PolicySet, RuleBlock, RuleSource, ToolRules};
-use crate::policy::decide::Request;
+use crate::policy::ast::{
+    AgentLimits, AgentPolicy, Defaults, ItemKind, Pattern, PolicySet, RuleBlock, RuleSource, ToolRules,
+};
+use crate::policy::decide::{Item, Request};
 use crate::policy::testkit::choices::Choices;
 
 /// The names a generated policy is written in.
@@ -21,6 +24,11 @@ pub trait Vocabulary {
     fn agent_key(&mut self, c: &mut Choices<'_>, block: usize, blocks: usize) -> String;
     /// The pattern of one tool rule.
     fn tool_pattern(&mut self, c: &mut Choices<'_>) -> String;
+    /// The pattern of one rule of `kind`; tool patterns unless the vocabulary has better words.
+    fn item_pattern(&mut self, c: &mut Choices<'_>, kind: ItemKind) -> String {
+        let _ = kind;
+        self.tool_pattern(c)
+    }
 }
 
 /// How many of something: a fixed number, or one drawn below a bound.
@@ -68,6 +76,9 @@ pub struct Shape {
     /// A tool rule not keyed by `*` is keyed by a server the block does not allow when its
     /// draw (out of 100) is below this.
     pub other_server_key_below: u64,
+    /// An item rule is a resource rule, or else a prompt rule, rather than a tool rule. Zero
+    /// draws nothing, so shapes without them generate what they did before these kinds.
+    pub item_kinds: [u64; 2],
     /// A block has limits.
     pub limits: u64,
     /// `defaults.deny_on_missing_agent` is false.
@@ -104,7 +115,7 @@ pub fn agent(c: &mut Choices<'_>, shape: &Shape, words: &mut dyn Vocabulary, key
     }
     let n_allowed = (shape.allowed.0 + c.below(shape.allowed.1)).min(servers.len());
     let (allowed, others) = servers.split_at(n_allowed);
-    let mut allow = RuleBlock { servers: allowed.iter().map(pattern).collect(), tools: Vec::new() };
+    let mut allow = RuleBlock { servers: allowed.iter().map(pattern).collect(), ..RuleBlock::default() };
     let mut deny = RuleBlock::default();
     if c.chance(shape.allow_any_server) {
         match allow.servers.first_mut() {
@@ -137,10 +148,22 @@ pub fn agent(c: &mut Choices<'_>, shape: &Shape, words: &mut dyn Vocabulary, key
             continue;
         }
         let side = if is_deny { &mut deny } else { &mut allow };
-        let tool = pattern(words.tool_pattern(c));
-        match side.tools.iter_mut().find(|t| t.server.text == key) {
+        let [resource, prompt] = shape.item_kinds;
+        let kind = if c.chance(resource) {
+            ItemKind::Resource
+        } else if c.chance(prompt) {
+            ItemKind::Prompt
+        } else {
+            ItemKind::Tool
+        };
+        let tool = pattern(match kind {
+            ItemKind::Tool => words.tool_pattern(c),
+            kind => words.item_pattern(c, kind),
+        });
+        let items = side.items_mut(kind);
+        match items.iter_mut().find(|t| t.server.text == key) {
             Some(group) => group.tools.push(tool),
-            None => side.tools.push(ToolRules { server: pattern(key), tools: vec![tool] }),
+            None => items.push(ToolRules { server: pattern(key), tools: vec![tool] }),
         }
         remaining -= 1;
     }
@@ -179,19 +202,30 @@ pub struct OwnedRequest {
     pub agent: Option<String>,
     /// The server.
     pub server: String,
-    /// The tool, for a tool request.
+    /// The item's name (a tool name, resource URI or prompt name), for an item request.
     pub tool: Option<String>,
+    /// What kind of item `tool` names.
+    pub kind: ItemKind,
 }
 
 impl OwnedRequest {
     /// A tool request by a named agent.
     pub fn tool(agent: &str, server: &str, tool: &str) -> Self {
-        OwnedRequest { agent: Some(agent.to_owned()), server: server.to_owned(), tool: Some(tool.to_owned()) }
+        OwnedRequest {
+            agent: Some(agent.to_owned()),
+            server: server.to_owned(),
+            tool: Some(tool.to_owned()),
+            kind: ItemKind::Tool,
+        }
     }
 
     /// Borrows it as a [`Request`].
     pub fn as_request(&self) -> Request<'_> {
-        Request { agent: self.agent.as_deref(), server: &self.server, tool: self.tool.as_deref() }
+        Request {
+            agent: self.agent.as_deref(),
+            server: &self.server,
+            item: self.tool.as_deref().map(|name| Item::new(self.kind, name)),
+        }
     }
 
     /// The agent id, empty when there is none.

@@ -6,7 +6,7 @@
 //! speed-up side by side. It is public, behind the `testkit` feature, so that tests, benches
 //! and fuzz targets outside the crate can use it; it is not meant for serving.
 
-use crate::policy::ast::{Effect, PolicySet, RuleView};
+use crate::policy::ast::{Effect, ItemKind, PolicySet, RuleView};
 use crate::policy::decide::{Decision, Reason, Request};
 use crate::policy::glob::glob_match;
 use crate::policy::validate::is_valid_agent_id;
@@ -58,22 +58,24 @@ pub fn reference_decide(policy: &PolicySet, default_agent: Option<&str>, req: &R
     let server_rules = |effect| -> Vec<u32> {
         rules
             .iter()
-            .filter(|(_, r)| r.effect == effect && r.tool.is_none() && glob_match(&r.server.text, req.server))
+            .filter(|(_, r)| r.effect == effect && r.item.is_none() && glob_match(&r.server.text, req.server))
             .map(|(i, _)| *i)
             .collect()
     };
-    let tool_rules = |effect, tool: &str| -> Vec<u32> {
+    // The item's kind and name: tools, resources and prompts are each judged by their own rules.
+    let item = req.item.map(|i| (i.kind(), i.name()));
+    let tool_rules = |effect, (kind, name): (ItemKind, &str)| -> Vec<u32> {
         rules
             .iter()
             .filter(|(_, r)| r.effect == effect && glob_match(&r.server.text, req.server))
-            .filter(|(_, r)| r.tool.is_some_and(|t| glob_match(&t.text, tool)))
+            .filter(|(_, r)| r.item_of(kind).is_some_and(|t| glob_match(&t.text, name)))
             .map(|(i, _)| *i)
             .collect()
     };
     let deny_server = server_rules(Effect::Deny);
     let allow_server = server_rules(Effect::Allow);
-    let (deny_tool, allow_tool) = match req.tool {
-        Some(t) => (tool_rules(Effect::Deny, t), tool_rules(Effect::Allow, t)),
+    let (deny_tool, allow_tool) = match item {
+        Some(it) => (tool_rules(Effect::Deny, it), tool_rules(Effect::Allow, it)),
         None => (Vec::new(), Vec::new()),
     };
     let union = |a: &[u32], b: &[u32]| {
@@ -98,15 +100,15 @@ pub fn reference_decide(policy: &PolicySet, default_agent: Option<&str>, req: &R
         );
     }
     if allow_server.is_empty() {
-        let reason = if req.tool.is_some() { Reason::ServerDenied } else { Reason::NoMatchingAllow };
+        let reason = if item.is_some() { Reason::ServerDenied } else { Reason::NoMatchingAllow };
         return deny(reason);
     }
-    let Some(_) = req.tool else {
+    let Some((kind, _)) = item else {
         return answer(Effect::Allow, Reason::AllowedByRule, allow_server, Vec::new());
     };
     let any_allow_tools_for_server = rules
         .iter()
-        .any(|(_, r)| r.effect == Effect::Allow && r.tool.is_some() && glob_match(&r.server.text, req.server));
+        .any(|(_, r)| r.effect == Effect::Allow && r.item_of(kind).is_some() && glob_match(&r.server.text, req.server));
     if !any_allow_tools_for_server {
         return answer(Effect::Allow, Reason::ImplicitGrant, allow_server, Vec::new());
     }

@@ -3,7 +3,7 @@
 //! layout, control and direction characters, the DSL's own punctuation and keywords), and
 //! the requests to ask them, many built from the policy's own patterns so that rules match.
 
-use crate::policy::ast::{AgentPolicy, PolicySet};
+use crate::policy::ast::{AgentPolicy, ItemKind, PolicySet};
 use crate::policy::testkit::choices::Choices;
 use crate::policy::testkit::generate::{self, Count, OwnedRequest, Shape, Vocabulary, matching_name};
 
@@ -72,7 +72,20 @@ impl Vocabulary for Tricky {
     fn tool_pattern(&mut self, c: &mut Choices<'_>) -> String {
         self.pattern_text(c)
     }
+
+    fn item_pattern(&mut self, c: &mut Choices<'_>, kind: ItemKind) -> String {
+        // URIs are full of characters that are literal in a glob; mix them into the names.
+        if kind == ItemKind::Resource && c.chance(50) {
+            let tail = self.pattern_text(c);
+            return format!("{}{tail}", c.pick_or(&URI_HEADS, "file:///"));
+        }
+        self.pattern_text(c)
+    }
 }
+
+/// Beginnings of resource-URI patterns: schemes, paths, and the characters (`? # . :`) that
+/// other glob dialects would read as syntax.
+const URI_HEADS: [&str; 6] = ["file:///", "file:///srv/*/", "https://a.b/?q=", "x:a#", "*://", "a.b?"];
 
 /// The shape of a tricky policy: up to four blocks of up to a dozen tool rules, every choice
 /// likely to go either way.
@@ -88,6 +101,7 @@ pub const SHAPE: Shape = Shape {
     deny_rule: 40,
     any_server_key: [15, 25],
     other_server_key_below: 45,
+    item_kinds: [25, 20],
     limits: 30,
     allow_missing_agent: 50,
 };
@@ -132,8 +146,16 @@ pub fn generate(data: &[u8], options: Options) -> Generated {
     // A few fixed requests, so that even a short input asks something.
     for agent in [None, Some("a"), Some("default"), Some("ghost")] {
         let agent = agent.map(str::to_owned);
-        requests.push(OwnedRequest { agent: agent.clone(), server: "a".to_owned(), tool: None });
-        requests.push(OwnedRequest { agent, server: "a".to_owned(), tool: Some("b".to_owned()) });
+        let on_a = |tool: Option<&str>, kind| OwnedRequest {
+            agent: agent.clone(),
+            server: "a".to_owned(),
+            tool: tool.map(str::to_owned),
+            kind,
+        };
+        requests.push(on_a(None, ItemKind::Tool));
+        for kind in ItemKind::ALL {
+            requests.push(on_a(Some("b"), kind));
+        }
     }
     Generated { policy, default_agent, requests, layout_seed }
 }
@@ -166,17 +188,26 @@ pub fn request(c: &mut Choices<'_>, policy: &PolicySet, options: Options) -> Own
     };
     let rules: Vec<_> = policy.rules().collect();
     let rule = if c.chance(75) { c.pick(&rules) } else { None };
-    let (server, tool) = match rule {
+    // Mostly the rule's own kind; sometimes another, to check that kinds stay apart.
+    let any_kind = |c: &mut Choices<'_>| c.pick_or(&ItemKind::ALL, ItemKind::Tool);
+    let (server, tool, kind) = match rule {
         Some(rule) => {
             let server = matching_name(c, &rule.server.text, &FILLS);
-            let tool = match rule.tool {
-                Some(t) if c.chance(70) => Some(matching_name(c, &t.text, &FILLS)),
-                _ if c.chance(50) => Some(words.pattern_text(c)),
-                _ => None,
+            let (tool, kind) = match rule.item {
+                Some((kind, t)) if c.chance(70) => {
+                    let kind = if c.chance(80) { kind } else { any_kind(c) };
+                    (Some(matching_name(c, &t.text, &FILLS)), kind)
+                }
+                _ if c.chance(50) => (Some(words.pattern_text(c)), any_kind(c)),
+                _ => (None, ItemKind::Tool),
             };
-            (server, tool)
+            (server, tool, kind)
         }
-        None => (words.name(c), c.chance(50).then(|| words.name(c))),
+        None => {
+            let server = words.name(c);
+            let tool = c.chance(50).then(|| words.name(c));
+            (server, tool, any_kind(c))
+        }
     };
-    OwnedRequest { agent, server, tool }
+    OwnedRequest { agent, server, tool, kind }
 }

@@ -183,6 +183,7 @@ pub fn shape(blocks: usize, rules: usize) -> Shape {
         deny_rule: 35,
         any_server_key: [1, 10],
         other_server_key_below: 4,
+        item_kinds: [0, 0],
         limits: 0,
         allow_missing_agent: 0,
     }
@@ -237,7 +238,7 @@ fn batch(n: usize, seed: u64, mut one: impl FnMut(&mut Choices<'_>) -> Option<Ow
 /// Requests by exact agents whose tool name matches one of the agent's tool rules of `kind`
 /// (allow or deny), on a server that rule applies to.
 pub fn hits(policy: &PolicySet, kind: Kind, n: usize, seed: u64) -> Vec<OwnedRequest> {
-    let has_kind = policy.rules().any(|r| r.tool.is_some_and(|t| Kind::of(&t.text) == kind));
+    let has_kind = policy.rules().any(|r| r.tool().is_some_and(|t| Kind::of(&t.text) == kind));
     if !has_kind {
         return Vec::new();
     }

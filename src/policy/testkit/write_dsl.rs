@@ -3,7 +3,7 @@
 //! one server spread over several statements, names bare or quoted, comments and every
 //! line-break style between the tokens.
 
-use crate::policy::ast::{AgentLimits, Effect, Pattern, PolicySet};
+use crate::policy::ast::{AgentLimits, Effect, ItemKind, Pattern, PolicySet};
 use crate::policy::testkit::choices::Choices;
 
 /// Separators between tokens: layout, comments (that contain punctuation and quotes), and
@@ -47,7 +47,7 @@ fn dsl_name(text: &str, quote: bool) -> String {
 /// One statement of an agent block, before layout.
 enum Statement<'p> {
     Servers(Effect, Vec<&'p Pattern>),
-    Tools(Effect, &'p Pattern, Vec<&'p Pattern>),
+    Items(Effect, ItemKind, &'p Pattern, Vec<&'p Pattern>),
     Limits(AgentLimits),
 }
 
@@ -80,9 +80,11 @@ pub fn write_dsl(policy: &PolicySet, seed: u32) -> String {
             for chunk in chunks(&mut rng, block.servers.iter().collect()) {
                 statements.push(Statement::Servers(effect, chunk));
             }
-            for rules in &block.tools {
-                for chunk in chunks(&mut rng, rules.tools.iter().collect()) {
-                    statements.push(Statement::Tools(effect, &rules.server, chunk));
+            for kind in ItemKind::ALL {
+                for rules in block.items(kind) {
+                    for chunk in chunks(&mut rng, rules.tools.iter().collect()) {
+                        statements.push(Statement::Items(effect, kind, &rules.server, chunk));
+                    }
                 }
             }
         }
@@ -106,11 +108,12 @@ pub fn write_dsl(policy: &PolicySet, seed: u32) -> String {
                     out.push_str(&format!("{}{}servers{}", effect.as_str(), sep(&mut rng), sep(&mut rng)));
                     write_list(&mut out, &mut rng, names);
                 }
-                Statement::Tools(effect, server, names) => {
+                Statement::Items(effect, kind, server, names) => {
                     out.push_str(&format!(
-                        "{}{}tools{}on{}{}{}:{}",
+                        "{}{}{}{}on{}{}{}:{}",
                         effect.as_str(),
                         sep(&mut rng),
+                        kind.plural(),
                         sep(&mut rng),
                         sep(&mut rng),
                         dsl_name(&server.text, rng.below(4) == 0),
