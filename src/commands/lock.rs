@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
-use tokio_util::sync::CancellationToken;
 
 use crate::cli::LockArgs;
 use crate::commands::EXIT_BAD_INPUT;
@@ -20,14 +19,9 @@ use crate::commands::fmt::write_atomically;
 use crate::config::lock::{Kind, Lock, PinnedServer, PinnedTool, changes, lock_path};
 use crate::config::servers::ServerSpec;
 use crate::config::{self, ConfigError};
-use crate::downstream::rpc::{CallRoute, OutRequest};
-use crate::downstream::{Budget, Downstream, DownstreamSettings};
+use crate::downstream::{Downstream, DownstreamSettings};
 use crate::mcp::scan::{Finding, ServerTools, scan};
 use crate::wire::DEFAULT_MAX_MESSAGE_BYTES;
-use crate::wire::build::json_string;
-
-/// The most pages of a list read from one server.
-const MAX_PAGES: usize = 1000;
 
 /// Why the command could not do its work (each is exit 2).
 #[derive(Debug, thiserror::Error)]
@@ -258,7 +252,7 @@ async fn pin_server(d: &Downstream, timeout: Duration) -> Result<PinnedServer, S
         if caps.get(capability).is_none() {
             continue;
         }
-        for definition in list_all(d, method, member, timeout).await? {
+        for definition in d.list_all(method, member, timeout).await.map_err(|e| e.message)? {
             let Some(key) = definition.get(kind.key()).and_then(Value::as_str).map(str::to_owned) else { continue };
             if server.of_mut(kind).insert(key.clone(), PinnedTool::of_kind(kind, &definition)).is_some() {
                 return Err(format!("it lists {} `{key}` twice", kind.noun()));
@@ -266,27 +260,6 @@ async fn pin_server(d: &Downstream, timeout: Duration) -> Result<PinnedServer, S
         }
     }
     Ok(server)
-}
-
-/// Every page of a list request (`prompts/list`), the items of its `member`.
-async fn list_all(d: &Downstream, method: &str, member: &str, timeout: Duration) -> Result<Vec<Value>, String> {
-    let budget = Budget::new(timeout);
-    let mut items = Vec::new();
-    let mut cursor: Option<String> = None;
-    for _ in 0..MAX_PAGES {
-        let members = cursor.as_deref().map(|c| format!(r#""cursor":{}"#, json_string(c))).unwrap_or_default();
-        let req = OutRequest { method, members: &members, ..Default::default() };
-        let route = Arc::new(CallRoute::quiet(0));
-        let result = d.send(req, route, budget, CancellationToken::new()).await.map_err(|e| e.message.clone())?;
-        let page: Value = serde_json::from_str(result.json())
-            .map_err(|e| format!("it answered `{method}` with a malformed list: {e}"))?;
-        items.extend(page.get(member).and_then(Value::as_array).cloned().unwrap_or_default());
-        match page.get("nextCursor").and_then(Value::as_str) {
-            Some(next) if !next.is_empty() && cursor.as_deref() != Some(next) => cursor = Some(next.to_owned()),
-            _ => break,
-        }
-    }
-    Ok(items)
 }
 
 /// What differs between the lock and the live servers, as readable text (empty: nothing).

@@ -379,6 +379,45 @@ impl Downstream {
         Ok(conn.tools.set(tools, generation))
     }
 
+    /// Every page of a list request (`prompts/list`, `resources/list` ...): the items of its
+    /// `member`, in the server's order, within `timeout` for all pages.
+    pub async fn list_all(
+        &self,
+        method: &str,
+        member: &str,
+        timeout: Duration,
+    ) -> Result<Vec<serde_json::Value>, GatewayError> {
+        let budget = Budget::new(timeout);
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let members = cursor.as_deref().map(|c| format!(r#""cursor":{}"#, json_string(c))).unwrap_or_default();
+            let req = OutRequest { method, members: &members, ..Default::default() };
+            let route = Arc::new(CallRoute::quiet(0));
+            let result = self.send(req, route, budget, CancellationToken::new()).await?;
+            let page: serde_json::Value = serde_json::from_str(result.json()).map_err(|e| {
+                GatewayError::new(
+                    ErrorCode::DownstreamError,
+                    format!("server `{}` answered `{method}` with a malformed list: {e}", self.spec.name),
+                )
+                .server(&self.spec.name)
+            })?;
+            items.extend(page.get(member).and_then(serde_json::Value::as_array).cloned().unwrap_or_default());
+            match page.get("nextCursor").and_then(serde_json::Value::as_str) {
+                Some(next) if !next.is_empty() && cursor.as_deref() != Some(next) => cursor = Some(next.to_owned()),
+                _ => break,
+            }
+        }
+        Ok(items)
+    }
+
+    /// Whether the started server declares `capability` (`resources`, `prompts` ...).
+    pub async fn offers(&self, capability: &str, timeout: Duration) -> Result<bool, GatewayError> {
+        let conn = self.connection(timeout).await?;
+        let caps = crate::wire::object::Members::of(&conn.info().capabilities).ok();
+        Ok(caps.is_some_and(|c| c.get(capability).is_some_and(|v| v.get() != "null")))
+    }
+
     /// Calls a tool and returns the downstream's result as it is, within what is left of
     /// `budget`. The call's progress, logs and requests for input go by `route`; cancelling
     /// `cancel` cancels the call downstream.

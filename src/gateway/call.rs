@@ -25,7 +25,7 @@ use crate::gateway::pins::Pins;
 use crate::gateway::reply::ToolReply;
 use crate::gateway::servers::ServerSet;
 use crate::gateway::state::Gateway;
-use crate::gateway::{execute_tool, get_gateway_status, get_server_tools, list_servers};
+use crate::gateway::{execute_tool, get_gateway_status, get_prompt, get_server_tools, list_servers, read_resource};
 use crate::limits::ConcurrencyPermit;
 use crate::logging::{Escaped, bounded};
 use crate::mcp::codes;
@@ -50,6 +50,21 @@ pub(crate) struct Record {
     pub tool: Option<String>,
     pub decided: Option<Decided>,
     pub args: Option<Value>,
+}
+
+/// What a call loads once, when it starts.
+pub(crate) struct Loaded {
+    pub started: Instant,
+    pub ts: SystemTime,
+    pub snapshot: Arc<PolicySnapshot>,
+    pub servers: Arc<ServerSet>,
+}
+
+impl Loaded {
+    /// The loads of a call starting now.
+    pub fn now(gw: &Gateway) -> Loaded {
+        Loaded { started: Instant::now(), ts: SystemTime::now(), snapshot: gw.policy(), servers: gw.servers() }
+    }
 }
 
 /// One gateway tool call in progress.
@@ -98,12 +113,30 @@ impl Gateway {
             },
         };
         let arguments = direct.as_deref().or(arguments);
-        let pins = self.pins();
-        let mut record = Record::default();
         // A direct call's arguments are the downstream tool's own: an `agent_id` among them is
         // not the gateway's to read (direct mode knows the agent without arguments).
+        let loaded = Loaded { started, ts, snapshot, servers };
+        Ok(self.run_operation(caller, op, label, arguments, direct.is_none(), loaded).await)
+    }
+
+    /// Runs `op` on `arguments` for `caller` under the loads of `loaded`: the agent resolved
+    /// (from `agent_id` when `agent_from_arguments`), judged, limited, measured and audited
+    /// under `label`. Gateway tools, direct calls and the protocol's `resources/read` and
+    /// `prompts/get` all come here.
+    pub(crate) async fn run_operation(
+        self: &Arc<Self>,
+        caller: &Caller,
+        op: Operation,
+        label: &'static str,
+        arguments: Option<&RawValue>,
+        agent_from_arguments: bool,
+        loaded: Loaded,
+    ) -> ToolReply {
+        let Loaded { started, ts, snapshot, servers } = loaded;
+        let pins = self.pins();
+        let mut record = Record::default();
         let given = arguments
-            .filter(|_| direct.is_none())
+            .filter(|_| agent_from_arguments)
             .and_then(|a| crate::wire::object::Members::of(a).ok())
             .and_then(|m| m.get("agent_id").map(|v| serde_json::from_str::<Value>(v.get()).unwrap_or(Value::Null)));
         let (agent, spoof, reply): (Option<String>, Option<String>, ToolReply) = match given {
@@ -160,7 +193,7 @@ impl Gateway {
                 detail: None,
             })
             .await;
-        Ok(reply)
+        reply
     }
 }
 
@@ -174,6 +207,8 @@ impl Call<'_> {
             Operation::GetServerTools => get_server_tools::run(self).await,
             Operation::ExecuteTool => execute_tool::run(self).await,
             Operation::GetGatewayStatus => get_gateway_status::run(self),
+            Operation::ReadResource => read_resource::run(self).await,
+            Operation::GetPrompt => get_prompt::run(self).await,
         };
         result.into()
     }
@@ -190,14 +225,19 @@ impl Call<'_> {
     /// its error: `INVALID_AGENT_ID` for agent problems, `DENIED_BY_POLICY` (with the
     /// determining rule) otherwise.
     pub fn judge(&mut self, server: &str, tool: Option<&str>) -> Result<(), GatewayError> {
-        let req = Request { agent: self.agent, server, item: tool.map(Item::Tool) };
+        self.judge_item(server, tool.map(Item::Tool))
+    }
+
+    /// [`Call::judge`] for any item: a tool, a resource URI or a prompt name.
+    pub fn judge_item(&mut self, server: &str, item: Option<Item<'_>>) -> Result<(), GatewayError> {
+        let req = Request { agent: self.agent, server, item };
         let table = &self.snapshot.table;
         let decision = table.decide(&req);
         self.record.decided = Some(Decided {
             snapshot: self.snapshot.clone(),
             agent: self.agent.map(str::to_owned),
             server: server.to_owned(),
-            tool: tool.map(str::to_owned),
+            item: item.map(|i| (i.kind(), i.name().to_owned())),
         });
         if decision.is_allowed() {
             return Ok(());
@@ -206,10 +246,12 @@ impl Call<'_> {
             return Err(GatewayError::new(ErrorCode::InvalidAgentId, agent_problem(decision.reason, self.agent)));
         }
         let why = table.explain(&req);
-        let (server_shown, tool_shown) = (bounded(server), tool.map(bounded));
-        let target = match &tool_shown {
-            Some(t) => format!("call tool `{t}` on server `{server_shown}`"),
-            None => format!("use server `{server_shown}`"),
+        let (server_shown, item_shown) = (bounded(server), item.map(|i| bounded(i.name())));
+        let target = match (item, &item_shown) {
+            (Some(Item::Tool(_)), Some(t)) => format!("call tool `{t}` on server `{server_shown}`"),
+            (Some(Item::Resource(_)), Some(u)) => format!("read resource `{u}` on server `{server_shown}`"),
+            (Some(Item::Prompt(_)), Some(p)) => format!("get prompt `{p}` on server `{server_shown}`"),
+            _ => format!("use server `{server_shown}`"),
         };
         let who = match (self.agent.filter(|a| !a.is_empty()), why.judged_as.as_deref()) {
             (_, Some(d)) => format!("agent `{d}` (the default agent)"),
@@ -224,7 +266,7 @@ impl Call<'_> {
         let mut e = GatewayError::new(ErrorCode::DeniedByPolicy, format!("{who} may not {target}: {because}"))
             .rule(rule)
             .server(&server_shown);
-        if let Some(t) = &tool_shown {
+        if let (Some(Item::Tool(_)), Some(t)) = (item, &item_shown) {
             e = e.tool(t);
         }
         Err(e)

@@ -27,12 +27,22 @@ pub enum Operation {
     ExecuteTool,
     /// `get_gateway_status`.
     GetGatewayStatus,
+    /// `read_resource`.
+    ReadResource,
+    /// `prompts/get` at the protocol level: no tool of its own, so not in [`Operation::ALL`]
+    /// and not callable by name, but judged, limited and audited as the tools are.
+    GetPrompt,
 }
 
 impl Operation {
     /// Every operation, in the order `tools/list` shows them.
-    pub const ALL: [Operation; 4] =
-        [Operation::ListServers, Operation::GetServerTools, Operation::ExecuteTool, Operation::GetGatewayStatus];
+    pub const ALL: [Operation; 5] = [
+        Operation::ListServers,
+        Operation::GetServerTools,
+        Operation::ExecuteTool,
+        Operation::ReadResource,
+        Operation::GetGatewayStatus,
+    ];
 
     /// The operation named `name`.
     pub fn named(name: &str) -> Option<Operation> {
@@ -46,6 +56,8 @@ impl Operation {
             Operation::GetServerTools => "get_server_tools",
             Operation::ExecuteTool => "execute_tool",
             Operation::GetGatewayStatus => "get_gateway_status",
+            Operation::ReadResource => "read_resource",
+            Operation::GetPrompt => "get_prompt",
         }
     }
 
@@ -61,6 +73,8 @@ impl Operation {
             Operation::GetGatewayStatus => {
                 "Gateway health: config reloads, policy, the servers you may use, your call metrics."
             }
+            Operation::ReadResource => "Read a resource of a server by URI, e.g. a resource_link a tool returned.",
+            Operation::GetPrompt => "Get a prompt of a server.",
         }
     }
 
@@ -71,6 +85,8 @@ impl Operation {
             Operation::GetServerTools => &["server", "names", "pattern", "max_schema_tokens"],
             Operation::ExecuteTool => &["server", "tool", "args", "timeout_ms"],
             Operation::GetGatewayStatus => &[],
+            Operation::ReadResource => &["server", "uri"],
+            Operation::GetPrompt => &["server", "prompt", "arguments"],
         }
     }
 
@@ -78,6 +94,8 @@ impl Operation {
         match self {
             Operation::GetServerTools => &["server"],
             Operation::ExecuteTool => &["server", "tool"],
+            Operation::ReadResource => &["server", "uri"],
+            Operation::GetPrompt => &["server", "prompt"],
             Operation::ListServers | Operation::GetGatewayStatus => &[],
         }
     }
@@ -99,6 +117,10 @@ impl Operation {
                 "args": {"type": "object"},
                 "timeout_ms": {"type": "integer", "minimum": 1}
             }),
+            Operation::ReadResource => json!({"server": {"type": "string"}, "uri": {"type": "string"}}),
+            Operation::GetPrompt => {
+                json!({"server": {"type": "string"}, "prompt": {"type": "string"}, "arguments": {"type": "object"}})
+            }
             Operation::GetGatewayStatus => json!({}),
         }
     }

@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::gateway::caller::{Asker, Caller, InputRetry};
 use crate::gateway::expose::Expose;
+use crate::gateway::lists::Listing;
 use crate::gateway::operation::Operation;
 use crate::gateway::{Gateway, Identity};
 use crate::logging::bounded;
@@ -105,7 +106,7 @@ async fn answer(
     let meta = RequestMeta::of(params);
     if meta.protocol_version.is_none() {
         match req.method.as_str() {
-            "initialize" => return initialize(client, params, gw.settings().expose),
+            "initialize" => return initialize(client, params, gw.settings().expose, known_agent(identity, "").is_ok()),
             // A 2025 client may ping at any time, before `initialize` too.
             "ping" => return Ok("{}".to_owned()),
             _ => {}
@@ -114,8 +115,31 @@ async fn answer(
     let era = era(client, &meta)?;
     let shaped = |json: &str, kind| for_caller(json, era.version, kind).into_owned();
     match req.method.as_str() {
-        "server/discover" => Ok(discover(gw.settings().expose)),
+        "server/discover" => Ok(discover(gw.settings().expose, known_agent(identity, "").is_ok())),
         "tools/list" => Ok(shaped(&tools_list(gw, identity, params).await?, ResultKind::Cacheable)),
+        "resources/list" => {
+            Ok(shaped(&aggregated(gw, identity, Listing::Resources, params).await?, ResultKind::Cacheable))
+        }
+        "resources/templates/list" => {
+            Ok(shaped(&aggregated(gw, identity, Listing::Templates, params).await?, ResultKind::Cacheable))
+        }
+        "prompts/list" => Ok(shaped(&aggregated(gw, identity, Listing::Prompts, params).await?, ResultKind::Cacheable)),
+        "resources/read" | "prompts/get" => {
+            known_agent(identity, &req.method)?;
+            let caller = caller(client, identity, &era, &meta, sink, cancel);
+            let answered = if req.method == "resources/read" {
+                gw.read_resource(&caller, params).await
+            } else {
+                gw.get_prompt(&caller, params).await
+            };
+            match answered {
+                Ok(json) => Ok(shaped(
+                    &json,
+                    if req.method == "resources/read" { ResultKind::Cacheable } else { ResultKind::Plain },
+                )),
+                Err(e) => Err(Failure::new(e.code, e.message)),
+            }
+        }
         "tools/call" => {
             let call = tool_call(params)?;
             let mut caller = caller(client, identity, &era, &meta, sink, cancel);
@@ -216,7 +240,12 @@ fn log_min(client: Option<&Arc<ClientState>>, meta: &RequestMeta<'_>, modern: bo
     client.map(|c| c.log_min())
 }
 
-fn initialize(client: Option<&Arc<ClientState>>, params: Option<&RawValue>, expose: Expose) -> Result<String, Failure> {
+fn initialize(
+    client: Option<&Arc<ClientState>>,
+    params: Option<&RawValue>,
+    expose: Expose,
+    items: bool,
+) -> Result<String, Failure> {
     #[derive(Deserialize)]
     #[serde(rename_all = "camelCase")]
     struct Init<'a> {
@@ -236,7 +265,7 @@ fn initialize(client: Option<&Arc<ClientState>>, params: Option<&RawValue>, expo
     }
     Ok(format!(
         r#"{{"protocolVersion":"{version}","capabilities":{},"serverInfo":{},"instructions":{}}}"#,
-        capabilities(version, expose),
+        capabilities(version, expose, items),
         server_info(),
         build::json_string(instructions(expose))
     ))
@@ -244,12 +273,12 @@ fn initialize(client: Option<&Arc<ClientState>>, params: Option<&RawValue>, expo
 
 /// `server/discover`'s result: every revision, the capabilities, and the cache hints (the
 /// gateway's answers depend on the caller's policy: private, and stale at once).
-fn discover(expose: Expose) -> String {
+fn discover(expose: Expose, items: bool) -> String {
     let versions: Vec<String> = Version::ALL.iter().map(|v| format!("\"{v}\"")).collect();
     format!(
         r#"{{"resultType":"complete","supportedVersions":[{}],"capabilities":{},"instructions":{},"ttlMs":0,"cacheScope":"private","_meta":{{"{}":{}}}}}"#,
         versions.join(","),
-        capabilities(Version::LATEST, expose),
+        capabilities(Version::LATEST, expose, items),
         build::json_string(instructions(expose)),
         meta::SERVER_INFO,
         server_info()
@@ -258,10 +287,17 @@ fn discover(expose: Expose) -> String {
 
 /// What the gateway offers its clients: tasks in the form of their revision (a capability
 /// of its own in 2025-11-25, an extension in 2026-07-28).
-fn capabilities(version: Version, expose: Expose) -> String {
-    let caps = base_capabilities(version);
+/// `items`: resources and prompts are served (the agent is known without arguments).
+fn capabilities(version: Version, expose: Expose, items: bool) -> String {
+    let mut caps = base_capabilities(version).to_owned();
     // Direct mode's list follows the policy and the servers: it announces its changes.
-    if expose.direct() { caps.replacen(r#""tools":{}"#, r#""tools":{"listChanged":true}"#, 1) } else { caps.to_owned() }
+    if expose.direct() {
+        caps = caps.replacen(r#""tools":{}"#, r#""tools":{"listChanged":true}"#, 1);
+    }
+    if items {
+        caps = caps.replacen(r#""tools":"#, r#""resources":{},"prompts":{},"tools":"#, 1);
+    }
+    caps
 }
 
 fn base_capabilities(version: Version) -> &'static str {
@@ -274,54 +310,84 @@ fn base_capabilities(version: Version) -> &'static str {
     }
 }
 
-/// Direct-mode tools per `tools/list` page: large enough that real catalogues fit in one
-/// (some clients read only the first page), bounded so a huge one cannot make one reply huge.
-const TOOLS_PAGE: usize = 1000;
+/// Items per page of the gateway's own lists (direct-mode tools, resources, prompts): large
+/// enough that real catalogues fit in one (some clients read only the first page), bounded so
+/// a huge one cannot make one reply huge.
+const PAGE: usize = 1000;
 
-/// The cursor of the page starting at tool `offset`.
+/// The cursor of the page starting at item `offset`.
 fn cursor_at(offset: usize) -> String {
-    format!("mcpgw-tools-{offset}")
+    format!("mcpgw-page-{offset}")
 }
 
-/// `tools/list`: the meta-tools, the agent's downstream tools (direct mode), or both; the
-/// direct list in pages of [`TOOLS_PAGE`].
-async fn tools_list(gw: &Arc<Gateway>, identity: &Identity, params: Option<&RawValue>) -> Result<String, Failure> {
+/// Where the page a request asks for starts (`None`: its cursor is not the gateway's).
+fn requested_offset(params: Option<&RawValue>) -> Result<usize, Failure> {
     let cursor = params
         .and_then(|p| Members::of(p).ok())
         .and_then(|m| m.get("cursor").filter(|c| c.get() != "null").map(|c| c.get().to_owned()));
-    let expose = gw.settings().expose;
-    let invalid = |c: &str| Failure::new(codes::INVALID_PARAMS, format!("invalid cursor `{}`", bounded(c)));
-    let offset = match &cursor {
-        None => 0,
-        Some(c) if !expose.direct() => return Err(invalid(c)),
-        Some(c) => serde_json::from_str::<String>(c)
-            .ok()
-            .and_then(|s| s.strip_prefix("mcpgw-tools-").and_then(|n| n.parse::<usize>().ok()))
-            .ok_or_else(|| invalid(c))?,
-    };
-    let mut tools: Vec<String> = Vec::new();
-    if expose.meta()
-        && offset == 0
-        && let serde_json::Value::Array(meta) = Operation::list(identity.agent_param())
-    {
-        tools.extend(meta.iter().map(serde_json::Value::to_string));
+    let Some(c) = cursor else { return Ok(0) };
+    serde_json::from_str::<String>(&c)
+        .ok()
+        .and_then(|s| s.strip_prefix("mcpgw-page-").and_then(|n| n.parse::<usize>().ok()))
+        .ok_or_else(|| Failure::new(codes::INVALID_PARAMS, format!("invalid cursor `{}`", bounded(&c))))
+}
+
+/// One page of `items` under `member`, with `first` ahead of them on the first page.
+fn page(member: &str, first: Vec<String>, items: &[String], offset: usize) -> Result<String, Failure> {
+    if offset > items.len() || (offset > 0 && items.is_empty()) {
+        return Err(Failure::new(codes::INVALID_PARAMS, format!("invalid cursor: the list has {} items", items.len())));
     }
-    let mut next = None;
-    if expose.direct() {
-        let direct = gw.direct_tools(identity).await;
-        if offset > direct.len() {
-            return Err(invalid(cursor.as_deref().unwrap_or_default()));
-        }
-        let end = direct.len().min(offset + TOOLS_PAGE);
-        tools.extend_from_slice(&direct[offset..end]);
-        next = (end < direct.len()).then(|| cursor_at(end));
-    }
-    let mut out = format!(r#"{{"tools":[{}]"#, tools.join(","));
-    if let Some(next) = next {
-        out.push_str(&format!(r#","nextCursor":{}"#, crate::wire::build::json_string(&next)));
+    let end = items.len().min(offset + PAGE);
+    let mut all = if offset == 0 { first } else { Vec::new() };
+    all.extend_from_slice(&items[offset..end]);
+    let mut out = format!(r#"{{{}:[{}]"#, build::json_string(member), all.join(","));
+    if end < items.len() {
+        out.push_str(&format!(r#","nextCursor":{}"#, build::json_string(&cursor_at(end))));
     }
     out.push('}');
     Ok(out)
+}
+
+/// `tools/list`: the meta-tools, the agent's downstream tools (direct mode), or both.
+async fn tools_list(gw: &Arc<Gateway>, identity: &Identity, params: Option<&RawValue>) -> Result<String, Failure> {
+    let offset = requested_offset(params)?;
+    let expose = gw.settings().expose;
+    let mut meta = Vec::new();
+    if expose.meta()
+        && let serde_json::Value::Array(tools) = Operation::list(identity.agent_param())
+    {
+        meta.extend(tools.iter().map(serde_json::Value::to_string));
+    }
+    let direct = if expose.direct() { gw.direct_tools(identity).await } else { Vec::new() };
+    page("tools", meta, &direct, offset)
+}
+
+/// An aggregated resource or prompt list, for a caller whose agent is known without
+/// arguments.
+async fn aggregated(
+    gw: &Arc<Gateway>,
+    identity: &Identity,
+    listing: Listing,
+    params: Option<&RawValue>,
+) -> Result<String, Failure> {
+    known_agent(identity, listing.method())?;
+    let offset = requested_offset(params)?;
+    page(listing.member(), Vec::new(), &gw.aggregate(identity, listing).await, offset)
+}
+
+/// Resources and prompts are served at the protocol level only when the agent is known
+/// without arguments (those requests carry no `agent_id`).
+fn known_agent(identity: &Identity, method: &str) -> Result<(), Failure> {
+    if identity.bound.is_some() || identity.has_default {
+        return Ok(());
+    }
+    Err(Failure::new(
+        codes::METHOD_NOT_FOUND,
+        format!(
+            "`{method}` needs the agent without arguments (--agent, a default agent or an HTTP token); use the \
+             read_resource tool instead"
+        ),
+    ))
 }
 
 fn server_info() -> String {

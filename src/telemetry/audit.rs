@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::config::PolicySnapshot;
 use crate::error::ErrorCode;
 use crate::logging::clock::rfc3339;
-use crate::policy::{Item, Request, RuleRef};
+use crate::policy::{Item, ItemKind, Request, RuleRef};
 
 /// Records waiting for the writer before requests start to wait.
 const QUEUE: usize = 8192;
@@ -62,8 +62,8 @@ pub struct Decided {
     pub agent: Option<String>,
     /// The server asked about.
     pub server: String,
-    /// The tool asked about.
-    pub tool: Option<String>,
+    /// The tool, resource or prompt asked about (`None`: the server alone).
+    pub item: Option<(ItemKind, String)>,
 }
 
 enum Msg {
@@ -229,7 +229,11 @@ pub fn render(ev: &AuditEvent, decision_id: &str) -> Vec<u8> {
         detail: ev.detail.as_deref(),
     };
     if let Some(j) = &ev.decided {
-        let req = Request { agent: j.agent.as_deref(), server: &j.server, item: j.tool.as_deref().map(Item::Tool) };
+        let req = Request {
+            agent: j.agent.as_deref(),
+            server: &j.server,
+            item: j.item.as_ref().map(|(k, n)| Item::new(*k, n)),
+        };
         let why = j.snapshot.table.explain(&req);
         line.decision = Some(why.decision.as_str());
         line.reason = Some(why.reason.as_str());

@@ -1,0 +1,265 @@
+//! The protocol's resources and prompts (DESIGN section 12), when the caller's identity is
+//! known without arguments: `resources/list`, `resources/templates/list` and `prompts/list`
+//! aggregated over the agent's servers and filtered by the policy; `resources/read` and
+//! `prompts/get` routed to the one server they name, judged and audited as tool calls are.
+//!
+//! Names never collide across servers ([`crate::gateway::namespace`]). A list loads the
+//! policy and the server set once; servers are listed concurrently within
+//! [`LIST_DEADLINE`], and one that is late or lacks the capability is left out.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+use crate::downstream::Downstream;
+use crate::gateway::call::{Loaded, NoSuchTool};
+use crate::gateway::caller::Caller;
+use crate::gateway::direct::LIST_DEADLINE;
+use crate::gateway::expose::{join, split};
+use crate::gateway::identity::Identity;
+use crate::gateway::namespace::{unwrap_uri, wrap_uri};
+use crate::gateway::operation::Operation;
+use crate::gateway::reply::ToolReply;
+use crate::gateway::state::Gateway;
+use crate::logging::bounded;
+use crate::mcp::codes;
+use crate::policy::{Item, ItemKind, Request};
+use crate::wire::object::Members;
+
+/// One of the aggregated lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listing {
+    /// `resources/list`.
+    Resources,
+    /// `resources/templates/list`.
+    Templates,
+    /// `prompts/list`.
+    Prompts,
+}
+
+impl Listing {
+    /// The method that asks for it.
+    pub fn method(self) -> &'static str {
+        match self {
+            Listing::Resources => "resources/list",
+            Listing::Templates => "resources/templates/list",
+            Listing::Prompts => "prompts/list",
+        }
+    }
+
+    /// The member of the result that holds the items.
+    pub fn member(self) -> &'static str {
+        match self {
+            Listing::Resources => "resources",
+            Listing::Templates => "resourceTemplates",
+            Listing::Prompts => "prompts",
+        }
+    }
+
+    /// The member of an item that names it.
+    fn key(self) -> &'static str {
+        match self {
+            Listing::Resources => "uri",
+            Listing::Templates => "uriTemplate",
+            Listing::Prompts => "name",
+        }
+    }
+
+    fn capability(self) -> &'static str {
+        match self {
+            Listing::Resources | Listing::Templates => "resources",
+            Listing::Prompts => "prompts",
+        }
+    }
+
+    fn kind(self) -> ItemKind {
+        match self {
+            Listing::Prompts => ItemKind::Prompt,
+            Listing::Resources | Listing::Templates => ItemKind::Resource,
+        }
+    }
+}
+
+/// A resource or prompt error at the protocol level: the gateway's error code leads the
+/// message, so a denial reads the same as through the tools.
+fn protocol_error(code: i64, e: &crate::error::GatewayError) -> NoSuchTool {
+    NoSuchTool { code, message: format!("{}: {}", e.code.as_str(), e.message) }
+}
+
+impl Gateway {
+    /// The agent's servers (config order) that offer `capability`, each with its items of
+    /// `listing` (as the server wrote them), within the deadline.
+    async fn listed(
+        &self,
+        agent: Option<&str>,
+        loaded: &Loaded,
+        listing: Listing,
+    ) -> Vec<(Arc<Downstream>, Vec<Value>)> {
+        let table = &loaded.snapshot.table;
+        let allowed: Vec<Arc<Downstream>> = loaded
+            .servers
+            .iter()
+            .filter(|d| table.decide(&Request::server(agent, d.name())).is_allowed())
+            .cloned()
+            .collect();
+        let lists = allowed.iter().map(|d| async move {
+            let deadline = d.timeout(None).min(LIST_DEADLINE);
+            let listed = tokio::time::timeout(deadline, async {
+                if !d.offers(listing.capability(), deadline).await? {
+                    return Ok(Vec::new());
+                }
+                d.list_all(listing.method(), listing.member(), deadline).await
+            })
+            .await;
+            match listed {
+                Ok(Ok(items)) => items,
+                Ok(Err(e)) => {
+                    tracing::warn!(server = %d.name(), "left out of `{}`: {}", listing.method(), e.message);
+                    Vec::new()
+                }
+                Err(_) => {
+                    tracing::warn!(server = %d.name(), "left out of `{}`: no answer in time", listing.method());
+                    d.start_in_background();
+                    Vec::new()
+                }
+            }
+        });
+        let items = futures::future::join_all(lists).await;
+        allowed.into_iter().zip(items).collect()
+    }
+
+    /// `listing` for `identity`'s agent: every item the policy allows, named for the gateway
+    /// (`mcpgw://SERVER/URI`, `SERVER__PROMPT`), each otherwise as its server wrote it.
+    pub async fn aggregate(&self, identity: &Identity, listing: Listing) -> Vec<String> {
+        let agent = identity.resolve(None).ok().flatten();
+        let loaded = Loaded::now(self);
+        let separator = &self.settings().separator;
+        let mut out = Vec::new();
+        for (d, items) in self.listed(agent, &loaded, listing).await {
+            for mut item in items {
+                let Some(name) = item.get(listing.key()).and_then(Value::as_str).map(str::to_owned) else { continue };
+                let asked = Request { agent, server: d.name(), item: Some(Item::new(listing.kind(), &name)) };
+                if !loaded.snapshot.table.decide(&asked).is_allowed() {
+                    continue;
+                }
+                let renamed = match listing {
+                    Listing::Prompts => join(d.name(), separator, &name),
+                    Listing::Resources | Listing::Templates => wrap_uri(d.name(), &name),
+                };
+                item[listing.key()] = Value::String(renamed);
+                out.push(item.to_string());
+            }
+        }
+        out
+    }
+
+    /// The server that owns `uri` and the server's own URI: named by a gateway URI, else the
+    /// one of the agent's servers that lists it (a URI a tool result carried), else the one
+    /// of the agent's servers that offers resources.
+    async fn owner_of(&self, agent: Option<&str>, loaded: &Loaded, uri: &str) -> Result<(String, String), NoSuchTool> {
+        if let Some((server, inner)) = unwrap_uri(uri, &loaded.servers) {
+            return Ok((server.to_owned(), inner.to_owned()));
+        }
+        let mut owners = Vec::new();
+        let mut offering = Vec::new();
+        for (d, items) in self.listed(agent, loaded, Listing::Resources).await {
+            if items.iter().any(|i| i.get("uri").and_then(Value::as_str) == Some(uri)) {
+                owners.push(d.name().to_owned());
+            }
+            if d.offers("resources", LIST_DEADLINE).await.unwrap_or(false) {
+                offering.push(d.name().to_owned());
+            }
+        }
+        // A URI no list holds (one of a template, say) belongs to the one server of the
+        // agent's that has resources at all, if there is one.
+        if owners.is_empty() && offering.len() == 1 {
+            owners = offering;
+        }
+        match owners.as_slice() {
+            [one] => Ok((one.clone(), uri.to_owned())),
+            [] => Err(NoSuchTool {
+                code: codes::RESOURCE_NOT_FOUND,
+                message: format!("no server of yours lists the resource `{}`", bounded(uri)),
+            }),
+            _ => Err(NoSuchTool {
+                code: codes::INVALID_PARAMS,
+                message: format!(
+                    "servers `{}` all list `{}`: read `mcpgw://SERVER/{}` to say which",
+                    owners.join("`, `"),
+                    bounded(uri),
+                    bounded(uri)
+                ),
+            }),
+        }
+    }
+
+    /// `resources/read` for `caller`: the server's contents, their URIs named for the gateway.
+    pub async fn read_resource(
+        self: &Arc<Self>,
+        caller: &Caller,
+        params: Option<&RawValue>,
+    ) -> Result<String, NoSuchTool> {
+        let members = params.and_then(|p| Members::of(p).ok()).unwrap_or_default();
+        let uri: String = members.get("uri").and_then(|u| serde_json::from_str(u.get()).ok()).ok_or_else(|| {
+            NoSuchTool { code: codes::INVALID_PARAMS, message: "`resources/read` needs a string `uri`".to_owned() }
+        })?;
+        let agent = caller.identity.resolve(None).ok().flatten();
+        let loaded = Loaded::now(self);
+        let (server, inner) = self.owner_of(agent, &loaded, &uri).await?;
+        let arguments = serde_json::json!({"server": server, "uri": inner}).to_string();
+        let arguments = RawValue::from_string(arguments).ok();
+        let reply = self
+            .run_operation(caller, Operation::ReadResource, "resources/read", arguments.as_deref(), false, loaded)
+            .await;
+        let blocks: Value = match reply {
+            ToolReply::Json(text) => serde_json::from_str(&text).unwrap_or_default(),
+            ToolReply::Error(e) => return Err(protocol_error(codes::INVALID_PARAMS, &e)),
+            other => serde_json::from_str(&other.json()).unwrap_or_default(),
+        };
+        let contents: Vec<Value> = blocks["content"]
+            .as_array()
+            .map(|b| {
+                b.iter()
+                    .map(|block| {
+                        let mut c = block["resource"].clone();
+                        if let Some(u) = c.get("uri").and_then(Value::as_str).map(|u| wrap_uri(&server, u)) {
+                            c["uri"] = Value::String(u);
+                        }
+                        c
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(serde_json::json!({"contents": contents}).to_string())
+    }
+
+    /// `prompts/get` for `caller`: the server's messages as it wrote them.
+    pub async fn get_prompt(
+        self: &Arc<Self>,
+        caller: &Caller,
+        params: Option<&RawValue>,
+    ) -> Result<String, NoSuchTool> {
+        let members = params.and_then(|p| Members::of(p).ok()).unwrap_or_default();
+        let name: String = members.get("name").and_then(|n| serde_json::from_str(n.get()).ok()).ok_or_else(|| {
+            NoSuchTool { code: codes::INVALID_PARAMS, message: "`prompts/get` needs a string `name`".to_owned() }
+        })?;
+        let loaded = Loaded::now(self);
+        let Some((server, prompt)) = split(&name, &self.settings().separator, &loaded.servers) else {
+            return Err(NoSuchTool {
+                code: codes::INVALID_PARAMS,
+                message: format!("unknown prompt `{}`: prompts are named SERVER__PROMPT", bounded(&name)),
+            });
+        };
+        let mut arguments = serde_json::json!({"server": server, "prompt": prompt});
+        if let Some(a) = members.get("arguments").and_then(|a| serde_json::from_str::<Value>(a.get()).ok()) {
+            arguments["arguments"] = a;
+        }
+        let arguments = RawValue::from_string(arguments.to_string()).ok();
+        match self.run_operation(caller, Operation::GetPrompt, "prompts/get", arguments.as_deref(), false, loaded).await
+        {
+            ToolReply::Error(e) => Err(protocol_error(codes::INVALID_PARAMS, &e)),
+            reply => Ok(reply.json().into_owned()),
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! Resources and prompts through the gateway, under the policy (DESIGN section 12), with
+//! server-everything behind it: the aggregated lists, reads and gets routed to the server
+//! they name, denied items hidden and refused, and the `read_resource` tool.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+use crate::support::gateway::read_audit;
+use crate::support::raw::{RawGateway, rpc_error_code};
+use crate::support::*;
+
+/// `dev` may use server-everything except the resource `features.md` and the `args-*` prompts.
+fn rules(servers: &[&str]) -> Value {
+    json!({"agents": {"dev": {
+        "allow": {"servers": servers},
+        "deny": {"resources": {"*": ["*features.md"]}, "prompts": {"*": ["args-*"]}}
+    }}})
+}
+
+/// server-everything's own list `member` of `method`, straight from a process of its own.
+async fn everything_list(method: &str, member: &str) -> Vec<Value> {
+    let entry = everything_server();
+    let args: Vec<String> = entry["args"].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_owned()).collect();
+    let mut child = Spawn::new("node").args(args).spawn().expect("spawn server-everything");
+    let (stdout, mut stdin) = child.take_pipes().expect("its pipes");
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}});
+    let list = json!({"jsonrpc": "2.0", "id": 2, "method": method, "params": {}});
+    for m in [init, json!({"jsonrpc": "2.0", "method": "notifications/initialized"}), list] {
+        stdin.write_all(format!("{m}\n").as_bytes()).await.unwrap();
+    }
+    let mut lines = BufReader::new(stdout).lines();
+    loop {
+        let line = tokio::time::timeout(Duration::from_secs(15), lines.next_line()).await.unwrap().unwrap().unwrap();
+        let msg: Value = serde_json::from_str(&line).unwrap_or_default();
+        if msg["id"] == 2 {
+            return msg["result"][member].as_array().unwrap().clone();
+        }
+    }
+}
+
+async fn gateway(files: &TempFiles, servers: &[&str], args: &[&str]) -> RawGateway {
+    let entries: Vec<(&str, Value)> = servers.iter().map(|s| (*s, everything_server())).collect();
+    RawGateway::start(&gateway_spawn(files, &entries, &rules(servers), args)).await
+}
+
+#[tokio::test]
+async fn lists_are_the_servers_own_namespaced_less_what_the_policy_denies() {
+    let files = TempFiles::new();
+    let mut gw = gateway(&files, &["everything"], &["--agent", "dev"]).await;
+    for (method, member, key, wrap) in [
+        ("resources/list", "resources", "uri", true),
+        ("resources/templates/list", "resourceTemplates", "uriTemplate", true),
+        ("prompts/list", "prompts", "name", false),
+    ] {
+        let own = everything_list(method, member).await;
+        let mut want = Vec::new();
+        for mut item in own {
+            let name = item[key].as_str().unwrap().to_owned();
+            if name.ends_with("features.md") || name.starts_with("args-") {
+                continue;
+            }
+            item[key] = json!(if wrap { format!("mcpgw://everything/{name}") } else { format!("everything__{name}") });
+            want.push(item);
+        }
+        let got = gw.request(method, json!({})).await;
+        assert_eq!(got["result"][member], json!(want), "{method}: {got}");
+    }
+    let resources = gw.request("resources/list", json!({})).await;
+    assert_eq!(resources["result"]["resources"].as_array().unwrap().len(), 6, "7 resources, one denied");
+}
+
+#[tokio::test]
+async fn reads_and_gets_reach_their_server_and_denials_are_refused() {
+    let files = TempFiles::new();
+    let mut gw = gateway(&files, &["everything"], &["--agent", "dev"]).await;
+    let doc = "mcpgw://everything/demo://resource/static/document/architecture.md";
+    let r = gw.request("resources/read", json!({"uri": doc})).await;
+    assert_eq!(r["result"]["contents"][0]["uri"], doc, "{r}");
+    assert!(r["result"]["contents"][0]["text"].as_str().is_some_and(|t| !t.is_empty()), "{r}");
+    // A link a tool returned, as the server wrote it.
+    let links = gw
+        .call("execute_tool", json!({"server": "everything", "tool": "get-resource-links", "args": {"count": 2}}))
+        .await;
+    let link = links["result"]["content"].as_array().unwrap().iter().find(|c| c["type"] == "resource_link").cloned();
+    let uri = link.expect("a resource link")["uri"].as_str().unwrap().to_owned();
+    let r = gw.request("resources/read", json!({"uri": uri})).await;
+    assert_eq!(r["result"]["contents"][0]["uri"], format!("mcpgw://everything/{uri}"), "{r}");
+    // Denied: refused whether or not it exists, and the same way.
+    for denied in [
+        "mcpgw://everything/demo://resource/static/document/features.md",
+        "mcpgw://everything/demo://resource/static/document/no-such-features.md",
+    ] {
+        let r = gw.request("resources/read", json!({"uri": denied})).await;
+        assert_eq!(rpc_error_code(&r), Some(-32602), "{r}");
+        assert!(r["error"]["message"].as_str().unwrap().starts_with("DENIED_BY_POLICY"), "{r}");
+    }
+    let r = gw.request("resources/read", json!({"uri": "mcpgw://nowhere/x://y"})).await;
+    assert!(r.get("error").is_some(), "{r}");
+    let r = gw.request("prompts/get", json!({"name": "everything__simple-prompt"})).await;
+    assert_eq!(r["result"]["messages"][0]["content"]["text"], "This is a simple prompt without arguments.", "{r}");
+    let r = gw.request("prompts/get", json!({"name": "everything__args-prompt", "arguments": {"city": "Oslo"}})).await;
+    assert!(r["error"]["message"].as_str().unwrap().starts_with("DENIED_BY_POLICY"), "{r}");
+    let r = gw.request("prompts/get", json!({"name": "nowhere__simple-prompt"})).await;
+    assert_eq!(rpc_error_code(&r), Some(-32602), "{r}");
+    // The tool, for clients that only call tools.
+    let r = gw
+        .call(
+            "read_resource",
+            json!({"server": "everything", "uri": "demo://resource/static/document/architecture.md"}),
+        )
+        .await;
+    assert_eq!(r["result"]["content"][0]["type"], "resource", "{r}");
+    let r = gw
+        .call("read_resource", json!({"server": "everything", "uri": "demo://resource/static/document/features.md"}))
+        .await;
+    assert_eq!(r["result"]["structuredContent"]["error"]["code"], "DENIED_BY_POLICY", "{r}");
+    // Audited like tool calls.
+    let path = files.file_path("audit.jsonl");
+    eventually(Duration::from_secs(5), || {
+        read_audit(&path).iter().filter(|l| l["operation"] == "resources/read").count() >= 4
+    })
+    .await;
+    let audit = read_audit(&path);
+    let reads: Vec<&Value> = audit.iter().filter(|l| l["operation"] == "resources/read").collect();
+    assert_eq!(reads[0]["decision"], "allow");
+    assert_eq!(reads[2]["outcome"], "DENIED_BY_POLICY", "{reads:?}");
+    assert!(audit.iter().any(|l| l["operation"] == "prompts/get" && l["outcome"] == "DENIED_BY_POLICY"));
+    assert!(audit.iter().any(|l| l["operation"] == "read_resource" && l["outcome"] == "ok"));
+}
+
+#[tokio::test]
+async fn the_same_uri_on_two_servers_stays_two_resources() {
+    let files = TempFiles::new();
+    let mut gw = gateway(&files, &["e1", "e2"], &["--agent", "dev"]).await;
+    let listed = gw.request("resources/list", json!({})).await;
+    let uris: Vec<&str> =
+        listed["result"]["resources"].as_array().unwrap().iter().map(|r| r["uri"].as_str().unwrap()).collect();
+    let doc = "demo://resource/static/document/architecture.md";
+    assert!(
+        uris.contains(&format!("mcpgw://e1/{doc}").as_str()) && uris.contains(&format!("mcpgw://e2/{doc}").as_str())
+    );
+    assert_eq!(uris.len(), 12, "{uris:?}");
+    // The server's own URI is ambiguous here: the gateway says so rather than guess.
+    let r = gw.request("resources/read", json!({"uri": doc})).await;
+    assert!(r["error"]["message"].as_str().unwrap().contains("mcpgw://SERVER/"), "{r}");
+    let r = gw.request("resources/read", json!({"uri": format!("mcpgw://e2/{doc}")})).await;
+    assert_eq!(r["result"]["contents"][0]["uri"], format!("mcpgw://e2/{doc}"), "{r}");
+    let path = files.file_path("audit.jsonl");
+    eventually(Duration::from_secs(5), || read_audit(&path).iter().any(|l| l["operation"] == "resources/read")).await;
+    let read = read_audit(&path).into_iter().find(|l| l["operation"] == "resources/read").unwrap();
+    assert_eq!(read["server"], "e2", "the read went to the server it named");
+}
+
+#[tokio::test]
+async fn without_an_agent_known_beforehand_the_protocol_lists_are_not_served() {
+    let files = TempFiles::new();
+    let entries = [("everything", everything_server())];
+    let mut gw = RawGateway::start(&gateway_spawn(&files, &entries, &rules(&["everything"]), &[])).await;
+    for method in ["resources/list", "prompts/list", "resources/read", "prompts/get"] {
+        let r = gw.request(method, json!({})).await;
+        assert_eq!(rpc_error_code(&r), Some(-32601), "{method}: {r}");
+        assert!(r["error"]["message"].as_str().unwrap().contains("read_resource"), "{r}");
+    }
+    // The tool works with an agent_id.
+    let r = gw.call("read_resource", json!({"agent_id": "dev", "server": "everything", "uri": "demo://resource/static/document/architecture.md"})).await;
+    assert_eq!(r["result"]["content"][0]["type"], "resource", "{r}");
+}
