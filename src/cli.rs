@@ -86,13 +86,16 @@ pub enum Command {
     ///            `backend.x`); an id that no key matches (the unknown-agent case); and a
     ///            request without agent id (the default-agent case);
     ///   servers: every server name written in a rule, one sample name per server pattern,
-    ///            and the servers of the --tools catalogue;
+    ///            and the servers of the catalogues;
     ///   tools:   for each server, every tool name written in a rule that applies to it, one
     ///            sample name per tool pattern, the catalogue's tools, and one name that no
-    ///            rule mentions (which shows changes to the implicit grant).
+    ///            rule mentions (which shows changes to the implicit grant);
+    ///   resources, prompts: the same, from the resource and prompt rules and the --resources
+    ///            and --prompts catalogues.
     ///
-    /// Sample names stand for the names a pattern matches; give the real tool lists with
-    /// `--tools` ({"server": ["tool", ...]}) to compare over them too.
+    /// Sample names stand for the names a pattern matches; give the real lists with `--tools`
+    /// ({"server": ["tool", ...]}), `--resources` ({"server": ["uri", ...]}) and `--prompts`
+    /// ({"server": ["prompt", ...]}) to compare over them too.
     ///
     /// Only changes of the decision (allow <-> deny) are listed, each with the reason and the
     /// determining rules before and after. Exit codes, like diff(1): 0 no decision changes,
@@ -317,6 +320,12 @@ pub struct DiffArgs {
     /// policies mention.
     #[arg(long, value_name = "FILE")]
     pub tools: Option<PathBuf>,
+    /// A resource catalogue (`{"server": ["uri", ...]}`) to compare over too.
+    #[arg(long, value_name = "FILE")]
+    pub resources: Option<PathBuf>,
+    /// A prompt catalogue (`{"server": ["prompt", ...]}`) to compare over too.
+    #[arg(long, value_name = "FILE")]
+    pub prompts: Option<PathBuf>,
     /// The default agent, as `mcpgw serve --default-agent` would use, for both policies.
     #[arg(long, value_name = "ID")]
     pub default_agent: Option<String>,

@@ -14,7 +14,7 @@ use crate::commands::{EXIT_BAD_INPUT, fail, load_table};
 use crate::config;
 use crate::located::json::read::{Reader, Value};
 use crate::policy::glob::glob_match;
-use crate::policy::{DecisionTable, Explanation, PolicySet, Request};
+use crate::policy::{DecisionTable, Explanation, Item, ItemKind, PolicySet, Request};
 
 /// Runs the command: 0 when no decision changes, 1 when some do, 2 on bad input.
 pub fn run(args: &DiffArgs) -> ExitCode {
@@ -26,17 +26,21 @@ pub fn run(args: &DiffArgs) -> ExitCode {
         Ok(t) => t,
         Err(e) => return fail(&e),
     };
-    let catalogue = match &args.tools {
-        Some(path) => match load_catalogue(path) {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("{e}");
-                return ExitCode::from(EXIT_BAD_INPUT);
+    let mut catalogues: [Catalogue; 3] = Default::default();
+    for ((kind, path), out) in
+        ItemKind::ALL.into_iter().zip([&args.tools, &args.resources, &args.prompts]).zip(&mut catalogues)
+    {
+        if let Some(path) = path {
+            match load_catalogue(path, kind) {
+                Ok(c) => *out = c,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::from(EXIT_BAD_INPUT);
+                }
             }
-        },
-        None => Vec::new(),
-    };
-    let universe = Universe::build(&[&old_policy, &new_policy], &catalogue);
+        }
+    }
+    let universe = Universe::build(&[&old_policy, &new_policy], &catalogues);
     let (changes, compared) = compare(&universe, &old, &new);
 
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
@@ -90,12 +94,16 @@ impl Name {
 struct Universe {
     /// `None` is the request without agent id.
     agents: Vec<(Option<String>, Option<String>)>,
-    /// Each server with the tools to ask about on it.
-    servers: Vec<(Name, Vec<Name>)>,
+    /// Each server with the tools, resources and prompts (by [`ItemKind::ALL`] order) to ask
+    /// about on it.
+    servers: Vec<(Name, [Vec<Name>; 3])>,
 }
 
+/// A catalogue: each server with its item names, in the file's order.
+type Catalogue = Vec<(String, Vec<String>)>;
+
 impl Universe {
-    fn build(policies: &[&PolicySet], catalogue: &[(String, Vec<String>)]) -> Universe {
+    fn build(policies: &[&PolicySet], catalogues: &[Catalogue; 3]) -> Universe {
         let mut universe = Universe::default();
 
         let keys: Vec<&str> = policies.iter().flat_map(|p| p.agents.iter().map(|a| a.key.text.as_str())).collect();
@@ -126,39 +134,46 @@ impl Universe {
             .iter()
             .flat_map(|p| p.rules())
             .map(|r| r.server.text.as_str())
-            .chain(catalogue.iter().map(|(s, _)| s.as_str()))
+            .chain(catalogues.iter().flatten().map(|(s, _)| s.as_str()))
             .collect();
         let mut servers: Vec<Name> = Vec::new();
         names_for(&server_patterns, &mut servers);
 
         for server in servers {
-            // The tool patterns of every rule that applies to this server, in either policy.
-            let tool_patterns: Vec<&str> = policies
-                .iter()
-                .flat_map(|p| p.rules())
-                .filter(|r| glob_match(&r.server.text, &server.text))
-                .filter_map(|r| r.tool().map(|t| t.text.as_str()))
-                .collect();
-            let mut tools: Vec<Name> = Vec::new();
-            let listed: Vec<&str> = catalogue
-                .iter()
-                .filter(|(s, _)| *s == server.text)
-                .flat_map(|(_, tools)| tools.iter().map(String::as_str))
-                .collect();
-            names_for(&tool_patterns.iter().chain(&listed).copied().collect::<Vec<_>>(), &mut tools);
-            if !tool_patterns.is_empty() {
-                let other = ["other_tool", "x"]
-                    .into_iter()
-                    .map(str::to_owned)
-                    .chain((1..10).map(|i| format!("other_tool_{i}")))
-                    .find(|t| !tool_patterns.iter().any(|p| glob_match(p, t)) && !listed.contains(&t.as_str()));
-                if let Some(t) = other {
-                    push_unique(&mut tools, Name { text: t, note: Some("a tool no rule names".to_owned()) });
-                }
+            let mut items: [Vec<Name>; 3] = Default::default();
+            for ((kind, catalogue), names) in ItemKind::ALL.into_iter().zip(catalogues).zip(&mut items) {
+                item_names(policies, &server, kind, catalogue, names);
             }
-            universe.servers.push((server, tools));
+            universe.servers.push((server, items));
         }
         universe
+    }
+}
+
+/// The names of `kind` to ask about on `server`: those of every rule of that kind that applies
+/// to it (in either policy), the catalogue's, and one that no rule names.
+fn item_names(policies: &[&PolicySet], server: &Name, kind: ItemKind, catalogue: &Catalogue, out: &mut Vec<Name>) {
+    let patterns: Vec<&str> = policies
+        .iter()
+        .flat_map(|p| p.rules())
+        .filter(|r| glob_match(&r.server.text, &server.text))
+        .filter_map(|r| r.item_of(kind).map(|t| t.text.as_str()))
+        .collect();
+    let listed: Vec<&str> = catalogue
+        .iter()
+        .filter(|(s, _)| *s == server.text)
+        .flat_map(|(_, names)| names.iter().map(String::as_str))
+        .collect();
+    names_for(&patterns.iter().chain(&listed).copied().collect::<Vec<_>>(), out);
+    if !patterns.is_empty() {
+        let base = format!("other_{}", kind.as_str());
+        let other = [base.clone(), "x".to_owned()]
+            .into_iter()
+            .chain((1..10).map(|i| format!("{base}_{i}")))
+            .find(|t| !patterns.iter().any(|p| glob_match(p, t)) && !listed.contains(&t.as_str()));
+        if let Some(t) = other {
+            push_unique(out, Name { text: t, note: Some(format!("a {} no rule names", kind.as_str())) });
+        }
     }
 }
 
@@ -204,9 +219,15 @@ fn compare(universe: &Universe, old: &DecisionTable, new: &DecisionTable) -> (Ve
     let mut changes = Vec::new();
     let mut compared = 0;
     for (agent, agent_note) in &universe.agents {
-        for (server, tools) in &universe.servers {
-            let requests = std::iter::once((Request::server(agent.as_deref(), &server.text), None))
-                .chain(tools.iter().map(|t| (Request::tool(agent.as_deref(), &server.text, &t.text), t.note.clone())));
+        for (server, items) in &universe.servers {
+            let requests = std::iter::once((Request::server(agent.as_deref(), &server.text), None)).chain(
+                ItemKind::ALL.into_iter().zip(items).flat_map(|(kind, names)| {
+                    names.iter().map(move |t| {
+                        let item = Some(Item::new(kind, &t.text));
+                        (Request { agent: agent.as_deref(), server: &server.text, item }, t.note.clone())
+                    })
+                }),
+            );
             for (req, tool_note) in requests {
                 compared += 1;
                 if old.decide(&req).effect == new.decide(&req).effect {
@@ -240,9 +261,11 @@ impl Change {
             None => "no agent id".to_owned(),
         };
         let server = with_note("server", &why.server, self.server_note.as_ref());
-        let target = match &why.tool {
-            Some(t) => format!("{} on {server}", with_note("tool", t, self.tool_note.as_ref())),
-            None => server,
+        let target = match (&why.tool, &why.resource, &why.prompt) {
+            (Some(t), _, _) => format!("{} on {server}", with_note("tool", t, self.tool_note.as_ref())),
+            (_, Some(r), _) => format!("{} on {server}", with_note("resource", r, self.tool_note.as_ref())),
+            (_, _, Some(p)) => format!("{} on {server}", with_note("prompt", p, self.tool_note.as_ref())),
+            _ => server,
         };
         let mut s =
             format!("{target} for {agent}: {} -> {}\n", self.before.decision.as_str(), self.after.decision.as_str());
@@ -268,6 +291,8 @@ impl Change {
             server: &self.before.server,
             server_note: self.server_note.as_deref(),
             tool: self.before.tool.as_deref(),
+            resource: self.before.resource.as_deref(),
+            prompt: self.before.prompt.as_deref(),
             tool_note: self.tool_note.as_deref(),
             before: &self.before,
             after: &self.after,
@@ -288,30 +313,39 @@ struct ChangeJson<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     tool: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    resource: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    prompt: Option<&'a str>,
+    /// The note on the tool, resource or prompt name.
+    #[serde(skip_serializing_if = "Option::is_none")]
     tool_note: Option<&'a str>,
     before: &'a Explanation,
     after: &'a Explanation,
 }
 
-/// Reads a tool catalogue, `{"server": ["tool", ...]}`, keeping its order.
-fn load_catalogue(path: &Path) -> Result<Vec<(String, Vec<String>)>, String> {
+/// Reads a catalogue of `kind`, `{"server": ["name", ...]}`, keeping its order.
+fn load_catalogue(path: &Path, kind: ItemKind) -> Result<Catalogue, String> {
     let text = config::read_text(path).map_err(|e| e.to_string())?;
     let file = path.display().to_string();
     let reader = Reader::new(&file, &text);
     let root = reader.parse();
-    let catalogue = root.as_ref().map(|node| catalogue(&reader.root(node))).unwrap_or_default();
+    let catalogue = root.as_ref().map(|node| catalogue(&reader.root(node), kind)).unwrap_or_default();
     reader.finish().or_errors(catalogue).map_err(|e| e.to_string())
 }
 
-fn catalogue(v: &Value<'_>) -> Vec<(String, Vec<String>)> {
-    let Some(servers) = v.object("an object mapping server names to lists of tool names") else {
+fn catalogue(v: &Value<'_>, kind: ItemKind) -> Catalogue {
+    let what = match kind {
+        ItemKind::Tool => "tool name",
+        ItemKind::Resource => "resource uri",
+        ItemKind::Prompt => "prompt name",
+    };
+    let Some(servers) = v.object(&format!("an object mapping server names to lists of {what}s")) else {
         return Vec::new();
     };
-    let tool = |t: Value<'_>| t.string("a tool name (a string)").map(str::to_owned);
-    servers
-        .fields()
-        .filter_map(|f| Some((f.key().to_owned(), f.value().array_of("an array of tool names", tool)?)))
-        .collect()
+    let item_what = format!("a {what} (a string)");
+    let list_what = format!("an array of {what}s");
+    let item = |t: Value<'_>| t.string(&item_what).map(str::to_owned);
+    servers.fields().filter_map(|f| Some((f.key().to_owned(), f.value().array_of(&list_what, item)?))).collect()
 }
 
 #[cfg(test)]
@@ -326,14 +360,26 @@ mod tests {
     fn the_universe_holds_written_names_samples_and_the_unknown_cases() {
         let a = policy("agent backend { allow servers postgres, cache_* \n allow tools on postgres: query, list_* }");
         let b = policy("agent backend.* { deny tools on *: drop_* }");
-        let u = Universe::build(&[&a, &b], &[("search".to_owned(), vec!["web".to_owned()])]);
+        let tools = vec![("search".to_owned(), vec!["web".to_owned()])];
+        let u = Universe::build(&[&a, &b], &[tools, Vec::new(), Vec::new()]);
         let agents: Vec<Option<&str>> = u.agents.iter().map(|(a, _)| a.as_deref()).collect();
         assert_eq!(agents, [Some("backend"), Some("backend.x"), Some("unknown-agent"), None]);
         let servers: Vec<&str> = u.servers.iter().map(|(s, _)| s.text.as_str()).collect();
         assert_eq!(servers, ["postgres", "search", "cache_x", "x"]);
-        let tools = |i: usize| u.servers[i].1.iter().map(|t| t.text.clone()).collect::<Vec<_>>();
+        let tools = |i: usize| u.servers[i].1[0].iter().map(|t| t.text.clone()).collect::<Vec<_>>();
         assert_eq!(tools(0), ["query", "list_x", "drop_x", "other_tool"]);
         assert_eq!(tools(1), ["web", "drop_x", "other_tool"]);
+    }
+
+    #[test]
+    fn resources_and_prompts_get_names_of_their_own() {
+        let a = policy("agent d { allow servers f\n allow resources on f: \"file:///a/*\"\n deny prompts on *: p_* }");
+        let res = vec![("f".to_owned(), vec!["file:///b".to_owned()])];
+        let u = Universe::build(&[&a], &[Vec::new(), res, Vec::new()]);
+        let names = |k: usize| u.servers[0].1[k].iter().map(|t| t.text.clone()).collect::<Vec<_>>();
+        assert!(names(0).is_empty());
+        assert_eq!(names(1), ["file:///b", "file:///a/x", "other_resource"]);
+        assert_eq!(names(2), ["p_x", "other_prompt"]);
     }
 
     #[test]

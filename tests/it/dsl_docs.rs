@@ -96,6 +96,23 @@ fn the_tool_rules_example_decides_as_described() {
 }
 
 #[test]
+fn the_resources_and_prompts_example_decides_as_described() {
+    let example = dsl_examples().into_iter().find(|b| b.contains("allow resources on files")).unwrap();
+    let table = DecisionTable::compile(&parse(&example)).unwrap();
+    let allowed = |r: Request<'_>| table.decide(&r).is_allowed();
+    let a = Some("docs");
+    assert!(allowed(Request::resource(a, "files", "file:///srv/docs/guide.md")));
+    assert!(!allowed(Request::resource(a, "files", "file:///srv/docs/secret.md")));
+    assert!(!allowed(Request::resource(a, "files", "file:///etc/passwd")));
+    assert!(allowed(Request::resource(a, "web", "https://example.com/?q=1#top")));
+    assert!(!allowed(Request::resource(a, "web", "https://example.com/secret")));
+    assert!(allowed(Request::prompt(a, "files", "review_code")));
+    assert!(allowed(Request::prompt(a, "web", "review_code")));
+    assert!(!allowed(Request::prompt(a, "web", "review_admin")));
+    assert!(!allowed(Request::prompt(a, "files", "summarize")));
+}
+
+#[test]
 fn the_agent_blocks_example_combines_blocks_as_described() {
     let example =
         dsl_examples().into_iter().find(|t| t.starts_with("agent backend { allow servers postgres }")).unwrap();

@@ -174,3 +174,47 @@ fn test_cases_ask_about_resources_and_prompts() {
     assert_eq!(r.code, 2, "{}", r.stdout);
     assert!(r.stderr.contains("a case asks about at most one of `tool`, `resource` and `prompt`"), "{}", r.stderr);
 }
+
+#[test]
+fn diff_covers_resources_and_prompts_and_their_catalogues() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "old.mcpgw",
+        "agent docs {\n  allow servers files\n  allow resources on files: \"file:///srv/docs/*\"\n}\n",
+    );
+    write(
+        dir.path(),
+        "new.mcpgw",
+        "agent docs {\n  allow servers files\n  allow resources on files: \"file:///srv/docs/*\"\n  deny resources on files: \"*secret*\"\n  deny prompts on files: admin\n}\n",
+    );
+    write(dir.path(), "res.json", r#"{"files": ["file:///srv/docs/top-secret.md", "file:///srv/docs/a.md"]}"#);
+    let r = mcpgw(dir.path(), &["diff", "old.mcpgw", "new.mcpgw"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stdout.starts_with("prompt `admin` on server `files` for agent `docs`: allow -> deny\n"), "{}", r.stdout);
+    assert!(r.stdout.contains("  after:  deny (explicit_deny): deny `admin` at new.mcpgw:5:26\n"), "{}", r.stdout);
+
+    // The catalogue's URIs are compared too.
+    let r = mcpgw(dir.path(), &["diff", "old.mcpgw", "new.mcpgw", "--resources", "res.json"]);
+    assert!(
+        r.stdout
+            .contains("resource `file:///srv/docs/top-secret.md` on server `files` for agent `docs`: allow -> deny\n"),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains("`file:///srv/docs/a.md`"), "{}", r.stdout);
+    assert!(
+        r.stdout.ends_with("2 decisions changed (0 now allowed, 2 now denied; 24 decisions compared)\n"),
+        "{}",
+        r.stdout
+    );
+
+    let r = mcpgw(dir.path(), &["diff", "--json", "old.mcpgw", "new.mcpgw", "--resources", "res.json"]);
+    let first: serde_json::Value = serde_json::from_str(r.stdout.lines().next().unwrap()).unwrap();
+    assert_eq!(first["resource"], "file:///srv/docs/top-secret.md");
+
+    write(dir.path(), "bad.json", r#"{"files": "file:///x"}"#);
+    let r = mcpgw(dir.path(), &["diff", "old.mcpgw", "new.mcpgw", "--prompts", "bad.json"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("expected an array of prompt names, found a string"), "{}", r.stderr);
+}

@@ -365,6 +365,38 @@ mod tests {
         assert_eq!(seen.len(), 7, "{seen:?}");
     }
 
+    /// Resource and prompt rules are generated, and requests of every kind reach every kind
+    /// of allow (so the new kinds are exercised, not just parsed).
+    #[test]
+    fn generated_policies_cover_every_item_kind() {
+        use crate::policy::ast::ItemKind;
+        let mut rules = std::collections::BTreeSet::new();
+        let mut decided = std::collections::BTreeSet::new();
+        let mut state = 11u32;
+        for _ in 0..400 {
+            let data: Vec<u8> = (0..200)
+                .map(|_| {
+                    state = state.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                    (state >> 16) as u8
+                })
+                .collect();
+            let g = tricky::generate(&data, Options::default());
+            rules.extend(g.policy.rules().filter_map(|r| r.item.map(|(k, _)| k)));
+            let options = CompileOptions { default_agent: g.default_agent.clone() };
+            let table = DecisionTable::compile_with(&g.policy, &options).unwrap();
+            for r in g.requests.iter().filter(|r| r.tool.is_some()) {
+                let d = table.decide(&r.as_request());
+                decided.insert((r.kind, d.reason.as_str()));
+            }
+        }
+        assert_eq!(rules.len(), 3, "{rules:?}");
+        for kind in ItemKind::ALL {
+            for reason in ["allowed_by_rule", "implicit_grant", "explicit_deny", "no_matching_allow"] {
+                assert!(decided.contains(&(kind, reason)), "{kind:?} {reason}: {decided:?}");
+            }
+        }
+    }
+
     /// The checks can fail: a property that always passed would prove nothing.
     #[test]
     fn the_checks_catch_differences() {
