@@ -45,6 +45,8 @@
 //! (their position is simply never returned).
 
 mod synonyms;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 mod text;
 
 use std::collections::HashMap;
