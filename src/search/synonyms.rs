@@ -19,7 +19,7 @@ pub(crate) const SYNONYM_WEIGHT: f64 = 0.6;
 /// The groups. Words are stemmed when the table is built, so inflections need no entries.
 const GROUPS: &[&[&str]] = &[
     // Verbs.
-    &["get", "fetch", "retrieve", "download", "obtain", "grab", "pull"],
+    &["get", "fetch", "retrieve", "download", "obtain", "grab", "pull", "show", "return"],
     &["read", "view", "show", "display", "open", "cat", "print", "see", "inspect"],
     &["remove", "delete", "erase", "rm", "drop", "destroy", "discard", "unlink", "clear"],
     &["create", "make", "new", "add", "generate", "insert", "start", "open"],
@@ -32,7 +32,7 @@ const GROUPS: &[&[&str]] = &[
     &["run", "execute", "exec", "invoke", "evaluate", "eval", "perform"],
     &["send", "post", "publish", "share", "notify"],
     &["reply", "respond", "answer"],
-    &["navigate", "go", "visit", "goto", "load", "browse"],
+    &["navigate", "go", "visit", "goto", "load", "browse", "open"],
     &["click", "press", "tap"],
     &["type", "enter", "fill", "input"],
     &["convert", "translate", "transform"],

@@ -32,5 +32,6 @@ mod json_front_ends;
 mod policy_props;
 mod policy_semantics;
 mod sdk_clients;
+mod search_quality;
 mod security;
 mod tasks;
