@@ -7,6 +7,7 @@
 //! located, logging, error,        positioned JSON and diagnostics; the log, its clock and
 //!   signals                       secrets; error codes; the stop signals
 //! policy                          pure: rules -> AST -> decision table -> decide / explain
+//! search                          pure: tool definitions -> BM25F index -> ranked hits
 //! config                          the files: .mcp.json, rules, snapshots, load status
 //! wire, mcp                       JSON-RPC as bytes; what MCP says (revisions, _meta, shaping)
 //! downstream                      the MCP client towards each server
@@ -30,6 +31,7 @@ pub mod logging;
 pub mod mcp;
 pub mod policy;
 pub mod reload;
+pub mod search;
 pub mod serve;
 pub mod server;
 pub mod signals;

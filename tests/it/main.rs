@@ -36,5 +36,6 @@ mod policy_props;
 mod policy_semantics;
 mod resources_prompts;
 mod sdk_clients;
+mod search_quality;
 mod security;
 mod tasks;
