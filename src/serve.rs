@@ -9,6 +9,7 @@ use crate::cli::{ServeArgs, TransportKind};
 use crate::config::{self, ConfigFile, ReloadStatus};
 use crate::downstream::DownstreamSettings;
 use crate::gateway::expose::Expose;
+use crate::gateway::operation::Operation;
 use crate::gateway::pins::Pins;
 use crate::gateway::{Gateway, GatewayParts, GatewaySettings, Identity, ServerSet};
 use crate::policy::is_valid_agent_id;
@@ -231,11 +232,16 @@ fn summarize(
     }
     match args.expose {
         Expose::Meta => {
-            eprintln!("  - 4 gateway tools: list_servers, get_server_tools, execute_tool, get_gateway_status")
+            let names: Vec<&str> = Operation::ALL.iter().map(|op| op.name()).collect();
+            eprintln!("  - {} gateway tools: {}", names.len(), names.join(", "))
         }
         Expose::Direct => eprintln!("  - Direct mode: the agent's tools as SERVER{}TOOL", args.tool_separator),
         Expose::Both => {
-            eprintln!("  - 4 gateway tools, and the agent's tools as SERVER{}TOOL (direct mode)", args.tool_separator)
+            eprintln!(
+                "  - {} gateway tools, and the agent's tools as SERVER{}TOOL (direct mode)",
+                Operation::ALL.len(),
+                args.tool_separator
+            )
         }
     }
 }

@@ -10,7 +10,7 @@ use crate::wire::object::Members;
 
 /// One tool definition: its name, and the definition exactly as the server sent it (vendor
 /// fields, `_meta`, `icons` and all).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ToolDef {
     /// The tool's name.
     pub name: String,

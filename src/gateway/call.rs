@@ -25,7 +25,9 @@ use crate::gateway::pins::Pins;
 use crate::gateway::reply::ToolReply;
 use crate::gateway::servers::ServerSet;
 use crate::gateway::state::Gateway;
-use crate::gateway::{execute_tool, get_gateway_status, get_prompt, get_server_tools, list_servers, read_resource};
+use crate::gateway::{
+    execute_tool, get_gateway_status, get_prompt, get_server_tools, list_servers, read_resource, search_tools,
+};
 use crate::limits::ConcurrencyPermit;
 use crate::logging::{Escaped, bounded};
 use crate::mcp::codes;
@@ -208,6 +210,7 @@ impl Call<'_> {
             Operation::ExecuteTool => execute_tool::run(self).await,
             Operation::GetGatewayStatus => get_gateway_status::run(self),
             Operation::ReadResource => read_resource::run(self).await,
+            Operation::SearchTools => search_tools::run(self).await,
             Operation::GetPrompt => get_prompt::run(self).await,
         };
         result.into()

@@ -6,7 +6,14 @@
 //! left out with a warning and started in the background, and its arrival is announced with
 //! `notifications/tools/list_changed` (see [`crate::downstream::catalog::CatalogueChanges`]).
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use crate::config::PolicySnapshot;
+use crate::downstream::Downstream;
+use crate::downstream::catalog::ToolDef;
+use crate::gateway::pins::Pins;
+use crate::gateway::servers::ServerSet;
 
 use crate::gateway::expose::join;
 use crate::gateway::identity::Identity;
@@ -18,49 +25,81 @@ use crate::wire::object::{Members, Rewrite};
 /// How long a first listing waits for a server to start and list its tools.
 pub const LIST_DEADLINE: Duration = Duration::from_secs(10);
 
+/// One server's tools that an agent may call (and the lock serves), in the server's order.
+pub(crate) struct Callable {
+    /// The server.
+    pub server: Arc<Downstream>,
+    /// Its tools, those the agent may call.
+    pub tools: Vec<ToolDef>,
+}
+
 impl Gateway {
-    /// The direct-mode definitions `identity`'s agent may call, servers in config order and
-    /// each server's tools in its own order.
-    pub async fn direct_tools(&self, identity: &Identity) -> Vec<String> {
-        // A bound identity resolves without arguments; otherwise the default agent applies.
-        let agent = identity.resolve(None).ok().flatten();
-        let snapshot = self.policy();
-        let servers = self.servers();
-        let pins = self.pins();
+    /// The tools `agent` may call on each of its servers (config order) under these loads:
+    /// servers listed concurrently within [`LIST_DEADLINE`], a late or failing one left out
+    /// with a warning and started in the background. `only`: that server alone. Shared by
+    /// direct mode's `tools/list` and `search_tools`.
+    pub(crate) async fn callable_tools(
+        &self,
+        agent: Option<&str>,
+        snapshot: &PolicySnapshot,
+        servers: &ServerSet,
+        pins: &Pins,
+        only: Option<&str>,
+    ) -> Vec<Callable> {
         let table = &snapshot.table;
-        let allowed: Vec<_> =
-            servers.iter().filter(|d| table.decide(&Request::server(agent, d.name())).is_allowed()).collect();
+        let allowed: Vec<&Arc<Downstream>> = servers
+            .iter()
+            .filter(|d| only.is_none_or(|o| o == d.name()))
+            .filter(|d| table.decide(&Request::server(agent, d.name())).is_allowed())
+            .collect();
         let listings = allowed.iter().map(|d| async move {
             let deadline = d.timeout(None).min(LIST_DEADLINE);
             match tokio::time::timeout(deadline, d.tools(deadline)).await {
                 Ok(Ok(tools)) => Some(tools),
                 Ok(Err(e)) => {
-                    tracing::warn!(server = %d.name(), "left out of the direct tool list: {}", e.message);
+                    tracing::warn!(server = %d.name(), "left out of a tool listing: {}", e.message);
                     d.start_in_background();
                     None
                 }
                 Err(_) => {
-                    tracing::warn!(server = %d.name(), "left out of the direct tool list: not listed within {} ms", deadline.as_millis());
+                    tracing::warn!(server = %d.name(), "left out of a tool listing: not listed within {} ms", deadline.as_millis());
                     d.start_in_background();
                     None
                 }
             }
         });
         let listed = futures::future::join_all(listings).await;
-        let separator = &self.settings().separator;
         let mut out = Vec::new();
-        for (d, tools) in allowed.iter().zip(listed) {
+        for (d, tools) in allowed.into_iter().zip(listed) {
             let Some(tools) = tools else { continue };
+            let mut callable = Vec::new();
             for tool in tools.iter() {
                 if !table.decide(&Request::tool(agent, d.name(), &tool.name)).is_allowed() {
                     continue;
                 }
                 // A tool the lock does not pin (in `enforce` mode) is quarantined: not listed.
-                if !self.judge_pin(&pins, d, tool, agent).await.serves() {
+                if !self.judge_pin(pins, d, tool, agent).await.serves() {
                     continue;
                 }
+                callable.push(tool.clone());
+            }
+            out.push(Callable { server: d.clone(), tools: callable });
+        }
+        out
+    }
+
+    /// The direct-mode definitions `identity`'s agent may call, servers in config order and
+    /// each server's tools in its own order.
+    pub async fn direct_tools(&self, identity: &Identity) -> Vec<String> {
+        // A bound identity resolves without arguments; otherwise the default agent applies.
+        let agent = identity.resolve(None).ok().flatten();
+        let (snapshot, servers, pins) = (self.policy(), self.servers(), self.pins());
+        let separator = &self.settings().separator;
+        let mut out = Vec::new();
+        for Callable { server, tools } in self.callable_tools(agent, &snapshot, &servers, &pins, None).await {
+            for tool in &tools {
                 let Ok(members) = Members::of(&tool.raw) else { continue };
-                let name = json_string(&join(d.name(), separator, &tool.name));
+                let name = json_string(&join(server.name(), separator, &tool.name));
                 out.push(Rewrite::new(&members).set("name", name).finish());
             }
         }

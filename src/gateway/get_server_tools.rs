@@ -65,7 +65,7 @@ const SHOWN: [&str; 5] = ["name", "description", "inputSchema", "outputSchema", 
 /// A tool as the agent sees it (its name, description, schemas and annotations, exactly as
 /// the server wrote them, compacted), and its token estimate (compact JSON bytes / 4,
 /// rounded up).
-fn shown(tool: &ToolDef) -> (String, u64) {
+pub(crate) fn shown(tool: &ToolDef) -> (String, u64) {
     let members = tool.members();
     let mut text = String::from("{");
     for key in SHOWN {

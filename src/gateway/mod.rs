@@ -29,6 +29,7 @@ pub mod pins;
 mod read_resource;
 pub mod reply;
 pub mod seal;
+mod search_tools;
 pub mod servers;
 pub mod state;
 mod task_ops;

@@ -29,6 +29,8 @@ pub enum Operation {
     GetGatewayStatus,
     /// `read_resource`.
     ReadResource,
+    /// `search_tools`.
+    SearchTools,
     /// `prompts/get` at the protocol level: no tool of its own, so not in [`Operation::ALL`]
     /// and not callable by name, but judged, limited and audited as the tools are.
     GetPrompt,
@@ -36,7 +38,8 @@ pub enum Operation {
 
 impl Operation {
     /// Every operation, in the order `tools/list` shows them.
-    pub const ALL: [Operation; 5] = [
+    pub const ALL: [Operation; 6] = [
+        Operation::SearchTools,
         Operation::ListServers,
         Operation::GetServerTools,
         Operation::ExecuteTool,
@@ -57,13 +60,14 @@ impl Operation {
             Operation::ExecuteTool => "execute_tool",
             Operation::GetGatewayStatus => "get_gateway_status",
             Operation::ReadResource => "read_resource",
+            Operation::SearchTools => "search_tools",
             Operation::GetPrompt => "get_prompt",
         }
     }
 
     fn description(self) -> &'static str {
         match self {
-            Operation::ListServers => "List the MCP servers you may use. Start here, then call get_server_tools.",
+            Operation::ListServers => "List the MCP servers you may use; then call get_server_tools.",
             Operation::GetServerTools => {
                 "Get the definitions of a server's tools that you may call. Narrow with names or a glob pattern; cap the size with max_schema_tokens."
             }
@@ -74,6 +78,9 @@ impl Operation {
                 "Gateway health: config reloads, policy, the servers you may use, your call metrics."
             }
             Operation::ReadResource => "Read a resource of a server by URI, e.g. a resource_link a tool returned.",
+            Operation::SearchTools => {
+                "Find the tools you may call, on any server, for a task in plain words. Returns full definitions for execute_tool."
+            }
             Operation::GetPrompt => "Get a prompt of a server.",
         }
     }
@@ -86,6 +93,7 @@ impl Operation {
             Operation::ExecuteTool => &["server", "tool", "args", "timeout_ms"],
             Operation::GetGatewayStatus => &[],
             Operation::ReadResource => &["server", "uri"],
+            Operation::SearchTools => &["query", "server", "limit", "max_schema_tokens"],
             Operation::GetPrompt => &["server", "prompt", "arguments"],
         }
     }
@@ -95,6 +103,7 @@ impl Operation {
             Operation::GetServerTools => &["server"],
             Operation::ExecuteTool => &["server", "tool"],
             Operation::ReadResource => &["server", "uri"],
+            Operation::SearchTools => &["query"],
             Operation::GetPrompt => &["server", "prompt"],
             Operation::ListServers | Operation::GetGatewayStatus => &[],
         }
@@ -118,6 +127,12 @@ impl Operation {
                 "timeout_ms": {"type": "integer", "minimum": 1}
             }),
             Operation::ReadResource => json!({"server": {"type": "string"}, "uri": {"type": "string"}}),
+            Operation::SearchTools => json!({
+                "query": {"type": "string"},
+                "server": {"type": "string"},
+                "limit": {"type": "integer", "minimum": 1},
+                "max_schema_tokens": {"type": "integer", "minimum": 1}
+            }),
             Operation::GetPrompt => {
                 json!({"server": {"type": "string"}, "prompt": {"type": "string"}, "arguments": {"type": "object"}})
             }

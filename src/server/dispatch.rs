@@ -28,16 +28,17 @@ use crate::wire::{Sink, build};
 fn instructions(expose: Expose) -> &'static str {
     match expose {
         Expose::Meta => {
-            "A gateway to many MCP servers. Call list_servers, then get_server_tools for a server, then \
-             execute_tool. Only what your policy allows is listed."
+            "A gateway to many MCP servers. Find a tool with search_tools (or list_servers, then \
+             get_server_tools), then call it with execute_tool. Only what your policy allows is listed."
         }
         Expose::Direct => {
             "A gateway to many MCP servers. Each tool is named SERVER__TOOL after the server that has it. Only \
              what your policy allows is listed."
         }
         Expose::Both => {
-            "A gateway to many MCP servers. Their tools are listed as SERVER__TOOL; list_servers, \
-             get_server_tools and execute_tool reach them too. Only what your policy allows is listed."
+            "A gateway to many MCP servers. Their tools are listed as SERVER__TOOL; search_tools, \
+             list_servers, get_server_tools and execute_tool reach them too. Only what your policy allows is \
+             listed."
         }
     }
 }

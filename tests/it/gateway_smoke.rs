@@ -20,7 +20,7 @@ async fn smoke() {
     )
     .await;
     let tools = gw.client.list_tools().await.unwrap();
-    assert_eq!(tools.len(), 4);
+    assert_eq!(tools.len(), META_TOOLS.len());
     let r = gw.call("list_servers", json!({"agent_id": "backend"})).await;
     assert_eq!(structured(&r)["servers"][0]["name"], "notes", "{r:?}");
     let r = gw.call("get_server_tools", json!({"agent_id": "backend", "server": "notes"})).await;

@@ -37,5 +37,6 @@ mod policy_semantics;
 mod resources_prompts;
 mod sdk_clients;
 mod search_quality;
+mod search_tools;
 mod security;
 mod tasks;

@@ -119,6 +119,10 @@ pub fn read_audit(path: &Path) -> Vec<Value> {
 }
 
 /// Rules that allow agent `dev` every server.
+/// The gateway's own tools, in the order `tools/list` shows them.
+pub const META_TOOLS: [&str; 6] =
+    ["search_tools", "list_servers", "get_server_tools", "execute_tool", "read_resource", "get_gateway_status"];
+
 pub fn allow_all() -> Value {
     json!({"agents": {"dev": {"allow": {"servers": ["*"]}}}})
 }

@@ -24,8 +24,8 @@ use std::time::Duration;
 pub use client::{McpClient, Recorder};
 pub use config::{TempFiles, everything_server, fixture_server, mcp_json};
 pub use gateway::{
-    GatewayUnderTest, allow_all, error_code, exec, first_text, gateway_error, gateway_error_code, gateway_spawn,
-    logged_fixture, pid_of, server_names, structured, tool_names,
+    GatewayUnderTest, META_TOOLS, allow_all, error_code, exec, first_text, gateway_error, gateway_error_code,
+    gateway_spawn, logged_fixture, pid_of, server_names, structured, tool_names,
 };
 pub use process::{ChildProcess, Spawn};
 
