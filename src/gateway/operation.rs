@@ -69,7 +69,7 @@ impl Operation {
         match self {
             Operation::ListServers => "List the MCP servers you may use; then call get_server_tools.",
             Operation::GetServerTools => {
-                "Get the definitions of a server's tools that you may call. Narrow with names or a glob pattern; cap the size with max_schema_tokens."
+                "Definitions of a server's tools you may call; narrow with names or a glob pattern, cap with max_schema_tokens."
             }
             Operation::ExecuteTool => {
                 "Call a tool on a server with args matching its inputSchema from get_server_tools. Returns the tool's own result."
@@ -77,9 +77,9 @@ impl Operation {
             Operation::GetGatewayStatus => {
                 "Gateway health: config reloads, policy, the servers you may use, your call metrics."
             }
-            Operation::ReadResource => "Read a resource of a server by URI, e.g. a resource_link a tool returned.",
+            Operation::ReadResource => "Read a server's resource by URI (e.g. a resource_link a tool returned).",
             Operation::SearchTools => {
-                "Find the tools you may call, on any server, for a task in plain words. Returns full definitions for execute_tool."
+                "Find tools you may call, on any server, for a task in plain words; full definitions for execute_tool."
             }
             Operation::GetPrompt => "Get a prompt of a server.",
         }
@@ -144,7 +144,7 @@ impl Operation {
     pub fn definition(self, agent: AgentParam) -> Value {
         let mut properties = Map::new();
         if agent != AgentParam::Absent {
-            properties.insert("agent_id".into(), json!({"type": "string", "description": "Your agent id"}));
+            properties.insert("agent_id".into(), json!({"type": "string"}));
         }
         if let Value::Object(p) = self.properties() {
             properties.extend(p);
