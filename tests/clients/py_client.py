@@ -61,7 +61,7 @@ SCENARIOS = [
 # server-everything.
 FIXTURE_SCENARIOS = ["fixture_input"]
 # Run only when asked for: the names `tools/list` shows (direct mode is checked by them).
-LIST_SCENARIOS = ["tool_names"]
+LIST_SCENARIOS = ["tool_names", "resources_prompts"]
 Observation = tuple[dict[str, Any], dict[str, Any]]
 TASKS_EXTENSION = "io.modelcontextprotocol/tasks"
 # What the callbacks answer; tests/it/sdk_clients.rs checks that the server saw exactly this.
@@ -239,6 +239,23 @@ class Runner:
     async def tool_names(self) -> Observation:
         listed = await self.client.list_tools()
         return {"names": sorted(t.name for t in listed.tools)}, {}
+
+    async def resources_prompts(self) -> Observation:
+        """The protocol's resources and prompts, as the server (or mcpgw in front of it) lists
+        them: the first listed resource read, the simple prompt got."""
+        resources = await self.client.list_resources()
+        uris = [str(r.uri) for r in resources.resources]
+        read = await self.client.read_resource(uris[0]) if uris else None
+        prompts = await self.client.list_prompts()
+        names = [p.name for p in prompts.prompts]
+        simple = next((n for n in names if n.endswith("simple-prompt")), None)
+        got = await self.client.get_prompt(simple) if simple else None
+        return {
+            "uris": uris,
+            "read": [dump(c) for c in read.contents] if read else None,
+            "prompts": names,
+            "simple": [dump(m) for m in got.messages] if got else None,
+        }, {}
 
     async def fixture_input(self) -> Observation:
         """The fixture's `ask`, once per kind: the answer it saw, as text."""

@@ -333,7 +333,7 @@ fn check(scenario: &str, observed: &Value) -> Result<(), String> {
             Ok(())
         }
         // Compared with the direct run by the test that asks for it.
-        "tool_names" => Ok(()),
+        "tool_names" | "resources_prompts" => Ok(()),
         other => Err(format!("no check for scenario `{other}`")),
     }
 }
@@ -764,6 +764,47 @@ async fn python_sdk_in_direct_mode() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The Python SDK client in each of its modes reads resources and gets prompts through mcpgw
+/// (bound to agent `dev`) in front of server-everything: the lists are server-everything's own
+/// under the gateway's names, and what is read and got is what it reads and gets directly.
+#[tokio::test]
+async fn python_sdk_reads_resources_and_prompts_through_mcpgw() {
+    let files = TempFiles::new();
+    let gateway = Target::Command(stdio_gateway_argv(&files));
+    let everything = Target::Command(vec!["node".to_owned(), everything_js(), "stdio".to_owned()]);
+    let scenario = ["resources_prompts"];
+    let direct = run_client_on(Sdk::Python, LEGACY, &everything, None, &scenario).await;
+    let want = &direct.report["scenarios"]["resources_prompts"]["observed"];
+    assert!(want["uris"].as_array().is_some_and(|u| !u.is_empty()), "{}", direct.report);
+    let wrapped: Vec<Value> = want["uris"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| json!(format!("mcpgw://everything/{}", u.as_str().unwrap())))
+        .collect();
+    let prompts: Vec<Value> = want["prompts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| json!(format!("everything__{}", p.as_str().unwrap())))
+        .collect();
+    for mode in Sdk::Python.modes() {
+        let run = run_client_on(Sdk::Python, mode, &gateway, None, &scenario).await;
+        let entry = &run.report["scenarios"]["resources_prompts"];
+        assert_eq!(entry["ok"], true, "{mode}: {}\n{}", run.report, tail(&run.stderr));
+        let seen = &entry["observed"];
+        assert_eq!(seen["uris"], json!(wrapped), "{mode}");
+        assert_eq!(seen["prompts"], json!(prompts), "{mode}");
+        assert_eq!(seen["simple"], want["simple"], "{mode}");
+        // The content read is the server's; its URI is the gateway's.
+        let (mut got, mut expected) = (seen["read"].clone(), want["read"].clone());
+        got[0]["uri"] = json!(null);
+        expected[0]["uri"] = json!(null);
+        assert_eq!(got, expected, "{mode}");
+        assert_eq!(seen["read"][0]["uri"], wrapped[0], "{mode}");
+    }
 }
 
 /// Every listed gap names a case the tests run (a typo would never be checked), once.
