@@ -10,8 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::PolicySnapshot;
-use crate::downstream::Downstream;
+use crate::config::lock::PinnedServer;
 use crate::downstream::catalog::ToolDef;
+use crate::downstream::{Downstream, Status};
 use crate::gateway::pins::Pins;
 use crate::gateway::servers::ServerSet;
 
@@ -24,6 +25,16 @@ use crate::wire::object::{Members, Rewrite};
 
 /// How long a first listing waits for a server to start and list its tools.
 pub const LIST_DEADLINE: Duration = Duration::from_secs(10);
+
+/// The tools a lock pins for a server, as definitions (their pinned members), in name order.
+fn pinned_tools(pinned: &PinnedServer) -> Vec<ToolDef> {
+    pinned
+        .tools
+        .values()
+        .filter_map(|t| serde_json::value::to_raw_value(&t.definition).ok())
+        .filter_map(|raw| ToolDef::parse(&raw))
+        .collect()
+}
 
 /// One server's tools that an agent may call (and the lock serves), in the server's order.
 pub(crate) struct Callable {
@@ -53,6 +64,15 @@ impl Gateway {
             .filter(|d| table.decide(&Request::server(agent, d.name())).is_allowed())
             .collect();
         let listings = allowed.iter().map(|d| async move {
+            // A server not started yet whose tools the lock pins: the pins answer at once, and
+            // the server starts meanwhile (its arrival is announced, and its live list then
+            // replaces the pins, judged against them).
+            if d.status().status == Status::NotStarted
+                && let Some(pinned) = pins.lock.as_ref().and_then(|l| l.servers.get(d.name()))
+            {
+                d.start_in_background();
+                return Some(Arc::new(pinned_tools(pinned)));
+            }
             let deadline = d.timeout(None).min(LIST_DEADLINE);
             match tokio::time::timeout(deadline, d.tools(deadline)).await {
                 Ok(Ok(tools)) => Some(tools),

@@ -421,9 +421,39 @@ async fn direct_mode_lists_no_quarantined_tool_and_refuses_its_call() {
     let served = fixture_server(&["--describe", &describe]);
     let spawn = gateway_spawn(&files, &[("fx", served)], &allow_all(), &["--agent", "dev", "--expose", "direct"]);
     let gw = GatewayUnderTest::from_spawn(files, &spawn).await;
-    let names: Vec<String> = gw.client.list_tools().await.unwrap().iter().map(|t| t.name.to_string()).collect();
-    assert!(names.contains(&"fx__add".to_owned()), "{names:?}");
-    assert!(!names.contains(&"fx__echo".to_owned()), "a changed tool is not listed in direct mode: {names:?}");
+    let names = |tools: Vec<rmcp::model::Tool>| -> Vec<String> { tools.iter().map(|t| t.name.to_string()).collect() };
+    // Before the server is up, the pins answer: the reviewed definitions.
+    let first = names(gw.client.list_tools().await.unwrap());
+    assert!(first.contains(&"fx__add".to_owned()) && first.contains(&"fx__echo".to_owned()), "{first:?}");
+    // Once it is up (announced with list_changed), its changed tool is quarantined.
+    assert!(gw.client.wait_tool_list_changed(1, Duration::from_secs(10)).await, "the server's arrival is announced");
+    let mut now = Vec::new();
+    for _ in 0..50 {
+        now = names(gw.client.list_tools().await.unwrap());
+        if !now.contains(&"fx__echo".to_owned()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(now.contains(&"fx__add".to_owned()), "{now:?}");
+    assert!(!now.contains(&"fx__echo".to_owned()), "a changed tool is not listed in direct mode: {now:?}");
     let r = gw.client.call_tool("fx__echo", json!({"text": "hi"})).await.unwrap();
     assert_eq!(gateway_error_code(&r), "TOOL_NOT_PINNED", "{r:?}");
+}
+
+#[tokio::test]
+async fn with_a_lock_direct_mode_and_search_answer_before_the_servers_start() {
+    let files = TempFiles::new();
+    write_config(&files, &[("fx", fixture_server(&[]))]);
+    let run = lock(files.path(), &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    // The server now never answers `initialize`: only the lock can say what it has.
+    let hung = fixture_server(&["--startup", "hang"]);
+    let spawn = gateway_spawn(&files, &[("fx", hung)], &allow_all(), &["--agent", "dev", "--expose", "both"]);
+    let gw = GatewayUnderTest::from_spawn(files, &spawn).await;
+    let names: Vec<String> = gw.client.list_tools().await.unwrap().iter().map(|t| t.name.to_string()).collect();
+    assert!(names.contains(&"fx__echo".to_owned()) && names.contains(&"search_tools".to_owned()), "{names:?}");
+    let r = gw.call("search_tools", json!({"query": "echo the text back"})).await;
+    // Without the lock, the hung server would be left out of both.
+    assert_eq!(crate::support::structured(&r)["tools"][0]["name"], "echo", "{r:?}");
 }
