@@ -1,18 +1,16 @@
 //! Direct mode's `tools/list`: the agent's allowed downstream tools under namespaced names,
 //! each definition the server's own bytes with only `name` replaced.
 //!
-//! One listing loads the policy snapshot, the server set and the lock once. The agent's servers are
-//! listed concurrently, each within [`LIST_DEADLINE`]: a server that is late or failing is
-//! left out with a warning and started in the background, and its arrival is announced with
-//! `notifications/tools/list_changed` (see [`crate::downstream::catalog::CatalogueChanges`]).
+//! One listing loads the policy snapshot, the server set and the lock once. The agent's
+//! servers are listed at once, within a deadline ([`crate::gateway::fan_out`]).
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::config::PolicySnapshot;
 use crate::config::lock::PinnedServer;
 use crate::downstream::catalog::ToolDef;
 use crate::downstream::{Downstream, Status};
+use crate::gateway::fan_out::each_allowed;
 use crate::gateway::pins::Pins;
 use crate::gateway::servers::ServerSet;
 
@@ -22,9 +20,6 @@ use crate::gateway::state::Gateway;
 use crate::policy::Request;
 use crate::wire::build::json_string;
 use crate::wire::object::{Members, Rewrite};
-
-/// How long a first listing waits for a server to start and list its tools.
-pub const LIST_DEADLINE: Duration = Duration::from_secs(10);
 
 /// The tools a lock pins for a server, as definitions (their pinned members), in name order.
 fn pinned_tools(pinned: &PinnedServer) -> Vec<ToolDef> {
@@ -46,7 +41,7 @@ pub(crate) struct Callable {
 
 impl Gateway {
     /// The tools `agent` may call on each of its servers (config order) under these loads:
-    /// servers listed concurrently within [`LIST_DEADLINE`], a late or failing one left out
+    /// servers listed at once ([`each_allowed`]), a late or failing one left out
     /// with a warning and started in the background. `only`: that server alone. Shared by
     /// direct mode's `tools/list` and `search_tools`.
     pub(crate) async fn callable_tools(
@@ -58,12 +53,7 @@ impl Gateway {
         only: Option<&str>,
     ) -> Vec<Callable> {
         let table = &snapshot.table;
-        let allowed: Vec<&Arc<Downstream>> = servers
-            .iter()
-            .filter(|d| only.is_none_or(|o| o == d.name()))
-            .filter(|d| table.decide(&Request::server(agent, d.name())).is_allowed())
-            .collect();
-        let listings = allowed.iter().map(|d| async move {
+        let listed = each_allowed(agent, snapshot, servers, only, "a tool listing", |d, deadline| async move {
             // A server not started yet whose tools the lock pins: the pins answer at once, and
             // the server starts meanwhile (its arrival is announced, and its live list then
             // replaces the pins, judged against them).
@@ -71,26 +61,13 @@ impl Gateway {
                 && let Some(pinned) = pins.lock.as_ref().and_then(|l| l.servers.get(d.name()))
             {
                 d.start_in_background();
-                return Some(Arc::new(pinned_tools(pinned)));
+                return Ok(Arc::new(pinned_tools(pinned)));
             }
-            let deadline = d.timeout(None).min(LIST_DEADLINE);
-            match tokio::time::timeout(deadline, d.tools(deadline)).await {
-                Ok(Ok(tools)) => Some(tools),
-                Ok(Err(e)) => {
-                    tracing::warn!(server = %d.name(), "left out of a tool listing: {}", e.message);
-                    d.start_in_background();
-                    None
-                }
-                Err(_) => {
-                    tracing::warn!(server = %d.name(), "left out of a tool listing: not listed within {} ms", deadline.as_millis());
-                    d.start_in_background();
-                    None
-                }
-            }
-        });
-        let listed = futures::future::join_all(listings).await;
+            d.tools(deadline).await
+        })
+        .await;
         let mut out = Vec::new();
-        for (d, tools) in allowed.into_iter().zip(listed) {
+        for (d, tools) in listed {
             let Some(tools) = tools else { continue };
             let mut callable = Vec::new();
             for tool in tools.iter() {
@@ -98,12 +75,12 @@ impl Gateway {
                     continue;
                 }
                 // A tool the lock does not pin (in `enforce` mode) is quarantined: not listed.
-                if !self.judge_pin(pins, d, tool, agent).await.serves() {
+                if !self.judge_pin(pins, &d, tool, agent).await.serves() {
                     continue;
                 }
                 callable.push(tool.clone());
             }
-            out.push(Callable { server: d.clone(), tools: callable });
+            out.push(Callable { server: d, tools: callable });
         }
         out
     }

@@ -35,28 +35,48 @@ pub(crate) async fn run(call: &mut Call<'_>) -> Result<ToolReply, GatewayError> 
         }
     }
     let total_available = selected.len();
-    let mut tokens_used = 0u64;
-    let mut returned = Vec::with_capacity(selected.len());
-    let mut truncated = false;
-    for (tool, tokens) in selected {
-        if budget.is_some_and(|b| tokens_used + tokens > b) {
-            truncated = true;
-            break;
-        }
-        tokens_used += tokens;
-        returned.push(tool);
-    }
-    let mut body = format!(
-        r#"{{"server":{},"tools":[{}],"total_available":{total_available},"returned":{},"tokens_used":{tokens_used}"#,
+    let within = Budgeted::take(selected, budget);
+    let body = format!(
+        r#"{{"server":{},"tools":[{}],"total_available":{total_available},{}}}"#,
         json_string(&server),
-        returned.join(","),
-        returned.len()
+        within.tools.join(","),
+        within.counts()
     );
-    if truncated {
-        body.push_str(r#","truncated":true"#);
-    }
-    body.push('}');
     Ok(ToolReply::Json(structured(&body)))
+}
+
+/// Definitions taken in order while they fit a token budget (`get_server_tools`,
+/// `search_tools`): the first that does not fit ends the list.
+pub(crate) struct Budgeted {
+    /// The definitions taken, as JSON text.
+    pub tools: Vec<String>,
+    tokens_used: u64,
+    truncated: bool,
+}
+
+impl Budgeted {
+    /// Takes `(definition, tokens)` pairs while their total stays within `budget`.
+    pub fn take(shown: impl IntoIterator<Item = (String, u64)>, budget: Option<u64>) -> Budgeted {
+        let mut taken = Budgeted { tools: Vec::new(), tokens_used: 0, truncated: false };
+        for (tool, tokens) in shown {
+            if budget.is_some_and(|b| taken.tokens_used + tokens > b) {
+                taken.truncated = true;
+                break;
+            }
+            taken.tokens_used += tokens;
+            taken.tools.push(tool);
+        }
+        taken
+    }
+
+    /// The members that report it: `"returned":N,"tokens_used":T`, and `"truncated":true`.
+    pub fn counts(&self) -> String {
+        let mut out = format!(r#""returned":{},"tokens_used":{}"#, self.tools.len(), self.tokens_used);
+        if self.truncated {
+            out.push_str(r#","truncated":true"#);
+        }
+        out
+    }
 }
 
 /// The members of a definition that `get_server_tools` shows.

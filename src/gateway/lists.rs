@@ -4,8 +4,8 @@
 //! `prompts/get` routed to the one server they name, judged and audited as tool calls are.
 //!
 //! Names never collide across servers ([`crate::gateway::namespace`]). A list loads the
-//! policy and the server set once; servers are listed concurrently within
-//! [`LIST_DEADLINE`], and one that is late or lacks the capability is left out.
+//! policy and the server set once; servers are asked at once ([`each_allowed`]), and one
+//! that is late or lacks the capability is left out.
 
 use std::sync::Arc;
 
@@ -15,8 +15,8 @@ use serde_json::value::RawValue;
 use crate::downstream::Downstream;
 use crate::gateway::call::{Loaded, NoSuchTool};
 use crate::gateway::caller::Caller;
-use crate::gateway::direct::LIST_DEADLINE;
 use crate::gateway::expose::{join, split};
+use crate::gateway::fan_out::each_allowed;
 use crate::gateway::identity::Identity;
 use crate::gateway::namespace::{unwrap_uri, wrap_uri};
 use crate::gateway::operation::Operation;
@@ -81,6 +81,17 @@ impl Listing {
     }
 }
 
+/// The string member `key` of a request's params, or the error saying `method` needs it.
+fn required_string(params: Option<&RawValue>, method: &str, key: &str) -> Result<String, NoSuchTool> {
+    params
+        .and_then(|p| Members::of(p).ok())
+        .and_then(|m| m.get(key).and_then(|v| serde_json::from_str(v.get()).ok()))
+        .ok_or_else(|| NoSuchTool {
+            code: codes::INVALID_PARAMS,
+            message: format!("`{method}` needs a string `{key}`"),
+        })
+}
+
 /// A resource or prompt error at the protocol level: the gateway's error code leads the
 /// message, so a denial reads the same as through the tools.
 fn protocol_error(code: i64, e: &crate::error::GatewayError) -> NoSuchTool {
@@ -88,45 +99,23 @@ fn protocol_error(code: i64, e: &crate::error::GatewayError) -> NoSuchTool {
 }
 
 impl Gateway {
-    /// The agent's servers (config order) that offer `capability`, each with its items of
-    /// `listing` (as the server wrote them), within the deadline.
+    /// The agent's servers (config order), each with its items of `listing` as the server
+    /// wrote them; `None` for a server that does not offer the capability, failed or was late.
     async fn listed(
         &self,
         agent: Option<&str>,
         loaded: &Loaded,
         listing: Listing,
-    ) -> Vec<(Arc<Downstream>, Vec<Value>)> {
-        let table = &loaded.snapshot.table;
-        let allowed: Vec<Arc<Downstream>> = loaded
-            .servers
-            .iter()
-            .filter(|d| table.decide(&Request::server(agent, d.name())).is_allowed())
-            .cloned()
-            .collect();
-        let lists = allowed.iter().map(|d| async move {
-            let deadline = d.timeout(None).min(LIST_DEADLINE);
-            let listed = tokio::time::timeout(deadline, async {
-                if !d.offers(listing.capability(), deadline).await? {
-                    return Ok(Vec::new());
-                }
-                d.list_all(listing.method(), listing.member(), deadline).await
-            })
-            .await;
-            match listed {
-                Ok(Ok(items)) => items,
-                Ok(Err(e)) => {
-                    tracing::warn!(server = %d.name(), "left out of `{}`: {}", listing.method(), e.message);
-                    Vec::new()
-                }
-                Err(_) => {
-                    tracing::warn!(server = %d.name(), "left out of `{}`: no answer in time", listing.method());
-                    d.start_in_background();
-                    Vec::new()
-                }
+    ) -> Vec<(Arc<Downstream>, Option<Vec<Value>>)> {
+        let what = format!("`{}`", listing.method());
+        let answers = each_allowed(agent, &loaded.snapshot, &loaded.servers, None, &what, |d, deadline| async move {
+            if !d.offers(listing.capability(), deadline).await? {
+                return Ok(None);
             }
-        });
-        let items = futures::future::join_all(lists).await;
-        allowed.into_iter().zip(items).collect()
+            d.list_all(listing.method(), listing.member(), deadline).await.map(Some)
+        })
+        .await;
+        answers.into_iter().map(|(d, items)| (d, items.flatten())).collect()
     }
 
     /// `listing` for `identity`'s agent: every item the policy allows, named for the gateway
@@ -137,7 +126,7 @@ impl Gateway {
         let separator = &self.settings().separator;
         let mut out = Vec::new();
         for (d, items) in self.listed(agent, &loaded, listing).await {
-            for mut item in items {
+            for mut item in items.into_iter().flatten() {
                 let Some(name) = item.get(listing.key()).and_then(Value::as_str).map(str::to_owned) else { continue };
                 let asked = Request { agent, server: d.name(), item: Some(Item::new(listing.kind(), &name)) };
                 if !loaded.snapshot.table.decide(&asked).is_allowed() {
@@ -164,12 +153,11 @@ impl Gateway {
         let mut owners = Vec::new();
         let mut offering = Vec::new();
         for (d, items) in self.listed(agent, loaded, Listing::Resources).await {
+            let Some(items) = items else { continue };
             if items.iter().any(|i| i.get("uri").and_then(Value::as_str) == Some(uri)) {
                 owners.push(d.name().to_owned());
             }
-            if d.offers("resources", LIST_DEADLINE).await.unwrap_or(false) {
-                offering.push(d.name().to_owned());
-            }
+            offering.push(d.name().to_owned());
         }
         // A URI no list holds (one of a template, say) belongs to the one server of the
         // agent's that has resources at all, if there is one.
@@ -200,10 +188,7 @@ impl Gateway {
         caller: &Caller,
         params: Option<&RawValue>,
     ) -> Result<String, NoSuchTool> {
-        let members = params.and_then(|p| Members::of(p).ok()).unwrap_or_default();
-        let uri: String = members.get("uri").and_then(|u| serde_json::from_str(u.get()).ok()).ok_or_else(|| {
-            NoSuchTool { code: codes::INVALID_PARAMS, message: "`resources/read` needs a string `uri`".to_owned() }
-        })?;
+        let uri = required_string(params, "resources/read", "uri")?;
         let agent = caller.identity.resolve(None).ok().flatten();
         let loaded = Loaded::now(self);
         let (server, inner) = self.owner_of(agent, &loaded, &uri).await?;
@@ -240,10 +225,8 @@ impl Gateway {
         caller: &Caller,
         params: Option<&RawValue>,
     ) -> Result<String, NoSuchTool> {
+        let name = required_string(params, "prompts/get", "name")?;
         let members = params.and_then(|p| Members::of(p).ok()).unwrap_or_default();
-        let name: String = members.get("name").and_then(|n| serde_json::from_str(n.get()).ok()).ok_or_else(|| {
-            NoSuchTool { code: codes::INVALID_PARAMS, message: "`prompts/get` needs a string `name`".to_owned() }
-        })?;
         let loaded = Loaded::now(self);
         let Some((server, prompt)) = split(&name, &self.settings().separator, &loaded.servers) else {
             return Err(NoSuchTool {

@@ -15,6 +15,7 @@ pub mod caller;
 pub mod direct;
 mod execute_tool;
 pub mod expose;
+pub mod fan_out;
 mod get_gateway_status;
 mod get_prompt;
 mod get_server_tools;

@@ -10,7 +10,7 @@
 use crate::error::GatewayError;
 use crate::gateway::call::Call;
 use crate::gateway::direct::Callable;
-use crate::gateway::get_server_tools::shown;
+use crate::gateway::get_server_tools::{Budgeted, shown};
 use crate::gateway::reply::{ToolReply, structured};
 use crate::search::ToolIndex;
 use crate::wire::build::json_string;
@@ -39,28 +39,17 @@ pub(crate) async fn run(call: &mut Call<'_>) -> Result<ToolReply, GatewayError> 
         entries.iter().map(|(_, t)| serde_json::from_str(t.raw.get()).unwrap_or_default()).collect();
     let index = ToolIndex::build(entries.iter().zip(&definitions).map(|((s, _), d)| (*s, d)));
     let hits = index.search(&query, usize::try_from(limit).unwrap_or(usize::MAX), |_, _| true);
-    let mut returned = Vec::new();
-    let (mut tokens_used, mut truncated) = (0u64, false);
-    for hit in &hits {
-        let Some((server, tool)) = entries.get(hit.position) else { continue };
+    let found = hits.iter().filter_map(|hit| entries.get(hit.position)).map(|(server, tool)| {
         let (text, tokens) = shown(tool);
-        if budget.is_some_and(|b| tokens_used + tokens > b) {
-            truncated = true;
-            break;
-        }
-        tokens_used += tokens;
         // The server first, then the definition's own members.
-        returned.push(format!(r#"{{"server":{},{}"#, json_string(server), &text[1..]));
-    }
-    let mut body = format!(
-        r#"{{"query":{},"tools":[{}],"returned":{},"tokens_used":{tokens_used}"#,
+        (format!(r#"{{"server":{},{}"#, json_string(server), &text[1..]), tokens)
+    });
+    let within = Budgeted::take(found, budget);
+    let body = format!(
+        r#"{{"query":{},"tools":[{}],{}}}"#,
         json_string(&crate::logging::bounded(&query)),
-        returned.join(","),
-        returned.len()
+        within.tools.join(","),
+        within.counts()
     );
-    if truncated {
-        body.push_str(r#","truncated":true"#);
-    }
-    body.push('}');
     Ok(ToolReply::Json(structured(&body)))
 }

@@ -107,7 +107,7 @@ async fn answer(
     let meta = RequestMeta::of(params);
     if meta.protocol_version.is_none() {
         match req.method.as_str() {
-            "initialize" => return initialize(client, params, gw.settings().expose, known_agent(identity, "").is_ok()),
+            "initialize" => return initialize(client, params, gw.settings().expose, agent_known(identity)),
             // A 2025 client may ping at any time, before `initialize` too.
             "ping" => return Ok("{}".to_owned()),
             _ => {}
@@ -116,7 +116,7 @@ async fn answer(
     let era = era(client, &meta)?;
     let shaped = |json: &str, kind| for_caller(json, era.version, kind).into_owned();
     match req.method.as_str() {
-        "server/discover" => Ok(discover(gw.settings().expose, known_agent(identity, "").is_ok())),
+        "server/discover" => Ok(discover(gw.settings().expose, agent_known(identity))),
         "tools/list" => Ok(shaped(&tools_list(gw, identity, params).await?, ResultKind::Cacheable)),
         "resources/list" => {
             Ok(shaped(&aggregated(gw, identity, Listing::Resources, params).await?, ResultKind::Cacheable))
@@ -376,10 +376,15 @@ async fn aggregated(
     page(listing.member(), Vec::new(), &gw.aggregate(identity, listing).await, offset)
 }
 
+/// Whether the agent is known without arguments (bound, or a default agent).
+fn agent_known(identity: &Identity) -> bool {
+    identity.bound.is_some() || identity.has_default
+}
+
 /// Resources and prompts are served at the protocol level only when the agent is known
 /// without arguments (those requests carry no `agent_id`).
 fn known_agent(identity: &Identity, method: &str) -> Result<(), Failure> {
-    if identity.bound.is_some() || identity.has_default {
+    if agent_known(identity) {
         return Ok(());
     }
     Err(Failure::new(

@@ -109,8 +109,10 @@ async fn two_agents_interleaving_round_trips_on_one_server_see_only_their_own() 
         let bobs = round_trips(&bob, "bob").await;
         assert_only_own("alice", "bob", &alice, &alices, Attribution::Sole);
         assert_only_own("bob", "alice", &bob, &bobs, Attribution::Sole);
-        let audit = gw.audit_lines();
-        let by = |agent: &str| audit.iter().filter(|l| l["agent_id"] == agent && l["tool"] == "ask").count();
-        assert_eq!((by("alice"), by("bob")), (6 * ROUNDS, 6 * ROUNDS), "{era}: each call audited under its agent");
+        let asks =
+            |agent: &str| gw.audit_lines().iter().filter(|l| l["agent_id"] == agent && l["tool"] == "ask").count();
+        // The audit writer runs behind the calls: wait for its lines, then count them.
+        eventually(Duration::from_secs(5), || asks("alice") + asks("bob") >= 12 * ROUNDS).await;
+        assert_eq!((asks("alice"), asks("bob")), (6 * ROUNDS, 6 * ROUNDS), "{era}: each call audited under its agent");
     }
 }

@@ -343,18 +343,24 @@ mod tests {
         }
     }
 
+    /// `n` bytes from a linear congruential generator: the same for the same `state`, so the
+    /// coverage tests below are deterministic.
+    fn pseudo_random_bytes(state: &mut u32, n: usize) -> Vec<u8> {
+        (0..n)
+            .map(|_| {
+                *state = state.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                (*state >> 16) as u8
+            })
+            .collect()
+    }
+
     /// The generator is useful only if its requests reach every kind of decision.
     #[test]
     fn generated_requests_reach_every_reason() {
         let mut seen = std::collections::BTreeSet::new();
         let mut state = 7u32;
         for _ in 0..400 {
-            let data: Vec<u8> = (0..200)
-                .map(|_| {
-                    state = state.wrapping_mul(1_103_515_245).wrapping_add(12345);
-                    (state >> 16) as u8
-                })
-                .collect();
+            let data = pseudo_random_bytes(&mut state, 200);
             let g = tricky::generate(&data, Options::default());
             let options = CompileOptions { default_agent: g.default_agent.clone() };
             let table = DecisionTable::compile_with(&g.policy, &options).unwrap();
@@ -374,12 +380,7 @@ mod tests {
         let mut decided = std::collections::BTreeSet::new();
         let mut state = 11u32;
         for _ in 0..400 {
-            let data: Vec<u8> = (0..200)
-                .map(|_| {
-                    state = state.wrapping_mul(1_103_515_245).wrapping_add(12345);
-                    (state >> 16) as u8
-                })
-                .collect();
+            let data = pseudo_random_bytes(&mut state, 200);
             let g = tricky::generate(&data, Options::default());
             rules.extend(g.policy.rules().filter_map(|r| r.item.map(|(k, _)| k)));
             let options = CompileOptions { default_agent: g.default_agent.clone() };
