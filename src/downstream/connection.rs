@@ -24,6 +24,10 @@ const TERMINATE_GRACE: Duration = Duration::from_millis(1500);
 /// server that ignores methods it does not know.
 const DISCOVER_WAIT: Duration = Duration::from_secs(3);
 
+/// How long a server that has answered `initialize` (so it is up) may take to answer a second
+/// `server/discover` after refusing `initialize`.
+const STARTED_DISCOVER_WAIT: Duration = Duration::from_secs(10);
+
 /// What a server said about itself in its handshake.
 #[derive(Debug, Clone)]
 pub struct ServerInfo {
@@ -275,33 +279,80 @@ async fn handshake(
     known: Option<Version>,
     forward: Forward,
 ) -> Result<ServerInfo, StartFailure> {
-    let never = CancellationToken::new();
-    let failed = |why: String| StartFailure { why, died_on_probe: false, stderr: None };
+    let mut probe_timed_out = false;
     if known.is_none_or(|v| !v.has_initialize()) {
-        let envelope = modern_envelope(forward, false);
-        let req = OutRequest { method: "server/discover", meta: &envelope, ..Default::default() };
-        if let Some(http) = http {
-            http.set_version(Version::V2026_07_28);
-        }
-        match rpc.request(req, None, DISCOVER_WAIT, &never).await {
-            Ok(result) => {
-                if let Some(info) = discovered(result.json()) {
-                    rpc.set_envelope(envelope, modern_envelope(forward, true));
-                    return Ok(info);
-                }
-            }
-            Err(RequestError::Closed) => {
-                return Err(StartFailure {
-                    why: "the connection closed during `server/discover`".to_owned(),
-                    died_on_probe: true,
-                    stderr: None,
-                });
-            }
-            // Any error, or no answer: a legacy server (the spec says not to key the fallback
-            // to one error code).
-            Err(e) => tracing::debug!(server = %rpc.server(), "server/discover: {e}; trying initialize"),
+        match discover(rpc, http, forward, DISCOVER_WAIT).await? {
+            Probe::Modern(info) => return Ok(info),
+            Probe::Legacy => {}
+            Probe::TimedOut => probe_timed_out = true,
         }
     }
+    match initialize(rpc, http, forward).await {
+        // A server slow to start (a Python one on a busy machine) may answer the probe after
+        // the wait and then speak only 2026-07-28 on this connection, refusing `initialize`:
+        // ask it once more, now that it is up.
+        Err(refused) if probe_timed_out => match discover(rpc, http, forward, STARTED_DISCOVER_WAIT).await? {
+            Probe::Modern(info) => {
+                tracing::info!(server = %rpc.server(), "the server answered `server/discover` late; speaking 2026-07-28");
+                Ok(info)
+            }
+            Probe::Legacy | Probe::TimedOut => Err(refused),
+        },
+        done => done,
+    }
+}
+
+/// What `server/discover` found.
+enum Probe {
+    /// The server speaks 2026-07-28.
+    Modern(ServerInfo),
+    /// It answered with an error, or without 2026-07-28: a legacy server.
+    Legacy,
+    /// No answer within the wait: a legacy server that ignores unknown methods, or a slow one.
+    TimedOut,
+}
+
+/// Asks `server/discover`, waiting `wait` for the answer.
+async fn discover(
+    rpc: &Arc<Rpc>,
+    http: Option<&HttpOutlet>,
+    forward: Forward,
+    wait: Duration,
+) -> Result<Probe, StartFailure> {
+    let envelope = modern_envelope(forward, false);
+    let req = OutRequest { method: "server/discover", meta: &envelope, ..Default::default() };
+    if let Some(http) = http {
+        http.set_version(Version::V2026_07_28);
+    }
+    match rpc.request(req, None, wait, &CancellationToken::new()).await {
+        Ok(result) => match discovered(result.json()) {
+            Some(info) => {
+                rpc.set_envelope(envelope, modern_envelope(forward, true));
+                Ok(Probe::Modern(info))
+            }
+            None => Ok(Probe::Legacy),
+        },
+        Err(RequestError::Closed) => Err(StartFailure {
+            why: "the connection closed during `server/discover`".to_owned(),
+            died_on_probe: true,
+            stderr: None,
+        }),
+        Err(RequestError::Timeout) => {
+            tracing::debug!(server = %rpc.server(), "no answer to `server/discover` within {wait:?}; trying initialize");
+            Ok(Probe::TimedOut)
+        }
+        // Any error: a legacy server (the spec says not to key the fallback to one error code).
+        Err(e) => {
+            tracing::debug!(server = %rpc.server(), "server/discover: {e}; trying initialize");
+            Ok(Probe::Legacy)
+        }
+    }
+}
+
+/// The legacy handshake: `initialize`, then `notifications/initialized`.
+async fn initialize(rpc: &Arc<Rpc>, http: Option<&HttpOutlet>, forward: Forward) -> Result<ServerInfo, StartFailure> {
+    let never = CancellationToken::new();
+    let failed = |why: String| StartFailure { why, died_on_probe: false, stderr: None };
     if let Some(http) = http {
         http.set_version(Version::LATEST_LEGACY);
     }

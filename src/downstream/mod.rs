@@ -75,6 +75,9 @@ pub struct StatusReport {
     /// How many tools it has, when known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tool_count: Option<usize>,
+    /// The revision the gateway speaks with it, while connected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protocol_version: Option<&'static str>,
 }
 
 #[derive(Debug, Default)]
@@ -573,7 +576,8 @@ impl Downstream {
             calls: self.calls.load(Ordering::Relaxed),
             errors: self.errors.load(Ordering::Relaxed),
             last_error: life.last_error.clone(),
-            tool_count: conn.and_then(|c| c.tools.get()).map(|t| t.len()),
+            tool_count: conn.as_ref().and_then(|c| c.tools.get()).map(|t| t.len()),
+            protocol_version: conn.map(|c| c.info().version.as_str()),
         }
     }
 

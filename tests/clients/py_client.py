@@ -62,6 +62,9 @@ SCENARIOS = [
 FIXTURE_SCENARIOS = ["fixture_input"]
 # Run only when asked for: the names `tools/list` shows (direct mode is checked by them).
 LIST_SCENARIOS = ["tool_names", "resources_prompts"]
+# Run only when asked for: against @modelcontextprotocol/server-memory.
+MEMORY_SCENARIOS = ["memory"]
+MEMORY_ENTITY = {"name": "Ada", "entityType": "person", "observations": ["wrote the first program"]}
 Observation = tuple[dict[str, Any], dict[str, Any]]
 TASKS_EXTENSION = "io.modelcontextprotocol/tasks"
 # What the callbacks answer; tests/it/sdk_clients.rs checks that the server saw exactly this.
@@ -257,6 +260,19 @@ class Runner:
             "simple": [dump(m) for m in got.messages] if got else None,
         }, {}
 
+    async def memory(self) -> Observation:
+        """server-memory: an entity created, then the graph read back; through the gateway,
+        the denied `delete_entities` too (in `extra`, since a server alone allows it)."""
+        created = norm_result(await self.call("create_entities", {"entities": [MEMORY_ENTITY]}))
+        graph = norm_result(await self.call("read_graph", {}))
+        extra: dict[str, Any] = {}
+        if self.gateway:
+            r = norm_result(await self.call("delete_entities", {"entityNames": ["Ada"]}))
+            error = (r["structuredContent"] or {}).get("error", {})
+            extra["delete"] = {"isError": r["isError"], "code": error.get("code")}
+            extra["graph_after_delete"] = norm_result(await self.call("read_graph", {}))
+        return {"created": created, "graph": graph}, extra
+
     async def fixture_input(self) -> Observation:
         """The fixture's `ask`, once per kind: the answer it saw, as text."""
         answers = {}
@@ -438,7 +454,7 @@ def main() -> None:
     p.add_argument("--total-timeout", type=float, default=240.0, help="seconds for the whole run")
     args = p.parse_args()
     args.scenarios = [s for s in args.scenarios.split(",") if s]
-    known = SCENARIOS + FIXTURE_SCENARIOS + LIST_SCENARIOS
+    known = SCENARIOS + FIXTURE_SCENARIOS + LIST_SCENARIOS + MEMORY_SCENARIOS
     unknown = [s for s in args.scenarios if s not in known]
     if unknown:
         p.error(f"unknown scenarios {unknown}; known: {known}")

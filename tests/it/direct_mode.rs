@@ -2,13 +2,12 @@
 //! tools listed as `SERVER__TOOL`, their definitions the servers' own, and calls judged,
 //! forwarded and audited as `execute_tool` is.
 
-use std::io::Write as _;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
-use crate::support::cli::mcpgw;
+use crate::support::cli::allowed_by_explain;
 use crate::support::gateway::read_audit;
 use crate::support::raw::{RawGateway, rpc_error_code};
 use crate::support::*;
@@ -55,24 +54,16 @@ async fn direct_mode_lists_exactly_the_allowed_tools_each_as_its_server_wrote_it
     let listed = listed["result"]["tools"].as_array().unwrap_or_else(|| panic!("{listed}")).clone();
     // What the policy allows, tool by tool, as `mcpgw explain` says.
     let mut own = Vec::new();
-    let mut batch = Vec::new();
     for server in ["a", "b", "c"] {
         for def in fixture_definitions(server).await {
-            let tool = def["name"].as_str().unwrap().to_owned();
-            writeln!(batch, "{}", json!({"agent": "dev", "server": server, "tool": tool})).unwrap();
             own.push((server, def));
         }
     }
-    files.write("batch.jsonl", String::from_utf8(batch).unwrap());
-    let rules_path = files.path().join("rules.json");
-    let explained =
-        mcpgw(files.path(), &["explain", "--rules", rules_path.to_str().unwrap(), "--batch", "batch.jsonl"]);
-    assert_eq!(explained.code, 0, "{}", explained.stderr);
-    let decisions: Vec<Value> = explained.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert_eq!(decisions.len(), own.len());
+    let calls: Vec<(&str, &str)> = own.iter().map(|(server, def)| (*server, def["name"].as_str().unwrap())).collect();
+    let decisions = allowed_by_explain(files.path(), "rules.json", "dev", &calls);
     let mut expected = Vec::new();
-    for ((server, def), decision) in own.into_iter().zip(decisions) {
-        if decision["decision"] == "allow" {
+    for ((server, def), allowed) in own.into_iter().zip(decisions) {
+        if allowed {
             let mut renamed = def.clone();
             renamed["name"] = json!(format!("{server}__{}", def["name"].as_str().unwrap()));
             expected.push(renamed);

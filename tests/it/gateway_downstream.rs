@@ -408,3 +408,18 @@ async fn streamable_http_downstreams_get_every_configured_header() {
     );
     gw.client.close().await;
 }
+
+/// A 2026-07-28 server that answers `server/discover` only after the gateway's wait, and then
+/// refuses `initialize` (as the Python SDK's servers do once a connection speaks 2026-07-28),
+/// still starts: the gateway asks again instead of giving up on it.
+#[tokio::test]
+async fn a_server_that_answers_discover_late_is_still_started_as_a_2026_server() {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/servers/slow_discover.py");
+    let servers = [("slow", json!({"command": "python3", "args": [script, "4"], "timeout_ms": 20_000}))];
+    let gw = GatewayUnderTest::start(&servers, &allow_all(), &[]).await;
+    let r = gw.call("execute_tool", exec("slow", "hello", json!({}))).await;
+    assert_eq!(first_text(&r), "hello from a slow server", "{r:?}");
+    let r = gw.call("get_gateway_status", json!({"agent_id": "dev"})).await;
+    assert_eq!(structured(&r)["servers"][0]["protocol_version"], "2026-07-28", "{r:?}");
+    gw.client.close().await;
+}

@@ -332,14 +332,22 @@ async fn a_bad_lock_keeps_the_last_good_one_and_an_approved_change_serves_after_
 }
 
 #[test]
-fn pinning_the_reference_server_twice_gives_the_same_bytes() {
+fn pinning_the_reference_servers_twice_gives_the_same_bytes() {
     let files = TempFiles::new();
-    write_config(&files, &[("everything", crate::support::everything_server())]);
+    let servers = crate::support::reference_servers(&files);
+    write_config(&files, &servers);
     let run = lock(files.path(), &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let first = read(files.path());
     let v: Value = serde_json::from_str(&first).unwrap();
+    for (name, _) in &servers {
+        let tools = v["servers"][name]["tools"].as_object().unwrap_or_else(|| panic!("no tools of `{name}`: {first}"));
+        assert!(!tools.is_empty(), "`{name}` pinned no tool: {first}");
+        assert!(tools.values().all(|t| t["sha256"].is_string()), "{first}");
+        assert!(v["servers"][name]["serverInfo"]["name"].is_string(), "{first}");
+    }
     assert!(v["servers"]["everything"]["tools"].as_object().unwrap().len() > 5, "{first}");
+    assert!(v["servers"]["git"]["tools"].get("git_log").is_some(), "{first}");
     assert!(v["servers"]["everything"]["serverInfo"]["version"].is_string(), "{first}");
     let server = &v["servers"]["everything"];
     let prompts = server["prompts"].as_object().unwrap_or_else(|| panic!("no prompts: {first}"));
@@ -386,11 +394,13 @@ fn check_scan_flags_a_poisoned_description_and_lock_warns_about_it() {
 }
 
 #[test]
-fn check_scan_finds_nothing_in_the_reference_server() {
+fn check_scan_finds_nothing_in_the_reference_servers() {
     let files = TempFiles::new();
-    write_config(&files, &[("everything", crate::support::everything_server())]);
+    write_config(&files, &crate::support::reference_servers(&files));
     let run = check_scan(files.path());
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("of 6 server(s)"), "every server was scanned: {}", run.stdout);
+    assert!(!run.stdout.contains("scan: error") && !run.stdout.contains("scan: warning"), "{}", run.stdout);
 }
 
 #[tokio::test]

@@ -332,6 +332,10 @@ fn check(scenario: &str, observed: &Value) -> Result<(), String> {
             }
             Ok(())
         }
+        "memory" => {
+            ok_result(&observed["created"])?;
+            contains(&observed["graph"], &["Ada", "wrote the first program"])
+        }
         // Compared with the direct run by the test that asks for it.
         "tool_names" | "resources_prompts" => Ok(()),
         other => Err(format!("no check for scenario `{other}`")),
@@ -761,6 +765,79 @@ async fn python_sdk_in_direct_mode() {
         }
         if !failures.is_empty() {
             failures.push(format!("--- {mode} stderr ---\n{}", tail(&run.stderr)));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Direct mode in front of `@modelcontextprotocol/server-memory`, with the Python SDK client in
+/// each of its modes: the namespaced list is what `mcpgw explain` allows of the server's own
+/// list, an entity created through mcpgw is read back as directly, and the denied
+/// `delete_entities` is refused and deletes nothing.
+#[tokio::test]
+async fn python_sdk_in_direct_mode_in_front_of_server_memory() {
+    let files = TempFiles::new();
+    let rules = json!({"agents": {"dev": {
+        "allow": {"servers": ["memory"]}, "deny": {"tools": {"memory": ["delete_*"]}}
+    }}});
+    files.write_json("rules.json", &rules);
+    let scenarios = ["tool_names", "memory"];
+    let mut failures = Vec::new();
+    for (round, mode) in Sdk::Python.modes().iter().enumerate() {
+        // A fresh graph for each run, so that every run starts from an empty memory.
+        let direct_graph = files.file_path(&format!("direct-{round}.jsonl"));
+        let memory = memory_server(&files.file_path(&format!("gateway-{round}.jsonl")));
+        let server = Target::Command(vec!["node".to_owned(), memory["args"][0].as_str().unwrap().to_owned()]);
+        let env = format!("MEMORY_FILE_PATH={}", direct_graph.display());
+        // server-memory speaks no 2026-07-28: a pinned client's baseline is the legacy one
+        // (through mcpgw, the pinned client does reach it).
+        let baseline = if *mode == PINNED { LEGACY } else { mode };
+        let direct = run_client_with(Sdk::Python, baseline, &server, None, &scenarios, &["--env", &env]).await;
+        let own: Vec<String> = direct.report["scenarios"]["tool_names"]["observed"]["names"]
+            .as_array()
+            .map(|n| n.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+            .unwrap_or_default();
+        assert!(own.iter().any(|n| n == "delete_entities"), "{mode}: server-memory lists its tools: {}", direct.report);
+        let calls: Vec<(&str, &str)> = own.iter().map(|t| ("memory", t.as_str())).collect();
+        let allowed = crate::support::cli::allowed_by_explain(files.path(), "rules.json", "dev", &calls);
+        let want: Vec<String> =
+            own.iter().zip(&allowed).filter(|(_, a)| **a).map(|(t, _)| format!("memory__{t}")).collect();
+        assert!(want.len() + 3 == own.len(), "{mode}: the three delete_* tools are denied: {want:?}");
+
+        let mcp = files.write(&format!("mcp-{round}.json"), mcp_json(&[("memory", memory)]));
+        let audit = files.file_path(&format!("audit-{round}.jsonl"));
+        let gateway = Target::Command(
+            [mcpgw_bin(), "--expose", "direct", "--agent", "dev", "--mcp-config"]
+                .into_iter()
+                .map(str::to_owned)
+                .chain([
+                    mcp.display().to_string(),
+                    "--rules".into(),
+                    files.path().join("rules.json").display().to_string(),
+                ])
+                .chain(["--audit-log".into(), audit.display().to_string()])
+                .collect(),
+        );
+        let run = run_client_with(Sdk::Python, mode, &gateway, Some("memory"), &scenarios, &["--direct"]).await;
+        let seen = &run.report["scenarios"]["tool_names"]["observed"]["names"];
+        if *seen != json!(want) {
+            failures.push(format!("{mode}: tools/list {seen}, want {want:?}"));
+        }
+        let (own_memory, base) = (judge(&run, "memory"), judge(&direct, "memory"));
+        let (through, directly) =
+            (&run.report["scenarios"]["memory"]["observed"], &direct.report["scenarios"]["memory"]["observed"]);
+        if !own_memory.passed() || !base.passed() || through != directly {
+            failures.push(format!("{mode}/memory: via mcpgw {own_memory:?} {through}; directly {base:?} {directly}"));
+        }
+        let extra = &run.report["scenarios"]["memory"]["extra"];
+        if extra["delete"] != json!({"isError": true, "code": "DENIED_BY_POLICY"})
+            || extra["graph_after_delete"] != through["graph"]
+        {
+            failures.push(format!("{mode}/memory: the denied delete was not refused cleanly: {extra}"));
+        }
+        if !failures.is_empty() {
+            failures.push(format!("--- {mode} stderr ---\n{}", tail(&run.stderr)));
+            break;
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));

@@ -54,17 +54,73 @@ pub fn fixture_server(args: &[&str]) -> Value {
     json!({ "command": super::fixture_bin(), "args": args })
 }
 
+/// A file that `scripts/setup-test-deps.sh` installs under the git-ignored `.tools`, with a
+/// clear failure when it is missing.
+fn installed(relative: &str) -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".tools").join(relative);
+    assert!(path.exists(), "{} is not installed: run scripts/setup-test-deps.sh", path.display());
+    path
+}
+
+/// The entry point of one of the npm reference servers (`server-everything`, `server-memory`,
+/// `server-filesystem`).
+fn npm_server(name: &str) -> PathBuf {
+    installed(&format!("npm/node_modules/@modelcontextprotocol/{name}/dist/index.js"))
+}
+
 /// A `.mcp.json` server entry that runs `@modelcontextprotocol/server-everything` from npm
 /// over stdio, as `scripts/setup-test-deps.sh` installs it (into the git-ignored `.tools/npm`).
 pub fn everything_server() -> Value {
-    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join(".tools/npm/node_modules/@modelcontextprotocol/server-everything/dist/index.js");
-    assert!(
-        path.is_file(),
-        "@modelcontextprotocol/server-everything is not installed ({} is missing): run scripts/setup-test-deps.sh",
-        path.display()
-    );
-    json!({"command": "node", "args": [path, "stdio"], "description": "MCP reference server"})
+    json!({"command": "node", "args": [npm_server("server-everything"), "stdio"], "description": "MCP reference server"})
+}
+
+/// `@modelcontextprotocol/server-memory`, keeping its knowledge graph in `graph` (a file that
+/// need not exist yet), so that no test touches the package's default file.
+pub fn memory_server(graph: &Path) -> Value {
+    json!({"command": "node", "args": [npm_server("server-memory")], "env": {"MEMORY_FILE_PATH": graph}})
+}
+
+/// `@modelcontextprotocol/server-filesystem`, serving the directory `root` only.
+pub fn filesystem_server(root: &Path) -> Value {
+    json!({"command": "node", "args": [npm_server("server-filesystem"), root]})
+}
+
+/// One of the Python reference servers from PyPI (`mcp-server-time`, `mcp-server-fetch`,
+/// `mcp-server-git`), with `args`.
+pub fn python_server(name: &str, args: &[&str]) -> Value {
+    json!({"command": installed(&format!("pyservers/bin/{name}")), "args": args})
+}
+
+/// The six reference servers that the issues name, as `(name, entry)` in a stable order, with
+/// their state (memory graph, served directory, git repository) made under `files`.
+pub fn reference_servers(files: &TempFiles) -> Vec<(&'static str, Value)> {
+    let root = files.path().join("served");
+    std::fs::create_dir_all(&root).expect("create the served directory");
+    std::fs::write(root.join("hello.txt"), "hello\n").expect("write a served file");
+    let repo = files.path().join("repo");
+    git_repository(&repo, "the last commit");
+    vec![
+        ("everything", everything_server()),
+        ("memory", memory_server(&files.path().join("memory.jsonl"))),
+        ("filesystem", filesystem_server(&root)),
+        ("time", python_server("mcp-server-time", &["--local-timezone", "UTC"])),
+        ("fetch", python_server("mcp-server-fetch", &[])),
+        ("git", python_server("mcp-server-git", &["--repository", repo.to_str().expect("a UTF-8 path")])),
+    ]
+}
+
+/// A git repository at `dir` with one commit whose message is `message`.
+pub fn git_repository(dir: &Path, message: &str) {
+    std::fs::create_dir_all(dir).expect("create the repository directory");
+    std::fs::write(dir.join("README"), "a repository for the tests\n").expect("write a file to commit");
+    for args in [
+        &["init", "-q"][..],
+        &["add", "README"],
+        &["-c", "user.name=mcpgw", "-c", "user.email=mcpgw@localhost", "commit", "-q", "-m", message],
+    ] {
+        let status = std::process::Command::new("git").args(args).current_dir(dir).status().expect("run git");
+        assert!(status.success(), "git {args:?} failed in {}", dir.display());
+    }
 }
 
 /// The text of a `.mcp.json` with `servers` in the given order. It is built as text because
