@@ -26,7 +26,7 @@ use crate::gateway::reply::ToolReply;
 use crate::gateway::servers::ServerSet;
 use crate::gateway::state::Gateway;
 use crate::gateway::{
-    execute_tool, get_gateway_status, get_prompt, get_server_tools, list_servers, read_resource, search_tools,
+    complete, execute_tool, get_gateway_status, get_prompt, get_server_tools, list_servers, read_resource, search_tools,
 };
 use crate::limits::ConcurrencyPermit;
 use crate::logging::{Escaped, bounded};
@@ -212,6 +212,7 @@ impl Call<'_> {
             Operation::ReadResource => read_resource::run(self).await,
             Operation::SearchTools => search_tools::run(self).await,
             Operation::GetPrompt => get_prompt::run(self).await,
+            Operation::Complete => complete::run(self).await,
         };
         result.into()
     }
@@ -236,6 +237,10 @@ impl Call<'_> {
         let req = Request { agent: self.agent, server, item };
         let table = &self.snapshot.table;
         let decision = table.decide(&req);
+        // A resource or prompt is named in the audit line's `tool` field, as a tool is.
+        if let Some(Item::Resource(name) | Item::Prompt(name)) = item {
+            self.record.tool.get_or_insert_with(|| name.to_owned());
+        }
         self.record.decided = Some(Decided {
             snapshot: self.snapshot.clone(),
             agent: self.agent.map(str::to_owned),

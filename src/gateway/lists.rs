@@ -1,7 +1,8 @@
 //! The protocol's resources and prompts (DESIGN section 12), when the caller's identity is
 //! known without arguments: `resources/list`, `resources/templates/list` and `prompts/list`
 //! aggregated over the agent's servers and filtered by the policy; `resources/read` and
-//! `prompts/get` routed to the one server they name, judged and audited as tool calls are.
+//! `prompts/get` and `completion/complete` routed to the one server they name, judged and
+//! audited as tool calls are.
 //!
 //! Names never collide across servers ([`crate::gateway::namespace`]). A list loads the
 //! policy and the server set once; servers are asked at once ([`each_allowed`]), and one
@@ -15,6 +16,7 @@ use serde_json::value::RawValue;
 use crate::downstream::Downstream;
 use crate::gateway::call::{Loaded, NoSuchTool};
 use crate::gateway::caller::Caller;
+use crate::gateway::complete::Completing;
 use crate::gateway::expose::{join, split};
 use crate::gateway::fan_out::each_allowed;
 use crate::gateway::identity::Identity;
@@ -217,6 +219,48 @@ impl Gateway {
             })
             .unwrap_or_default();
         Ok(serde_json::json!({"contents": contents}).to_string())
+    }
+
+    /// `completion/complete` for `caller`: the prompt or template named the gateway's way
+    /// (`SERVER__PROMPT`, `mcpgw://SERVER/TEMPLATE`), completed by its server.
+    pub async fn complete(self: &Arc<Self>, caller: &Caller, params: Option<&RawValue>) -> Result<String, NoSuchTool> {
+        let invalid = |message: String| NoSuchTool { code: codes::INVALID_PARAMS, message };
+        let members = params.and_then(|p| Members::of(p).ok()).unwrap_or_default();
+        let reference = members.get("ref").and_then(|r| Members::of(r).ok()).unwrap_or_default();
+        let kind: String = reference.get("type").and_then(|t| serde_json::from_str(t.get()).ok()).unwrap_or_default();
+        let Some(completing) = Completing::of(&kind) else {
+            return Err(invalid(format!(
+                "`completion/complete` needs a `ref` of type `ref/prompt` or `ref/resource`, not `{}`",
+                bounded(&kind)
+            )));
+        };
+        let named: String =
+            reference.get(completing.key()).and_then(|n| serde_json::from_str(n.get()).ok()).unwrap_or_default();
+        let loaded = Loaded::now(self);
+        let owner = match completing {
+            Completing::Prompt => split(&named, &self.settings().separator, &loaded.servers),
+            Completing::Template => unwrap_uri(&named, &loaded.servers),
+        };
+        let Some((server, target)) = owner else {
+            return Err(invalid(format!(
+                "unknown {} `{}`: the gateway names them {}",
+                if completing == Completing::Prompt { "prompt" } else { "resource template" },
+                bounded(&named),
+                if completing == Completing::Prompt { "SERVER__PROMPT" } else { "mcpgw://SERVER/TEMPLATE" }
+            )));
+        };
+        let mut arguments = serde_json::json!({"server": server, "kind": kind, "target": target});
+        for key in ["argument", "context"] {
+            if let Some(v) = members.get(key).and_then(|v| serde_json::from_str::<Value>(v.get()).ok()) {
+                arguments[key] = v;
+            }
+        }
+        let arguments = RawValue::from_string(arguments.to_string()).ok();
+        let label = "completion/complete";
+        match self.run_operation(caller, Operation::Complete, label, arguments.as_deref(), false, loaded).await {
+            ToolReply::Error(e) => Err(protocol_error(codes::INVALID_PARAMS, &e)),
+            reply => Ok(reply.json().into_owned()),
+        }
     }
 
     /// `prompts/get` for `caller`: the server's messages as it wrote them.

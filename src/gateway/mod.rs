@@ -12,6 +12,7 @@
 
 pub mod call;
 pub mod caller;
+mod complete;
 pub mod direct;
 mod execute_tool;
 pub mod expose;

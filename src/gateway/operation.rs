@@ -34,6 +34,8 @@ pub enum Operation {
     /// `prompts/get` at the protocol level: no tool of its own, so not in [`Operation::ALL`]
     /// and not callable by name, but judged, limited and audited as the tools are.
     GetPrompt,
+    /// `completion/complete` at the protocol level, hidden as [`Operation::GetPrompt`] is.
+    Complete,
 }
 
 impl Operation {
@@ -62,6 +64,7 @@ impl Operation {
             Operation::ReadResource => "read_resource",
             Operation::SearchTools => "search_tools",
             Operation::GetPrompt => "get_prompt",
+            Operation::Complete => "complete",
         }
     }
 
@@ -82,6 +85,7 @@ impl Operation {
                 "Find tools you may call, on any server, for a task in plain words; full definitions for execute_tool."
             }
             Operation::GetPrompt => "Get a prompt of a server.",
+            Operation::Complete => "Complete a prompt argument or a resource template variable.",
         }
     }
 
@@ -95,6 +99,7 @@ impl Operation {
             Operation::ReadResource => &["server", "uri"],
             Operation::SearchTools => &["query", "server", "limit", "max_schema_tokens"],
             Operation::GetPrompt => &["server", "prompt", "arguments"],
+            Operation::Complete => &["server", "kind", "target", "argument", "context"],
         }
     }
 
@@ -105,6 +110,7 @@ impl Operation {
             Operation::ReadResource => &["server", "uri"],
             Operation::SearchTools => &["query"],
             Operation::GetPrompt => &["server", "prompt"],
+            Operation::Complete => &["server", "kind", "target", "argument"],
             Operation::ListServers | Operation::GetGatewayStatus => &[],
         }
     }
@@ -136,6 +142,10 @@ impl Operation {
             Operation::GetPrompt => {
                 json!({"server": {"type": "string"}, "prompt": {"type": "string"}, "arguments": {"type": "object"}})
             }
+            Operation::Complete => json!({
+                "server": {"type": "string"}, "kind": {"type": "string"}, "target": {"type": "string"},
+                "argument": {"type": "object"}, "context": {"type": "object"}
+            }),
             Operation::GetGatewayStatus => json!({}),
         }
     }

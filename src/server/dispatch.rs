@@ -125,13 +125,13 @@ async fn answer(
             Ok(shaped(&aggregated(gw, identity, Listing::Templates, params).await?, ResultKind::Cacheable))
         }
         "prompts/list" => Ok(shaped(&aggregated(gw, identity, Listing::Prompts, params).await?, ResultKind::Cacheable)),
-        "resources/read" | "prompts/get" => {
+        "resources/read" | "prompts/get" | "completion/complete" => {
             known_agent(identity, &req.method)?;
             let caller = caller(client, identity, &era, &meta, sink, cancel);
-            let answered = if req.method == "resources/read" {
-                gw.read_resource(&caller, params).await
-            } else {
-                gw.get_prompt(&caller, params).await
+            let answered = match req.method.as_str() {
+                "resources/read" => gw.read_resource(&caller, params).await,
+                "prompts/get" => gw.get_prompt(&caller, params).await,
+                _ => gw.complete(&caller, params).await,
             };
             match answered {
                 Ok(json) => Ok(shaped(
@@ -296,7 +296,7 @@ fn capabilities(version: Version, expose: Expose, items: bool) -> String {
         caps = caps.replacen(r#""tools":{}"#, r#""tools":{"listChanged":true}"#, 1);
     }
     if items {
-        caps = caps.replacen(r#""tools":"#, r#""resources":{},"prompts":{},"tools":"#, 1);
+        caps = caps.replacen(r#""tools":"#, r#""completions":{},"resources":{},"prompts":{},"tools":"#, 1);
     }
     caps
 }

@@ -130,6 +130,79 @@ async fn reads_and_gets_reach_their_server_and_denials_are_refused() {
     assert_eq!(reads[2]["outcome"], "DENIED_BY_POLICY", "{reads:?}");
     assert!(audit.iter().any(|l| l["operation"] == "prompts/get" && l["outcome"] == "DENIED_BY_POLICY"));
     assert!(audit.iter().any(|l| l["operation"] == "read_resource" && l["outcome"] == "ok"));
+    // The audit line names the resource and the prompt, as it names a tool.
+    assert_eq!(reads[0]["tool"], "demo://resource/static/document/architecture.md", "{reads:?}");
+    assert!(audit.iter().any(|l| l["operation"] == "prompts/get" && l["tool"] == "simple-prompt"), "{audit:?}");
+}
+
+/// `completion/complete` of a prompt argument (with the context that narrows it) and of a
+/// template variable, named the gateway's way; a denied prompt is refused the same whether or
+/// not it exists, and every completion is audited.
+#[tokio::test]
+async fn completions_reach_their_server_and_denied_prompts_are_refused() {
+    let files = TempFiles::new();
+    let mut gw = gateway(&files, &["everything"], &["--agent", "dev"]).await;
+    let init = gw.initialize_result().clone();
+    assert!(init["capabilities"].get("completions").is_some(), "{init}");
+    let complete = |reference: Value, argument: Value, context: Option<Value>| {
+        let mut params = json!({"ref": reference, "argument": argument});
+        if let Some(c) = context {
+            params["context"] = c;
+        }
+        params
+    };
+    let prompt = json!({"type": "ref/prompt", "name": "everything__completable-prompt"});
+    let r = gw
+        .request("completion/complete", complete(prompt.clone(), json!({"name": "department", "value": "En"}), None))
+        .await;
+    assert_eq!(r["result"]["completion"]["values"], json!(["Engineering"]), "{r}");
+    let context = json!({"arguments": {"department": "Sales"}});
+    let r =
+        gw.request("completion/complete", complete(prompt, json!({"name": "name", "value": ""}), Some(context))).await;
+    assert_eq!(r["result"]["completion"]["values"], json!(["David", "Eve", "Frank"]), "{r}");
+    let template =
+        json!({"type": "ref/resource", "uri": "mcpgw://everything/demo://resource/dynamic/text/{resourceId}"});
+    let r =
+        gw.request("completion/complete", complete(template, json!({"name": "resourceId", "value": "7"}), None)).await;
+    assert_eq!(r["result"]["completion"]["values"], json!(["7"]), "{r}");
+    // Denied, existing or not: the same refusal, nothing of the server's.
+    for name in ["everything__args-prompt", "everything__args-no-such-prompt"] {
+        let reference = json!({"type": "ref/prompt", "name": name});
+        let r =
+            gw.request("completion/complete", complete(reference, json!({"name": "city", "value": "O"}), None)).await;
+        assert_eq!(rpc_error_code(&r), Some(-32602), "{r}");
+        assert!(r["error"]["message"].as_str().unwrap().starts_with("DENIED_BY_POLICY"), "{r}");
+    }
+    // Not the gateway's names, or not a reference at all: clear errors.
+    for (reference, says) in [
+        (json!({"type": "ref/prompt", "name": "completable-prompt"}), "SERVER__PROMPT"),
+        (
+            json!({"type": "ref/resource", "uri": "demo://resource/dynamic/text/{resourceId}"}),
+            "mcpgw://SERVER/TEMPLATE",
+        ),
+        (json!({"type": "ref/tool", "name": "x"}), "`ref/prompt` or `ref/resource`"),
+    ] {
+        let r = gw.request("completion/complete", complete(reference, json!({"name": "a", "value": ""}), None)).await;
+        assert_eq!(rpc_error_code(&r), Some(-32602), "{r}");
+        assert!(r["error"]["message"].as_str().unwrap().contains(says), "{says}: {r}");
+    }
+    let r = gw
+        .request(
+            "completion/complete",
+            json!({"ref": {"type": "ref/prompt", "name": "everything__completable-prompt"}}),
+        )
+        .await;
+    assert!(r["error"]["message"].as_str().unwrap().contains("`argument`"), "{r}");
+    let path = files.file_path("audit.jsonl");
+    eventually(Duration::from_secs(5), || {
+        read_audit(&path).iter().filter(|l| l["operation"] == "completion/complete").count() >= 6
+    })
+    .await;
+    let audit = read_audit(&path);
+    let completions: Vec<&Value> = audit.iter().filter(|l| l["operation"] == "completion/complete").collect();
+    assert_eq!(completions[0]["tool"], "completable-prompt", "{completions:?}");
+    assert_eq!(completions[0]["decision"], "allow", "{completions:?}");
+    assert_eq!(completions[3]["outcome"], "DENIED_BY_POLICY", "{completions:?}");
 }
 
 #[tokio::test]

@@ -19,6 +19,8 @@ pub struct RawGateway {
     lines: mpsc::UnboundedReceiver<Vec<u8>>,
     /// Messages read while looking for another one.
     stash: VecDeque<Value>,
+    /// The `initialize` result.
+    init: Value,
     next_id: u64,
 }
 
@@ -47,7 +49,8 @@ impl RawGateway {
                 }
             }
         });
-        let mut gw = RawGateway { child, stdin: Some(stdin), lines, stash: VecDeque::new(), next_id: 0 };
+        let mut gw =
+            RawGateway { child, stdin: Some(stdin), lines, stash: VecDeque::new(), next_id: 0, init: Value::Null };
         let init = gw
             .request(
                 "initialize",
@@ -55,8 +58,14 @@ impl RawGateway {
             )
             .await;
         assert!(init["result"]["serverInfo"]["name"] == "mcpgw", "initialize failed: {init}");
+        gw.init = init["result"].clone();
         gw.send_line(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#).await;
         gw
+    }
+
+    /// The gateway's `initialize` result.
+    pub fn initialize_result(&self) -> &Value {
+        &self.init
     }
 
     /// The gateway process.
