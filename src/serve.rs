@@ -143,6 +143,7 @@ pub async fn build(args: &ServeArgs) -> Result<Arc<Gateway>, StartupError> {
         default_timeout: Duration::from_millis(args.timeout_ms.max(1)),
         start_timeout: Duration::from_secs(30),
         catalogue: Default::default(),
+        notices: Default::default(),
     });
     reload_status.success(ConfigFile::McpConfig, servers.warnings.iter().map(ToString::to_string).collect());
     reload_status.success(ConfigFile::Rules, warnings.clone());

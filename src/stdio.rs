@@ -19,6 +19,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
+use crate::gateway::subscriptions::notification_bytes;
 use crate::gateway::{Gateway, Identity};
 use crate::mcp::codes;
 use crate::server::ClientState;
@@ -76,6 +77,8 @@ where
     let replies = Replies { sink: sink.clone(), dropped: Arc::default() };
     let identity = Arc::new(identity);
     let announcer = gw.settings().expose.direct().then(|| announce_changes(&gw, &client, &sink));
+    let relay =
+        (identity.bound.is_some() || identity.has_default).then(|| relay_notices(&gw, &identity, &client, &sink));
     tokio::pin!(stop);
     let ended = loop {
         // Wait for a slot before reading: a client that does not read its answers stops
@@ -135,8 +138,8 @@ where
         }
     }
     client.close();
-    if let Some(announcer) = announcer {
-        announcer.abort();
+    for task in [announcer, relay].into_iter().flatten() {
+        task.abort();
     }
     ended
 }
@@ -151,6 +154,36 @@ fn announce_changes(gw: &Gateway, client: &Arc<ClientState>, sink: &Sink) -> tok
                 && sink.send(build::notification("notifications/tools/list_changed", None)).await.is_err()
             {
                 return;
+            }
+        }
+    })
+}
+
+/// When the agent is known without arguments (so prompts and resources are served): tells a
+/// legacy client, once it is initialized, of its servers' prompt and resource list changes
+/// and of updates to the resources it subscribed to. (2026-07-28 clients ask for theirs with
+/// `subscriptions/listen`.)
+fn relay_notices(
+    gw: &Arc<Gateway>,
+    identity: &Identity,
+    client: &Arc<ClientState>,
+    sink: &Sink,
+) -> tokio::task::JoinHandle<()> {
+    let (gw, client, sink) = (gw.clone(), client.clone(), sink.clone());
+    let agent = identity.resolve(None).ok().flatten().map(str::to_owned);
+    let mut heard = gw.downstream_settings().notices.subscribe();
+    tokio::spawn(async move {
+        let wants = gw.legacy_wants(&client.subscriptions);
+        while let Some(got) = crate::downstream::notices::next(&mut heard).await {
+            if client.negotiated().is_none() {
+                continue;
+            }
+            for notice in got {
+                if let Some(n) = gw.notice_for(agent.as_deref(), &wants, &notice)
+                    && sink.send(notification_bytes(n)).await.is_err()
+                {
+                    return;
+                }
             }
         }
     })

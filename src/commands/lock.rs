@@ -201,6 +201,7 @@ pub(crate) async fn pin_servers(
         default_timeout: timeout,
         start_timeout: timeout,
         catalogue: Default::default(),
+        notices: Default::default(),
     });
     let downstreams: Vec<Arc<Downstream>> =
         specs.iter().map(|s| Arc::new(Downstream::new(s.clone(), settings.clone()))).collect();

@@ -8,6 +8,7 @@
 pub mod catalog;
 pub mod connection;
 pub mod http;
+pub mod notices;
 pub mod process;
 pub mod rpc;
 pub mod stderr_tail;
@@ -29,6 +30,7 @@ use crate::mcp::{Version, codes};
 use crate::wire::build::json_string;
 use catalog::{CatalogueChanges, ToolCache, ToolDef};
 pub use connection::Connection;
+use notices::{Notice, NoticeKind};
 use rpc::{CallRoute, OutRequest, RawResult, RequestError, ServerEvent};
 
 /// Settings shared by every downstream.
@@ -42,6 +44,8 @@ pub struct DownstreamSettings {
     pub start_timeout: Duration,
     /// Signalled when a server's tool list may have changed.
     pub catalogue: CatalogueChanges,
+    /// Every server's prompt and resource notices.
+    pub notices: notices::Notices,
 }
 
 /// Where a downstream is in its life, as `list_servers` and `get_gateway_status` report it.
@@ -159,6 +163,8 @@ pub struct Downstream {
     starting_in_background: AtomicBool,
     /// Called (after the cache is dropped) when the server says its tools changed.
     tools_changed: std::sync::OnceLock<ToolsChanged>,
+    /// The server's own URIs some client subscribed to, asked of every new connection.
+    subscribed: std::sync::Mutex<std::collections::BTreeSet<String>>,
 }
 
 /// What runs when a server says its tools changed.
@@ -180,6 +186,7 @@ impl Downstream {
             drained: tokio::sync::Notify::new(),
             starting_in_background: false.into(),
             tools_changed: std::sync::OnceLock::new(),
+            subscribed: std::sync::Mutex::default(),
         }
     }
 
@@ -293,15 +300,17 @@ impl Downstream {
             Ok(c) => {
                 let c = Arc::new(c);
                 self.conn.store(Some(c.clone()));
-                let mut life = self.life();
-                if life.ever_started {
-                    self.restarts.fetch_add(1, Ordering::Relaxed);
+                {
+                    let mut life = self.life();
+                    if life.ever_started {
+                        self.restarts.fetch_add(1, Ordering::Relaxed);
+                    }
+                    life.ever_started = true;
+                    life.failed = false;
+                    life.version = Some(c.info().version);
                 }
-                life.ever_started = true;
-                life.failed = false;
-                life.version = Some(c.info().version);
-                drop(life);
                 self.settings.catalogue.bump();
+                self.resubscribe(&c).await;
                 Ok(c)
             }
             Err(failure) => {
@@ -324,17 +333,32 @@ impl Downstream {
             let server: Arc<str> = self.spec.name.as_str().into();
             let catalogue = self.settings.catalogue.clone();
             let hook = self.tools_changed.get().cloned();
+            let notices = self.settings.notices.clone();
             Arc::new(move |event: ServerEvent| {
-                if let ServerEvent::ToolsChanged = event {
-                    tracing::info!(%server, "tool list changed; cache dropped");
-                    if let Some(tools) = tools.upgrade() {
-                        tools.invalidate();
+                let kind = match event {
+                    ServerEvent::ToolsChanged => {
+                        tracing::info!(%server, "tool list changed; cache dropped");
+                        if let Some(tools) = tools.upgrade() {
+                            tools.invalidate();
+                        }
+                        catalogue.bump();
+                        if let Some(hook) = &hook {
+                            hook();
+                        }
+                        return;
                     }
-                    catalogue.bump();
-                    if let Some(hook) = &hook {
-                        hook();
+                    ServerEvent::PromptsChanged => NoticeKind::PromptsChanged,
+                    ServerEvent::ResourcesChanged => NoticeKind::ResourcesChanged,
+                    ServerEvent::ResourceUpdated(params) => {
+                        let uri = crate::wire::object::Members::of(&params)
+                            .ok()
+                            .and_then(|m| m.get("uri").and_then(|u| serde_json::from_str::<String>(u.get()).ok()));
+                        let Some(uri) = uri else { return };
+                        NoticeKind::ResourceUpdated(uri)
                     }
-                }
+                    ServerEvent::Task(_) => return,
+                };
+                notices.send(Notice { server: Some(server.clone()), kind });
             })
         };
         Connection::start(&self.spec, self.settings.max_message, timeout, known, tools, events, self.spec.forward).await
@@ -412,6 +436,55 @@ impl Downstream {
             }
         }
         Ok(items)
+    }
+
+    /// Subscribes to updates of the server's resource `uri` (`resources/subscribe`), now and
+    /// on every later connection. Updates come as [`NoticeKind::ResourceUpdated`]; which
+    /// clients hear them is the listeners' business, so the gateway subscribes once per URI
+    /// and never unsubscribes (an update nobody wants is dropped).
+    pub async fn subscribe(&self, uri: &str, timeout: Duration) -> Result<(), GatewayError> {
+        let conn = self.connection(timeout).await?;
+        if conn.info().version.has_initialize() {
+            let caps = crate::wire::object::Members::of(&conn.info().capabilities).ok();
+            let subscribable = caps
+                .and_then(|c| c.get("resources").and_then(|r| crate::wire::object::Members::of(r).ok()))
+                .is_some_and(|r| r.get("subscribe").is_some_and(|v| v.get() == "true"));
+            if !subscribable {
+                return Err(GatewayError::new(
+                    ErrorCode::InvalidArgument,
+                    format!("server `{}` offers no resource subscriptions", self.spec.name),
+                )
+                .server(&self.spec.name));
+            }
+        } else {
+            return Err(GatewayError::new(
+                ErrorCode::InvalidArgument,
+                format!(
+                    "server `{}` speaks 2026-07-28, whose resource subscriptions the gateway does not relay yet",
+                    self.spec.name
+                ),
+            )
+            .server(&self.spec.name));
+        }
+        let members = format!(r#""uri":{}"#, json_string(uri));
+        let req = OutRequest { method: "resources/subscribe", members: &members, ..Default::default() };
+        self.send(req, Arc::new(CallRoute::quiet(0)), Budget::new(timeout), CancellationToken::new()).await?;
+        self.subscribed.lock().unwrap_or_else(|e| e.into_inner()).insert(uri.to_owned());
+        Ok(())
+    }
+
+    /// Asks a new connection for the subscriptions the last one had, so that a restart loses
+    /// no client's updates.
+    async fn resubscribe(&self, conn: &Arc<Connection>) {
+        let uris: Vec<String> = self.subscribed.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned().collect();
+        for uri in uris {
+            let members = format!(r#""uri":{}"#, json_string(&uri));
+            let req = OutRequest { method: "resources/subscribe", members: &members, ..Default::default() };
+            let never = CancellationToken::new();
+            if let Err(e) = conn.rpc().request(req, None, self.settings.default_timeout, &never).await {
+                tracing::warn!(server = %self.spec.name, uri = %crate::logging::Escaped::new(&uri), "cannot subscribe again after a restart: {e}");
+            }
+        }
     }
 
     /// Whether the started server declares `capability` (`resources`, `prompts` ...).

@@ -26,7 +26,8 @@ use crate::gateway::reply::ToolReply;
 use crate::gateway::servers::ServerSet;
 use crate::gateway::state::Gateway;
 use crate::gateway::{
-    complete, execute_tool, get_gateway_status, get_prompt, get_server_tools, list_servers, read_resource, search_tools,
+    complete, execute_tool, get_gateway_status, get_prompt, get_server_tools, list_servers, read_resource,
+    search_tools, subscriptions,
 };
 use crate::limits::ConcurrencyPermit;
 use crate::logging::{Escaped, bounded};
@@ -213,6 +214,7 @@ impl Call<'_> {
             Operation::SearchTools => search_tools::run(self).await,
             Operation::GetPrompt => get_prompt::run(self).await,
             Operation::Complete => complete::run(self).await,
+            Operation::Subscribe => subscriptions::run(self).await,
         };
         result.into()
     }

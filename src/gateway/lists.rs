@@ -84,7 +84,7 @@ impl Listing {
 }
 
 /// The string member `key` of a request's params, or the error saying `method` needs it.
-fn required_string(params: Option<&RawValue>, method: &str, key: &str) -> Result<String, NoSuchTool> {
+pub(crate) fn required_string(params: Option<&RawValue>, method: &str, key: &str) -> Result<String, NoSuchTool> {
     params
         .and_then(|p| Members::of(p).ok())
         .and_then(|m| m.get(key).and_then(|v| serde_json::from_str(v.get()).ok()))
@@ -94,9 +94,25 @@ fn required_string(params: Option<&RawValue>, method: &str, key: &str) -> Result
         })
 }
 
+/// The strings of the array member `key` of `object` (none when it is missing), or the error
+/// saying it must be an array of strings.
+pub fn required_string_list(object: &Value, key: &str) -> Result<Vec<String>, NoSuchTool> {
+    match object.get(key) {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(items)) => {
+            items.iter().map(|i| i.as_str().map(str::to_owned)).collect::<Option<Vec<String>>>().ok_or_else(|| {
+                NoSuchTool { code: codes::INVALID_PARAMS, message: format!("`{key}` must be an array of strings") }
+            })
+        }
+        Some(_) => {
+            Err(NoSuchTool { code: codes::INVALID_PARAMS, message: format!("`{key}` must be an array of strings") })
+        }
+    }
+}
+
 /// A resource or prompt error at the protocol level: the gateway's error code leads the
 /// message, so a denial reads the same as through the tools.
-fn protocol_error(code: i64, e: &crate::error::GatewayError) -> NoSuchTool {
+pub(crate) fn protocol_error(code: i64, e: &crate::error::GatewayError) -> NoSuchTool {
     NoSuchTool { code, message: format!("{}: {}", e.code.as_str(), e.message) }
 }
 
@@ -148,9 +164,21 @@ impl Gateway {
     /// The server that owns `uri` and the server's own URI: named by a gateway URI, else the
     /// one of the agent's servers that lists it (a URI a tool result carried), else the one
     /// of the agent's servers that offers resources.
-    async fn owner_of(&self, agent: Option<&str>, loaded: &Loaded, uri: &str) -> Result<(String, String), NoSuchTool> {
+    pub(crate) async fn owner_of(
+        &self,
+        agent: Option<&str>,
+        loaded: &Loaded,
+        uri: &str,
+    ) -> Result<(String, String), NoSuchTool> {
         if let Some((server, inner)) = unwrap_uri(uri, &loaded.servers) {
             return Ok((server.to_owned(), inner.to_owned()));
+        }
+        // The gateway's form, naming no server of its: never some server's own URI.
+        if uri.starts_with(crate::gateway::namespace::SCHEME) {
+            return Err(NoSuchTool {
+                code: codes::RESOURCE_NOT_FOUND,
+                message: format!("no server of yours owns `{}`: no server has that name", bounded(uri)),
+            });
         }
         let mut owners = Vec::new();
         let mut offering = Vec::new();

@@ -34,6 +34,7 @@ pub mod seal;
 mod search_tools;
 pub mod servers;
 pub mod state;
+pub mod subscriptions;
 mod task_ops;
 pub mod tasks;
 

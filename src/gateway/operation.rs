@@ -36,6 +36,8 @@ pub enum Operation {
     GetPrompt,
     /// `completion/complete` at the protocol level, hidden as [`Operation::GetPrompt`] is.
     Complete,
+    /// `resources/subscribe` at the protocol level, hidden as [`Operation::GetPrompt`] is.
+    Subscribe,
 }
 
 impl Operation {
@@ -65,6 +67,7 @@ impl Operation {
             Operation::SearchTools => "search_tools",
             Operation::GetPrompt => "get_prompt",
             Operation::Complete => "complete",
+            Operation::Subscribe => "subscribe",
         }
     }
 
@@ -86,6 +89,7 @@ impl Operation {
             }
             Operation::GetPrompt => "Get a prompt of a server.",
             Operation::Complete => "Complete a prompt argument or a resource template variable.",
+            Operation::Subscribe => "Subscribe to a resource's updates.",
         }
     }
 
@@ -100,6 +104,7 @@ impl Operation {
             Operation::SearchTools => &["query", "server", "limit", "max_schema_tokens"],
             Operation::GetPrompt => &["server", "prompt", "arguments"],
             Operation::Complete => &["server", "kind", "target", "argument", "context"],
+            Operation::Subscribe => &["server", "uri"],
         }
     }
 
@@ -111,6 +116,7 @@ impl Operation {
             Operation::SearchTools => &["query"],
             Operation::GetPrompt => &["server", "prompt"],
             Operation::Complete => &["server", "kind", "target", "argument"],
+            Operation::Subscribe => &["server", "uri"],
             Operation::ListServers | Operation::GetGatewayStatus => &[],
         }
     }
@@ -132,7 +138,9 @@ impl Operation {
                 "args": {"type": "object"},
                 "timeout_ms": {"type": "integer", "minimum": 1}
             }),
-            Operation::ReadResource => json!({"server": {"type": "string"}, "uri": {"type": "string"}}),
+            Operation::ReadResource | Operation::Subscribe => {
+                json!({"server": {"type": "string"}, "uri": {"type": "string"}})
+            }
             Operation::SearchTools => json!({
                 "query": {"type": "string"},
                 "server": {"type": "string"},

@@ -137,6 +137,7 @@ impl Gateway {
     pub fn swap_policy(&self, snapshot: PolicySnapshot) {
         self.policy.store(Arc::new(snapshot));
         self.downstream.catalogue.bump();
+        self.downstream.notices.all_lists_changed();
     }
 
     /// Serves `servers` and `http` from the next call on; returns the servers replaced.
@@ -144,6 +145,7 @@ impl Gateway {
         self.http.store(Arc::new(http));
         let old = self.servers.swap(Arc::new(servers));
         self.downstream.catalogue.bump();
+        self.downstream.notices.all_lists_changed();
         old
     }
 

@@ -49,6 +49,7 @@ use tokio_util::sync::CancellationToken;
 use crate::cli::ServeArgs;
 use crate::config::servers::HttpLimits;
 use crate::gateway::Gateway;
+use crate::gateway::subscriptions::notification_bytes;
 use crate::wire::build;
 use auth::{Credential, credential, unauthorized};
 use budget::{BodyBudget, BudgetLimits};
@@ -168,6 +169,24 @@ pub async fn serve_http(gw: Arc<Gateway>, args: &ServeArgs) -> Result<(), HttpEr
             }
         })
     });
+    // Prompt and resource notices: every session with a GET stream whose agent may see them
+    // (and, for updates, that subscribed to the resource).
+    let relay = {
+        let (gw, sessions) = (gw.clone(), sessions.clone());
+        let bound = gw.identity().bound.clone();
+        let mut heard = gw.downstream_settings().notices.subscribe();
+        tokio::spawn(async move {
+            while let Some(got) = crate::downstream::notices::next(&mut heard).await {
+                for notice in got {
+                    sessions.push_each(|session| {
+                        let agent = session.agent.as_deref().or(bound.as_deref());
+                        let wants = gw.legacy_wants(&session.client.subscriptions);
+                        gw.notice_for(agent, &wants, &notice).map(notification_bytes)
+                    });
+                }
+            }
+        })
+    };
     let sweeper = {
         let state = state.clone();
         tokio::spawn(async move {
@@ -196,6 +215,7 @@ pub async fn serve_http(gw: Arc<Gateway>, args: &ServeArgs) -> Result<(), HttpEr
     };
     tokio::join!(serving, admin_serving, signal);
     sweeper.abort();
+    relay.abort();
     if let Some(announcer) = announcer {
         announcer.abort();
     }

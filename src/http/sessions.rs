@@ -170,6 +170,17 @@ impl Sessions {
         }
     }
 
+    /// Pushes to each session with an open GET stream what `message` makes of it, if anything.
+    pub fn push_each(&self, message: impl Fn(&Session) -> Option<Vec<u8>>) {
+        let sessions: Vec<Arc<Session>> = self.map().values().cloned().collect();
+        for session in sessions {
+            let Some(sink) = session.push.lock().unwrap_or_else(|e| e.into_inner()).clone() else { continue };
+            if let Some(bytes) = message(&session) {
+                let _ = sink.try_send(bytes);
+            }
+        }
+    }
+
     /// Sessions open now.
     pub fn len(&self) -> usize {
         self.map().len()

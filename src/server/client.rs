@@ -11,6 +11,7 @@ use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
 use crate::gateway::caller::{AskError, Asker};
+use crate::gateway::subscriptions::Subscriptions;
 use crate::mcp::{ClientCaps, Version, meta};
 use crate::wire::{RpcError, Sink, build};
 
@@ -49,6 +50,8 @@ pub struct ClientState {
     next_ask: AtomicU64,
     /// Cancelled when the client goes away.
     gone: CancellationToken,
+    /// The resources it subscribed to (`resources/subscribe`).
+    pub subscriptions: Arc<Subscriptions>,
 }
 
 impl Default for ClientState {
@@ -61,6 +64,7 @@ impl Default for ClientState {
             in_flight: Mutex::default(),
             next_ask: AtomicU64::new(1),
             gone: CancellationToken::new(),
+            subscriptions: Arc::default(),
         }
     }
 }

@@ -141,6 +141,29 @@ async fn answer(
                 Err(e) => Err(Failure::new(e.code, e.message)),
             }
         }
+        "resources/subscribe" | "resources/unsubscribe" if !era.modern => {
+            known_agent(identity, &req.method)?;
+            let Some(client) = client else {
+                return Err(Failure::new(codes::INVALID_PARAMS, "resource subscriptions need a session"));
+            };
+            let uri = crate::gateway::lists::required_string(params, &req.method, "uri")
+                .map_err(|e| Failure::new(e.code, e.message))?;
+            let subscriptions = client.subscriptions.clone();
+            let answered = if req.method == "resources/subscribe" {
+                let caller = caller(Some(client), identity, &era, &meta, sink, cancel);
+                gw.subscribe(&caller, &uri, &subscriptions).await
+            } else {
+                gw.unsubscribe(&uri, &subscriptions)
+            };
+            answered.map(|()| "{}".to_owned()).map_err(|e| Failure::new(e.code, e.message))
+        }
+        "subscriptions/listen" if era.modern => {
+            let caller = caller(client, identity, &era, &meta, sink, cancel.clone());
+            match crate::server::listen::listen(gw, identity, &caller, params, sink, cancel, req.id.get()).await {
+                Ok(json) => Ok(shaped(&json, ResultKind::Plain)),
+                Err((code, message)) => Err(Failure::new(code, message)),
+            }
+        }
         "tools/call" => {
             let call = tool_call(params)?;
             let mut caller = caller(client, identity, &era, &meta, sink, cancel);
@@ -296,7 +319,11 @@ fn capabilities(version: Version, expose: Expose, items: bool) -> String {
         caps = caps.replacen(r#""tools":{}"#, r#""tools":{"listChanged":true}"#, 1);
     }
     if items {
-        caps = caps.replacen(r#""tools":"#, r#""completions":{},"resources":{},"prompts":{},"tools":"#, 1);
+        caps = caps.replacen(
+            r#""tools":"#,
+            r#""completions":{},"resources":{"subscribe":true,"listChanged":true},"prompts":{"listChanged":true},"tools":"#,
+            1,
+        );
     }
     caps
 }

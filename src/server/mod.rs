@@ -10,6 +10,7 @@
 
 pub mod client;
 pub mod dispatch;
+pub mod listen;
 
 pub use client::ClientState;
 pub use dispatch::{Request, handle};

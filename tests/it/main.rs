@@ -39,4 +39,5 @@ mod sdk_clients;
 mod search_quality;
 mod search_tools;
 mod security;
+mod subscriptions;
 mod tasks;

@@ -242,3 +242,36 @@ async fn without_an_agent_known_beforehand_the_protocol_lists_are_not_served() {
     let r = gw.call("read_resource", json!({"agent_id": "dev", "server": "everything", "uri": "demo://resource/static/document/architecture.md"})).await;
     assert_eq!(r["result"]["content"][0]["type"], "resource", "{r}");
 }
+
+/// Two server-filesystem instances over two directories that hold the same file names: the
+/// same path shape on each reads that server's own file, and neither reaches the other's
+/// directory, also with a client that offers its own roots (which a shared server must not
+/// take for its directories).
+#[tokio::test]
+async fn two_filesystem_servers_over_two_directories_never_cross() {
+    let files = TempFiles::new();
+    let (a, b) = (files.path().join("a"), files.path().join("b"));
+    for (dir, text) in [(&a, "the file of a"), (&b, "the file of b")] {
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(dir.join("same.txt"), text).unwrap();
+    }
+    let servers = [("fa", filesystem_server(&a)), ("fb", filesystem_server(&b))];
+    let rules = json!({"agents": {"dev": {"allow": {"servers": ["fa", "fb"]}}}});
+    let spawn = gateway_spawn(&files, &servers, &rules, &["--agent", "dev"]);
+    let client = McpClient::spawn_answering(&spawn).await;
+    let read = |server: &str, path: &std::path::Path| json!({"server": server, "tool": "read_text_file", "args": {"path": path.join("same.txt")}});
+    for (server, dir, text) in [("fa", &a, "the file of a"), ("fb", &b, "the file of b")] {
+        let r = client.call_tool("execute_tool", read(server, dir)).await.unwrap();
+        assert_eq!(first_text(&r), text, "{server}: {r:?}");
+    }
+    for (server, other) in [("fa", &b), ("fb", &a)] {
+        let r = client.call_tool("execute_tool", read(server, other)).await.unwrap();
+        assert_eq!(r.is_error, Some(true), "{server} read the other's directory: {r:?}");
+        assert!(first_text(&r).contains("ccess denied"), "{server}: {r:?}");
+        let listed = json!({"server": server, "tool": "list_allowed_directories", "args": {}});
+        let r = client.call_tool("execute_tool", listed).await.unwrap();
+        let dirs = first_text(&r);
+        assert!(!dirs.contains(other.to_str().unwrap()) && !dirs.contains("test-root"), "{server}: {dirs}");
+    }
+    client.close().await;
+}

@@ -51,6 +51,8 @@ struct Recorded {
     label: Option<String>,
     /// The data of every log message received, in arrival order.
     logs: Mutex<Vec<Value>>,
+    /// The URIs of every `notifications/resources/updated`.
+    updated: Mutex<Vec<String>>,
 }
 
 impl Recorder {
@@ -101,6 +103,11 @@ impl Recorder {
     /// How many `notifications/tools/list_changed` arrived.
     pub fn tool_list_changed(&self) -> usize {
         self.inner.tool_list_changed.load(Ordering::SeqCst)
+    }
+
+    /// The URIs of the resource updates received, in arrival order.
+    pub fn updated(&self) -> Vec<String> {
+        self.inner.updated.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 }
 
@@ -172,6 +179,14 @@ impl ClientHandler for Recorder {
 
     async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
         self.inner.tool_list_changed.fetch_add(1, Ordering::SeqCst);
+    }
+
+    async fn on_resource_updated(
+        &self,
+        params: rmcp::model::ResourceUpdatedNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        self.inner.updated.lock().unwrap_or_else(PoisonError::into_inner).push(params.uri.to_string());
     }
 
     #[allow(deprecated, reason = "rmcp marks logging deprecated (SEP-2577), but servers still send it")]

@@ -87,7 +87,7 @@ pub fn filesystem_server(root: &Path) -> Value {
 
 /// One of the Python reference servers from PyPI (`mcp-server-time`, `mcp-server-fetch`,
 /// `mcp-server-git`), with `args`.
-pub fn python_server(name: &str, args: &[&str]) -> Value {
+fn python_server(name: &str, args: &[&str]) -> Value {
     json!({"command": installed(&format!("pyservers/bin/{name}")), "args": args})
 }
 
@@ -110,7 +110,7 @@ pub fn reference_servers(files: &TempFiles) -> Vec<(&'static str, Value)> {
 }
 
 /// A git repository at `dir` with one commit whose message is `message`.
-pub fn git_repository(dir: &Path, message: &str) {
+fn git_repository(dir: &Path, message: &str) {
     std::fs::create_dir_all(dir).expect("create the repository directory");
     std::fs::write(dir.join("README"), "a repository for the tests\n").expect("write a file to commit");
     for args in [
