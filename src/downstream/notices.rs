@@ -1,6 +1,6 @@
 //! What servers say outside any call that clients may want to hear: their prompt and resource
 //! lists changed, or a subscribed resource was updated. Every server's notices go out on one
-//! broadcast; each client's listener ([`crate::gateway::notices`]) keeps only what its agent
+//! broadcast; each client's listener (in the gateway's `subscriptions`) keeps only what its agent
 //! may see and asked for, so nothing of one agent's servers reaches another agent.
 //!
 //! Tool-list changes go by [`crate::downstream::catalog::CatalogueChanges`] instead: direct

@@ -202,7 +202,7 @@ impl Gateway {
 
 impl Call<'_> {
     async fn run(&mut self, op: Operation) -> ToolReply {
-        if let Err(e) = self.gw.limits().check_rate(self.agent, &self.snapshot.table) {
+        if let Err(e) = self.gw.limits().check_rate(self.agent, &self.snapshot.table).await {
             return ToolReply::Error(e);
         }
         let result = match op {
@@ -308,9 +308,9 @@ impl Call<'_> {
 
     /// A slot under the agent's concurrency limit (from this call's snapshot), or
     /// `RATE_LIMITED`.
-    pub fn concurrency_permit(&self) -> Result<ConcurrencyPermit, GatewayError> {
+    pub async fn concurrency_permit(&self) -> Result<ConcurrencyPermit, GatewayError> {
         let limits = self.snapshot.table.limits_for(self.agent);
-        self.gw.limits().acquire_concurrency(self.agent, limits.max_concurrent_calls)
+        self.gw.limits().acquire_concurrency(self.agent, limits.max_concurrent_calls).await
     }
 
     /// Where this call's messages go downstream: progress with the caller's token, log

@@ -105,7 +105,7 @@ pub(crate) async fn run(call: &mut Call<'_>) -> Result<ToolReply, GatewayError> 
     match call.caller.retry.clone() {
         Some(retry) => resume(call, target, retry.state.as_deref(), retry.responses.as_deref()).await,
         None => {
-            let permit = call.concurrency_permit()?;
+            let permit = call.concurrency_permit().await?;
             // A 2025-11-25 task request goes to the server as it came; a tool that runs only
             // as a task is asked for one from a 2025 server (a 2026-07-28 server decides
             // itself, seeing the extension among the gateway's capabilities).
@@ -172,7 +172,7 @@ async fn drive(call: &Call<'_>, t: &Target<'_>, mut running: Running) -> Result<
                     return Err(downstream_error(t, format!("asked for input more than {MAX_ROUNDS} times in one call")));
                 }
                 let extra = fulfil(caller, t, &result).await?;
-                let permit = call.concurrency_permit()?;
+                let permit = call.concurrency_permit().await?;
                 running = start(call, t, extra, permit);
             }
             Some(ask) = running.asks.recv() => {
@@ -391,7 +391,7 @@ async fn resume(
             if let Some(state) = state {
                 extra.push_str(&format!(r#","requestState":{}"#, json_string(&state)));
             }
-            let permit = call.concurrency_permit()?;
+            let permit = call.concurrency_permit().await?;
             let running = start(call, &t, extra, permit);
             drive(call, &t, running).await
         }

@@ -65,6 +65,8 @@ pub struct GatewayParts {
     pub identity: Identity,
     /// The lock of pinned tool definitions (empty: none).
     pub pins: Pins,
+    /// The per-agent limits (shared in Redis, or this replica's own).
+    pub limits: Limits,
 }
 
 /// The state shared by every client.
@@ -105,7 +107,7 @@ impl Gateway {
             audit: parts.audit,
             metrics: Metrics::default(),
             reload: parts.reload,
-            limits: Limits::default(),
+            limits: parts.limits,
             identity: parts.identity,
             parked: ParkedCalls::default(),
             tasks: TaskTable::default(),

@@ -83,6 +83,15 @@ pub async fn ready(State(st): State<Arc<HttpState>>, req: Request) -> Response {
         "servers": list,
         "sessions": st.sessions.len(),
     });
+    let mut body = body;
+    if let Some(redis) = st.gw.limits().redis() {
+        // Falling back to per-replica limits keeps serving, so it does not make `/ready` fail.
+        body["shared_limits"] = serde_json::json!({
+            "redis": redis.url(),
+            "state": if redis.in_fallback() { "fallback" } else { "shared" },
+            "fallback_checks": redis.fallbacks(),
+        });
+    }
     json_response(code, body)
 }
 
@@ -100,6 +109,7 @@ pub async fn metrics(State(st): State<Arc<HttpState>>, req: Request) -> Response
         servers,
         reload: gw.reload_status(),
         snapshot: snapshot.table.snapshot_id(),
+        shared_limits: gw.limits().redis().map(|r| (r.in_fallback(), r.fallbacks())),
     });
     let mut resp = (StatusCode::OK, text).into_response();
     resp.headers_mut()

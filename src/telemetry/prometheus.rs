@@ -25,6 +25,9 @@ pub struct Exposition<'a> {
     pub reload: &'a ReloadStatus,
     /// The snapshot being served.
     pub snapshot: &'a str,
+    /// With limits shared in Redis: whether they fall back to local ones now, and how many
+    /// checks did.
+    pub shared_limits: Option<(bool, u64)>,
 }
 
 /// Histogram bucket bounds, in seconds.
@@ -39,6 +42,7 @@ struct Scrape {
     servers: Vec<(String, StatusReport)>,
     files: [(&'static str, FileStatus); 2],
     snapshot: String,
+    shared_limits: Option<(bool, u64)>,
 }
 
 type Labels = Vec<(Cow<'static, str>, Cow<'static, str>)>;
@@ -153,6 +157,21 @@ impl Collector for Scrape {
             "Configuration loads that failed, by file.",
             self.files.iter().map(|(f, s)| (file(f), s.failures)),
         )?;
+        if let Some((fallback, checks)) = self.shared_limits {
+            let mut family = encoder.encode_descriptor(
+                "mcpgw_shared_limits_fallback",
+                "1 while Redis is unreachable and each replica limits on its own.",
+                None,
+                MetricType::Gauge,
+            )?;
+            ConstGauge::new(i64::from(fallback)).encode(family.encode_family(&Labels::new())?)?;
+            counters(
+                &mut encoder,
+                "mcpgw_shared_limit_fallbacks",
+                "Limit checks answered locally because Redis could not be reached.",
+                std::iter::once((Labels::new(), checks)),
+            )?;
+        }
         let mut info =
             encoder.encode_descriptor("mcpgw_policy", "The policy snapshot being served.", None, MetricType::Info)?;
         info.encode_info(&labels(&[("snapshot", &self.snapshot)]))?;
@@ -167,6 +186,7 @@ pub fn render(x: &Exposition<'_>) -> String {
         servers: x.servers.clone(),
         files: [("rules", x.reload.get(ConfigFile::Rules)), ("mcp_config", x.reload.get(ConfigFile::McpConfig))],
         snapshot: x.snapshot.to_owned(),
+        shared_limits: x.shared_limits,
     };
     let mut registry = Registry::default();
     registry.register_collector(Box::new(scrape));

@@ -25,11 +25,27 @@ impl Expander<'_> {
     pub(super) fn gateway_section(&mut self, v: &Value<'_>) -> HttpSettings {
         let mut out = HttpSettings::default();
         let Some(section) = v.object("an object") else { return out };
-        section.warn_unknown(&["http", "lock_mode"]);
+        section.warn_unknown(&["http", "lock_mode", "redis"]);
         if let Some(http) = section.get("http") {
             self.http_settings(&http, &mut out);
         }
+        if let Some(redis) = section.get("redis") {
+            out.redis_url = self.redis_url(&redis);
+        }
         out
+    }
+
+    /// `"redis": {"url": "redis://HOST:PORT/DB"}` (or `rediss://`, or `redis+unix://`).
+    fn redis_url(&mut self, v: &Value<'_>) -> Option<String> {
+        let redis = v.object("an object with `url`")?;
+        redis.warn_unknown(&["url"]);
+        let node = redis.required("url")?;
+        let url = self.string("gateway", &node)?;
+        if !["redis://", "rediss://", "redis+unix://", "unix://"].iter().any(|s| url.starts_with(s)) {
+            node.error("`url` must be a Redis URL: `redis://HOST:PORT/DB`, `rediss://...` or `redis+unix:///PATH`");
+            return None;
+        }
+        Some(url)
     }
 
     fn http_settings(&mut self, v: &Value<'_>, out: &mut HttpSettings) {
