@@ -277,8 +277,9 @@ async fn handshake(
 ) -> Result<ServerInfo, StartFailure> {
     let never = CancellationToken::new();
     let failed = |why: String| StartFailure { why, died_on_probe: false, stderr: None };
+    let envelope = modern_envelope(forward, false);
+    let mut probe_timed_out = false;
     if known.is_none_or(|v| !v.has_initialize()) {
-        let envelope = modern_envelope(forward, false);
         let req = OutRequest { method: "server/discover", meta: &envelope, ..Default::default() };
         if let Some(http) = http {
             http.set_version(Version::V2026_07_28);
@@ -299,7 +300,10 @@ async fn handshake(
             }
             // Any error, or no answer: a legacy server (the spec says not to key the fallback
             // to one error code).
-            Err(e) => tracing::debug!(server = %rpc.server(), "server/discover: {e}; trying initialize"),
+            Err(e) => {
+                probe_timed_out = matches!(e, RequestError::Timeout);
+                tracing::debug!(server = %rpc.server(), "server/discover: {e}; trying initialize")
+            }
         }
     }
     if let Some(http) = http {
@@ -312,10 +316,29 @@ async fn handshake(
         env!("CARGO_PKG_VERSION")
     );
     let req = OutRequest { method: "initialize", members: &members, ..Default::default() };
-    let result = rpc
-        .request(req, None, Duration::from_secs(3600), &never)
-        .await
-        .map_err(|e| failed(format!("initialization failed: {e}")))?;
+    let result = match rpc.request(req, None, Duration::from_secs(3600), &never).await {
+        // A modern server slower to start than DISCOVER_WAIT (a Python server on a loaded
+        // machine): it read the probe late, answered it into the void, and now serves
+        // 2026-07-28 and refuses `initialize`. Ask it again, waiting as long as for initialize.
+        Err(RequestError::Rpc { code, .. }) if probe_timed_out && code == crate::mcp::codes::UNSUPPORTED_PROTOCOL_VERSION => {
+            tracing::info!(server = %rpc.server(), "a slow server took the late `server/discover` probe; asking it again");
+            if let Some(http) = http {
+                http.set_version(Version::V2026_07_28);
+            }
+            let req = OutRequest { method: "server/discover", meta: &envelope, ..Default::default() };
+            let result = rpc
+                .request(req, None, Duration::from_secs(3600), &never)
+                .await
+                .map_err(|e| failed(format!("initialization failed: `server/discover` after a refused `initialize`: {e}")))?;
+            return discovered(result.json())
+                .map(|info| {
+                    rpc.set_envelope(envelope.clone(), modern_envelope(forward, true));
+                    info
+                })
+                .ok_or_else(|| failed("initialization failed: the server refused `initialize` and offers no version mcpgw speaks".to_owned()));
+        }
+        other => other.map_err(|e| failed(format!("initialization failed: {e}")))?,
+    };
     #[derive(Deserialize)]
     #[serde(rename_all = "camelCase")]
     struct Init {
