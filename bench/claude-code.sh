@@ -63,11 +63,13 @@ log "Claude Code $CLAUDE_VERSION, mcpgw $MCPGW, $(nproc) cores, load $(cut -d' '
 rm -rf "$OUT"
 mkdir -p "$OUT"
 W="$OUT/work"
-mkdir -p "$W/repo" "$W/data"
+mkdir -p "$W/repo"
+# The filesystem task's directory: inside Claude Code's working directory, which Claude Code
+# offers as its root (server-filesystem then serves the roots instead of its argument).
+DATA="$OUT/live/cwd/data"
 # The git task's repository: a known last commit message.
 (cd "$W/repo" && git init -q && git -c user.name=bench -c user.email=bench@example.invalid commit -q --allow-empty -m "first" &&
   git -c user.name=bench -c user.email=bench@example.invalid commit -q --allow-empty -m "mcpgw bench: the known last commit")
-echo "a note" >"$W/data/notes.txt"
 MEMORY_FILE="$W/memory.jsonl"
 
 # --- configs ---------------------------------------------------------------------------------
@@ -83,7 +85,7 @@ write_servers() { # FILE CATALOGUE
     printf '{"mcpServers": {\n'
     printf ' "everything": {"command": "%s", "args": []},\n' "$TOOLS/npm/node_modules/.bin/mcp-server-everything"
     printf ' "memory": {"command": "%s", "args": [], "env": {"MEMORY_FILE_PATH": "%s"}},\n' "$TOOLS/npm/node_modules/.bin/mcp-server-memory" "$MEMORY_FILE"
-    printf ' "filesystem": {"command": "%s", "args": ["%s"]},\n' "$TOOLS/npm/node_modules/.bin/mcp-server-filesystem" "$W/data"
+    printf ' "filesystem": {"command": "%s", "args": ["%s"]},\n' "$TOOLS/npm/node_modules/.bin/mcp-server-filesystem" "$DATA"
     printf ' "time": {"command": "%s", "args": []},\n' "$TOOLS/pyservers/bin/mcp-server-time"
     printf ' "fetch": {"command": "%s", "args": []},\n' "$TOOLS/pyservers/bin/mcp-server-fetch"
     printf ' "git": {"command": "%s", "args": ["--repository", "%s"]}' "$TOOLS/pyservers/bin/mcp-server-git" "$W/repo"
@@ -98,8 +100,8 @@ cat >"$W/rules.json" <<'EOF'
 EOF
 
 # Claude Code's --mcp-config for one path; prints the --allowedTools arguments on stdout.
-write_client_config() { # FILE CATALOGUE PATH
-  local file="$1" cat="$2" path="$3" servers="$W/servers-$2.json" expose=meta wrap=""
+write_client_config() { # FILE CATALOGUE PATH GATEWAY_STDERR
+  local file="$1" cat="$2" path="$3" gwlog="$4" servers="$W/servers-$2.json" expose=meta wrap=""
   case "$path" in
     servers)
       cp "$servers" "$file"
@@ -110,13 +112,13 @@ write_client_config() { # FILE CATALOGUE PATH
     gw-meta-noalways | gw-search-noalways) wrap="$HERE/strip_meta.py" ;;
     *) die "unknown path $path" ;;
   esac
-  python3 - "$file" "$MCPGW" "$servers" "$W/rules.json" "$expose" "$W/audit-$cat-$path.jsonl" "$wrap" <<'EOF'
+  python3 - "$file" "$MCPGW" "$servers" "$W/rules.json" "$expose" "$W/audit-$cat-$path.jsonl" "$wrap" "$gwlog" <<'EOF'
 import json, sys
-file, mcpgw, servers, rules, expose, audit, wrap = sys.argv[1:]
+file, mcpgw, servers, rules, expose, audit, wrap, gwlog = sys.argv[1:]
 args = ["--mcp-config", servers, "--rules", rules, "--agent", "bench", "--expose", expose, "--audit-log", audit]
-entry = {"command": mcpgw, "args": args}
-if wrap:
-    entry = {"command": "python3", "args": [wrap, mcpgw] + args}
+command = ([sys.executable, wrap] if wrap else []) + [mcpgw] + args
+# Through sh only to keep the gateway's log (stderr), which tells whether a server was left out.
+entry = {"command": "sh", "args": ["-c", 'exec "$0" "$@" 2>>"$GW_STDERR"'] + command, "env": {"GW_STDERR": gwlog}}
 json.dump({"mcpServers": {"gw": entry}}, open(file, "w"), indent=1)
 EOF
   echo "mcp__gw"
@@ -130,14 +132,19 @@ printf '{"mcpServers": {}}\n' >"$W/none.json"
 attempt_one() { # CATALOGUE CLIENT PATH TASK STRATEGY ATTEMPT
   local cat="$1" client="$2" path="$3" task="$4" strategy="$5" attempt="$6"
   local dir="$OUT/runs/$cat/$client/$path/$task" cfg allowed prompt port="" i sp rc=0
-  rm -rf "$dir"
-  mkdir -p "$dir/home" "$dir/cwd"
-  sed "s#\${REPO}#$W/repo#g; s#\${DATA}#$W/data#g" "$HERE/tasks/$task.json" >"$dir/task.json"
+  # Claude Code runs in the same home and working directory every time (they appear in its
+  # prompt, so equal paths keep the requests of different runs comparable byte for byte); both
+  # are moved into the run's directory afterwards.
+  local live="$OUT/live"
+  rm -rf "$dir" "$live"
+  mkdir -p "$dir" "$live/home" "$DATA"
+  echo "a note" >"$DATA/notes.txt"
+  sed "s#\${REPO}#$W/repo#g; s#\${DATA}#$DATA#g" "$HERE/tasks/$task.json" >"$dir/task.json"
   if [ "$path" = baseline ]; then
     cfg="$W/none.json"; allowed=""
   else
     cfg="$dir/mcp.json"
-    allowed="$(write_client_config "$cfg" "$cat" "$path")"
+    allowed="$(write_client_config "$cfg" "$cat" "$path" "$dir/gateway.err")"
   fi
   rm -f "$MEMORY_FILE"
   python3 "$HERE/standin.py" --task "$dir/task.json" --strategy "$strategy" --out "$dir/rec" 2>"$dir/standin.err" &
@@ -148,15 +155,22 @@ attempt_one() { # CATALOGUE CLIENT PATH TASK STRATEGY ATTEMPT
   done
   [ -n "$port" ] || die "the stand-in did not start (see $dir/standin.err)"
   prompt="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["prompt"])' "$dir/task.json")"
-  local env=(HOME="$dir/home" ANTHROPIC_BASE_URL="http://127.0.0.1:$port" ANTHROPIC_API_KEY=sk-bench-dummy)
+  local env=(HOME="$live/home" ANTHROPIC_BASE_URL="http://127.0.0.1:$port" ANTHROPIC_API_KEY=sk-bench-dummy)
   [ "$client" = nosearch ] && env+=(ENABLE_TOOL_SEARCH=false)
   # shellcheck disable=SC2086
-  (cd "$dir/cwd" && env "${env[@]}" timeout 300 "$CLAUDE" -p "$prompt" --mcp-config "$cfg" --strict-mcp-config \
+  (cd "$live/cwd" && env "${env[@]}" timeout 300 "$CLAUDE" -p "$prompt" --mcp-config "$cfg" --strict-mcp-config \
     ${allowed:+--allowedTools $allowed} >"$dir/claude.out" 2>"$dir/claude.err") || rc=$?
   kill "$sp" 2>/dev/null || true
   wait "$sp" 2>/dev/null || true
+  mv "$live/home" "$live/cwd" "$dir/"
+  # A run counts only when every server of the catalogue was there: mcpgw logs each server it
+  # left out of a listing or could not start; configured directly, every server must be offered.
+  local incomplete=""
+  [ -f "$dir/gateway.err" ] && incomplete="$(grep -E 'left out of a tool listing|downstream failed to start' "$dir/gateway.err" |
+    sed -E 's/.*(server[ =]`?[A-Za-z0-9_-]+`?).*/\1/' | sort -u | tr '\n' ' ' || true)"
   python3 "$HERE/report.py" summarize "$dir/rec" catalogue="$cat" client="$client" path="$path" task="$task" \
-    strategy="$strategy" claude_rc="$rc" attempt="$attempt"
+    strategy="$strategy" claude_rc="$rc" attempt="$attempt" incomplete="$incomplete" \
+    expect_servers="$(python3 -c 'import json,sys; print(",".join(json.load(open(sys.argv[1]))["mcpServers"]))' "$W/servers-$cat.json" 2>/dev/null || true)"
 }
 
 # A run that did not complete its task is tried again, up to RETRIES times in all: on a loaded

@@ -66,6 +66,10 @@ def summarize(rundir, extra):
     out["ok"] = bool(result.get("ok"))
     if result.get("error"):
         out["error"] = result["error"]
+    incomplete = out.pop("incomplete", "").strip()
+    if incomplete:
+        out["ok"] = False
+        out["error"] = "mcpgw left out or could not start: %s%s" % (incomplete, "; " + out["error"] if out.get("error") else "")
     out["turns"] = len(main)
     out["bytes"] = sum(l["bytes"] for l in main)
     out["tokens"] = sum(l["tokens"] for l in main)
@@ -83,6 +87,17 @@ def summarize(rundir, extra):
         out["first_loaded_mcp"] = [n for n in main[0]["loaded_tools"] if n.startswith("mcp__")]
         out["first_deferred_mcp"] = len([n for n in main[0]["deferred_tools"] if n.startswith("mcp__")])
         out["n_tools_first"] = len(first.get("tools", []))
+        # Every configured server must be offered when its tools are listed to the client.
+        depth = {"servers": 1, "gw-direct": 2}.get(out.get("path"))
+        expect = {s for s in out.pop("expect_servers", "").split(",") if s}
+        if depth and expect:
+            names = [n for n in main[0]["loaded_tools"] + main[0]["deferred_tools"] if n.startswith("mcp__")]
+            seen = {n.split("__")[depth] for n in names if len(n.split("__")) > depth}
+            missing = sorted(expect - seen)
+            if missing:
+                out["ok"] = False
+                out["error"] = "servers not offered in the first request: %s" % ", ".join(missing)
+    out.pop("expect_servers", None)
     print(json.dumps(out))
 
 
