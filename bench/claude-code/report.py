@@ -110,7 +110,7 @@ def pct(a, b):
 
 
 PATHS = [
-    ("servers", "six servers configured directly"),
+    ("servers", "servers configured directly"),
     ("gw-direct", "mcpgw `--expose direct`"),
     ("gw-meta", "mcpgw meta-tools (list_servers → get_server_tools → execute_tool)"),
     ("gw-search", "mcpgw `search_tools` → `execute_tool`"),
