@@ -320,22 +320,28 @@ async fn handshake(
         // A modern server slower to start than DISCOVER_WAIT (a Python server on a loaded
         // machine): it read the probe late, answered it into the void, and now serves
         // 2026-07-28 and refuses `initialize`. Ask it again, waiting as long as for initialize.
-        Err(RequestError::Rpc { code, .. }) if probe_timed_out && code == crate::mcp::codes::UNSUPPORTED_PROTOCOL_VERSION => {
+        Err(RequestError::Rpc { code, .. })
+            if probe_timed_out && code == crate::mcp::codes::UNSUPPORTED_PROTOCOL_VERSION =>
+        {
             tracing::info!(server = %rpc.server(), "a slow server took the late `server/discover` probe; asking it again");
             if let Some(http) = http {
                 http.set_version(Version::V2026_07_28);
             }
             let req = OutRequest { method: "server/discover", meta: &envelope, ..Default::default() };
-            let result = rpc
-                .request(req, None, Duration::from_secs(3600), &never)
-                .await
-                .map_err(|e| failed(format!("initialization failed: `server/discover` after a refused `initialize`: {e}")))?;
+            let result = rpc.request(req, None, Duration::from_secs(3600), &never).await.map_err(|e| {
+                failed(format!("initialization failed: `server/discover` after a refused `initialize`: {e}"))
+            })?;
             return discovered(result.json())
                 .map(|info| {
                     rpc.set_envelope(envelope.clone(), modern_envelope(forward, true));
                     info
                 })
-                .ok_or_else(|| failed("initialization failed: the server refused `initialize` and offers no version mcpgw speaks".to_owned()));
+                .ok_or_else(|| {
+                    failed(
+                        "initialization failed: the server refused `initialize` and offers no version mcpgw speaks"
+                            .to_owned(),
+                    )
+                });
         }
         other => other.map_err(|e| failed(format!("initialization failed: {e}")))?,
     };
