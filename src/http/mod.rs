@@ -1,7 +1,8 @@
 //! Serving over MCP streamable HTTP: `/mcp`, plus `/health`, `/ready` and `/metrics`.
 //!
 //! Every client shares the one [`Gateway`]. With bearer tokens configured, a request's agent
-//! is its token's agent and a missing or unknown token gets 401; without tokens the gateway
+//! is its token's agent and a missing or unknown token gets 401 (with `gateway.http.oauth`, a
+//! JWT access token names the agent too: [`oauth`]); without tokens the gateway
 //! only listens on loopback, unless `--allow-unauthenticated` says otherwise. `Host` and
 //! `Origin` are checked on `/mcp` and, without tokens, on `/metrics` ([`rebinding`]).
 //!
@@ -52,10 +53,10 @@ use crate::config::servers::HttpLimits;
 use crate::gateway::Gateway;
 use crate::wire::build;
 use auth::{Credential, Refusal, credential, unauthorized};
-use oauth::OAuth;
-use oauth::validate::looks_like_jwt;
 use budget::{BodyBudget, BudgetLimits};
 use in_flight::InFlight;
+use oauth::OAuth;
+use oauth::validate::looks_like_jwt;
 use rebinding::AllowedPeers;
 use sessions::{SessionLimits, Sessions};
 
@@ -345,6 +346,7 @@ fn unavailable() -> Response {
     let body = serde_json::json!({"error": {"code": "UNAVAILABLE", "message": "cannot check access tokens now; try again later"}});
     let mut resp = (StatusCode::SERVICE_UNAVAILABLE, body.to_string()).into_response();
     resp.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("10"));
-    resp.headers_mut().insert(axum::http::header::CONTENT_TYPE, axum::http::HeaderValue::from_static("application/json"));
+    resp.headers_mut()
+        .insert(axum::http::header::CONTENT_TYPE, axum::http::HeaderValue::from_static("application/json"));
     resp
 }

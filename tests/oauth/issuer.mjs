@@ -13,7 +13,7 @@
 //
 // Run it with Node 22 (.tools/node22): oidc-provider 9 supports only current LTS releases.
 //
-// Prints `issuer ready on http://127.0.0.1:PORT` on stdout once it serves, then one line
+// Prints `issuer ready on http://127.0.0.1:PORT` on stderr once it serves, then one line
 // `jwks served` for each request of its JWKS (the tests count the gateway's fetches), and
 // runs until it is killed or its stdin closes (so it never outlives its test).
 
@@ -99,13 +99,13 @@ const provider = new Provider(issuer, {
 // Plain http on loopback: the provider is behind no TLS terminator here.
 provider.proxy = false;
 provider.use(async (ctx, next) => {
-  if (ctx.path === '/jwks') console.log('jwks served');
+  if (ctx.path === '/jwks') console.error('jwks served');
   await next();
 });
 provider.on('server_error', (_ctx, err) => console.error(`issuer: server error: ${err.stack}`));
 
 handler = provider.callback();
-console.log(`issuer ready on ${issuer}`);
+console.error(`issuer ready on ${issuer}`);
 
 process.stdin.on('end', () => process.exit(0));
 process.stdin.resume();

@@ -155,9 +155,18 @@ mod tests {
             (r#"{"issuer": "ftp://a.test", "audience": "https://g.test"}"#, "must start with https://"),
             (r#"{"issuer": "not a url", "audience": "https://g.test"}"#, "is not a URL"),
             (r#"{"issuer": "https://a.test", "audience": "https://g.test#x"}"#, "must not have a fragment"),
-            (r#"{"issuer": "https://a.test", "audience": "https://g.test", "jwks_uri": "http://10.0.0.1/k"}"#, "plain http://"),
-            (r#"{"issuer": "https://a.test", "audience": "https://g.test", "agents": {"x": "bad id!"}}"#, "not a valid agent id"),
-            (r#"{"issuer": "https://a.test", "audience": "https://g.test", "agent_claim": ""}"#, "`agent_claim` is empty"),
+            (
+                r#"{"issuer": "https://a.test", "audience": "https://g.test", "jwks_uri": "http://10.0.0.1/k"}"#,
+                "plain http://",
+            ),
+            (
+                r#"{"issuer": "https://a.test", "audience": "https://g.test", "agents": {"x": "bad id!"}}"#,
+                "not a valid agent id",
+            ),
+            (
+                r#"{"issuer": "https://a.test", "audience": "https://g.test", "agent_claim": ""}"#,
+                "`agent_claim` is empty",
+            ),
         ];
         for (oauth, want) in cases {
             let e = parse(oauth).unwrap_err();
