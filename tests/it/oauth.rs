@@ -299,6 +299,7 @@ async fn an_issuer_whose_discovery_names_another_issuer_is_not_trusted() {
         )
         .await;
     assert_eq!(r.status, 503, "{r:?}");
+    eventually(Duration::from_secs(5), || gw.stderr().contains("names issuer")).await;
     assert!(gw.stderr().contains("names issuer"), "{}", gw.stderr());
     assert_eq!(issuer.jwks_fetches(), 0, "no keys from a document for another issuer");
 }
