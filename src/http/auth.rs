@@ -4,6 +4,11 @@
 //! case-insensitive, RFC 9110 section 11.1), one space, and the token with no whitespace
 //! around it. Anything else is refused as malformed rather than guessed at. Tokens are kept
 //! as SHA-256 hashes and compared in constant time.
+//!
+//! With `gateway.http.oauth`, a bearer that is no static token and looks like a JWT is an
+//! access token for [`crate::http::oauth`] to judge; the 401 then names the Protected
+//! Resource Metadata, and says `invalid_token` when a token was refused. What was wrong with
+//! a refused access token goes to the log only: the client learns that it was invalid.
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -11,6 +16,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::config::servers::HttpSettings;
+use crate::http::oauth::validate::TokenError;
 
 /// The credential a request carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,7 +30,7 @@ pub enum Credential {
 }
 
 /// Why a request's credential was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
     /// No `Authorization` header.
     #[error("missing bearer token")]
@@ -38,10 +44,33 @@ pub enum Refusal {
     /// Tokens were configured at startup and a reload removed them all.
     #[error("no bearer tokens are configured")]
     NoneConfigured,
+    /// An OAuth access token that was refused.
+    #[error("refused an access token: {0}")]
+    Token(TokenError),
+}
+
+impl Refusal {
+    /// What the client is told: never why an access token failed (that would help whoever
+    /// forges one), only that it did.
+    fn client_message(&self) -> String {
+        match self {
+            Refusal::Token(_) => "invalid access token".to_owned(),
+            other => other.to_string(),
+        }
+    }
+
+    /// The RFC 6750 `error` of the challenge, when a token was presented and refused.
+    fn error_code(&self) -> Option<&'static str> {
+        match self {
+            Refusal::Token(_) | Refusal::Unknown => Some("invalid_token"),
+            Refusal::Malformed => Some("invalid_request"),
+            Refusal::Missing | Refusal::NoneConfigured => None,
+        }
+    }
 }
 
 /// The token of `headers`, read strictly.
-fn bearer(headers: &HeaderMap) -> Result<Option<&str>, Refusal> {
+pub fn bearer(headers: &HeaderMap) -> Result<Option<&str>, Refusal> {
     let mut values = headers.get_all(header::AUTHORIZATION).iter();
     let Some(value) = values.next() else { return Ok(None) };
     if values.next().is_some() {
@@ -62,7 +91,7 @@ pub fn credential(headers: &HeaderMap, settings: &HttpSettings, required: bool) 
     let token = bearer(headers)?;
     // Agent tokens decide whether `/mcp` needs one; operator tokens only guard the operator's
     // detail (`is_operator`), so configuring them alone does not lock every agent out.
-    let agents_need_tokens = !settings.tokens.is_empty();
+    let agents_need_tokens = settings.agents_authenticate();
     let Some(token) = token else {
         return match (agents_need_tokens, required) {
             (false, false) => Ok(Credential::Anonymous),
@@ -83,13 +112,16 @@ pub fn credential(headers: &HeaderMap, settings: &HttpSettings, required: bool) 
     Err(Refusal::Unknown)
 }
 
-/// 401 with the reason and a `WWW-Authenticate` challenge.
-pub fn unauthorized(why: Refusal, resource_metadata: Option<&str>) -> Response {
-    let body = serde_json::json!({"error": {"code": "UNAUTHORIZED", "message": why.to_string()}}).to_string();
+/// 401 with the reason and a `WWW-Authenticate` challenge. `resource_metadata`: with OAuth,
+/// where the Protected Resource Metadata is (RFC 9728 section 5.1); then the challenge also
+/// carries the RFC 6750 `error` code.
+pub fn unauthorized(why: &Refusal, resource_metadata: Option<&str>) -> Response {
+    let body = serde_json::json!({"error": {"code": "UNAUTHORIZED", "message": why.client_message()}}).to_string();
     let mut resp = (StatusCode::UNAUTHORIZED, body).into_response();
-    let challenge = match resource_metadata {
-        Some(url) => format!("Bearer resource_metadata=\"{url}\""),
-        None => "Bearer".to_owned(),
+    let challenge = match (resource_metadata, why.error_code()) {
+        (Some(url), Some(code)) => format!("Bearer resource_metadata=\"{url}\", error=\"{code}\""),
+        (Some(url), None) => format!("Bearer resource_metadata=\"{url}\""),
+        (None, _) => "Bearer".to_owned(),
     };
     if let Ok(v) = HeaderValue::from_str(&challenge) {
         resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);

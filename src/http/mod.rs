@@ -1,7 +1,8 @@
 //! Serving over MCP streamable HTTP: `/mcp`, plus `/health`, `/ready` and `/metrics`.
 //!
 //! Every client shares the one [`Gateway`]. With bearer tokens configured, a request's agent
-//! is its token's agent and a missing or unknown token gets 401; without tokens the gateway
+//! is its token's agent and a missing or unknown token gets 401 (with `gateway.http.oauth`, a
+//! JWT access token names the agent too: [`oauth`]); without tokens the gateway
 //! only listens on loopback, unless `--allow-unauthenticated` says otherwise. `Host` and
 //! `Origin` are checked on `/mcp` and, without tokens, on `/metrics` ([`rebinding`]).
 //!
@@ -24,6 +25,7 @@ mod budget;
 mod headers;
 mod in_flight;
 mod mcp;
+pub mod oauth;
 mod ops;
 mod overflow;
 mod rebinding;
@@ -51,9 +53,11 @@ use crate::config::servers::HttpLimits;
 use crate::gateway::Gateway;
 use crate::gateway::subscriptions::notification_bytes;
 use crate::wire::build;
-use auth::{Credential, credential, unauthorized};
+use auth::{Credential, Refusal, credential, unauthorized};
 use budget::{BodyBudget, BudgetLimits};
 use in_flight::InFlight;
+use oauth::OAuth;
+use oauth::validate::looks_like_jwt;
 use rebinding::AllowedPeers;
 use sessions::{SessionLimits, Sessions};
 
@@ -77,6 +81,8 @@ pub struct HttpState {
     stop: CancellationToken,
     /// Whether this is the operator's own listener (`--admin-listen`).
     operator: bool,
+    /// The access-token verifier of the current `gateway.http.oauth`, with its key cache.
+    oauth: OAuth,
 }
 
 /// Why the gateway cannot serve HTTP.
@@ -84,7 +90,7 @@ pub struct HttpState {
 pub enum HttpError {
     /// No tokens and a non-loopback address.
     #[error(
-        "refusing to serve {0} without authentication: configure `gateway.http.tokens` in the MCP config, \
+        "refusing to serve {0} without authentication: configure `gateway.http.tokens` or `gateway.http.oauth` in the MCP config, \
          listen on a loopback address, or pass --allow-unauthenticated"
     )]
     Unauthenticated(SocketAddr),
@@ -102,7 +108,7 @@ pub enum HttpError {
 pub async fn serve_http(gw: Arc<Gateway>, args: &ServeArgs) -> Result<(), HttpError> {
     let addr = args.listen;
     let http = gw.http();
-    let authenticated = !http.tokens.is_empty();
+    let authenticated = http.agents_authenticate();
     if !authenticated && !addr.ip().is_loopback() && !args.allow_unauthenticated {
         return Err(HttpError::Unauthenticated(addr));
     }
@@ -122,6 +128,7 @@ pub async fn serve_http(gw: Arc<Gateway>, args: &ServeArgs) -> Result<(), HttpEr
         required: authenticated,
         stop: stop.clone(),
         operator: false,
+        oauth: OAuth::default(),
     });
     let in_flight = Arc::new(InFlight::default());
     let app = Router::new()
@@ -131,6 +138,8 @@ pub async fn serve_http(gw: Arc<Gateway>, args: &ServeArgs) -> Result<(), HttpEr
         .layer(middleware::from_fn_with_state(state.clone(), guard))
         .route("/health", get(ops::health))
         .route("/ready", get(ops::ready))
+        .route(oauth::metadata::WELL_KNOWN, get(oauth::metadata::serve))
+        .route(&format!("{}/{{*resource}}", oauth::metadata::WELL_KNOWN), get(oauth::metadata::serve))
         .with_state(state.clone());
     let listener = TcpListener::bind(addr).await.map_err(|source| HttpError::Listen { addr, source })?;
     let bound = listener.local_addr().map_err(|source| HttpError::Listen { addr, source })?;
@@ -147,6 +156,7 @@ pub async fn serve_http(gw: Arc<Gateway>, args: &ServeArgs) -> Result<(), HttpEr
                 required: false,
                 stop: stop.clone(),
                 operator: true,
+                oauth: OAuth::default(),
             });
             let admin_app = Router::new()
                 .route("/metrics", get(ops::metrics))
@@ -305,13 +315,36 @@ fn allowed_peers(gw: &Gateway, addr: SocketAddr) -> AllowedPeers {
 async fn guard(State(st): State<Arc<HttpState>>, mut req: Request, next: Next) -> Response {
     let settings = st.gw.http();
     let is_mcp = req.uri().path() == "/mcp";
-    if (is_mcp || (settings.tokens.is_empty() && !st.required))
+    if (is_mcp || (!settings.agents_authenticate() && !st.required))
         && let Some(why) = st.peers.refusal(req.headers())
     {
         tracing::warn!("refused a request to {}: {why} (possible DNS rebinding)", req.uri().path());
         return (StatusCode::FORBIDDEN, format!("Forbidden: {why}")).into_response();
     }
-    match credential(req.headers(), &settings, st.required) {
+    let judged = match credential(req.headers(), &settings, st.required) {
+        Err(Refusal::Unknown) => match (&settings.oauth, auth::bearer(req.headers())) {
+            (Some(oauth), Ok(Some(token))) if looks_like_jwt(token) => {
+                let verifier = match st.oauth.verifier(oauth) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        tracing::error!("cannot check access tokens: {e}");
+                        return unavailable();
+                    }
+                };
+                match verifier.verify(token).await {
+                    Ok(agent) => Ok(Credential::Agent(agent)),
+                    Err(e) if e.is_unavailable() => {
+                        tracing::error!("refused a request: {e}");
+                        return unavailable();
+                    }
+                    Err(e) => Err(Refusal::Token(e)),
+                }
+            }
+            _ => Err(Refusal::Unknown),
+        },
+        other => other,
+    };
+    match judged {
         Ok(Credential::Operator) if is_mcp => {
             (StatusCode::FORBIDDEN, "Forbidden: an operator token cannot act as an agent").into_response()
         }
@@ -321,7 +354,19 @@ async fn guard(State(st): State<Arc<HttpState>>, mut req: Request, next: Next) -
         }
         Err(why) => {
             tracing::warn!("refused a request: {why}");
-            unauthorized(why, None)
+            let metadata = settings.oauth.as_ref().map(|o| oauth::metadata::url(&o.audience));
+            unauthorized(&why, metadata.as_deref())
         }
     }
+}
+
+/// 503: the issuer's keys cannot be had, so no access token can be checked; the client's
+/// token may well be fine, so it is not told to get another.
+fn unavailable() -> Response {
+    let body = serde_json::json!({"error": {"code": "UNAVAILABLE", "message": "cannot check access tokens now; try again later"}});
+    let mut resp = (StatusCode::SERVICE_UNAVAILABLE, body.to_string()).into_response();
+    resp.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("10"));
+    resp.headers_mut()
+        .insert(axum::http::header::CONTENT_TYPE, axum::http::HeaderValue::from_static("application/json"));
+    resp
 }

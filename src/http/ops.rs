@@ -45,7 +45,7 @@ fn is_operator(st: &HttpState, req: &Request) -> bool {
 
 /// Whether the gateway has no tokens at all, so that anyone who may reach it is its operator.
 fn open(settings: &HttpSettings) -> bool {
-    settings.tokens.is_empty() && settings.admin_tokens.is_empty()
+    !settings.agents_authenticate() && settings.admin_tokens.is_empty()
 }
 
 /// Liveness: the process answers.

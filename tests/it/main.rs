@@ -31,6 +31,7 @@ mod input_rounds;
 mod isolation;
 mod json_front_ends;
 mod lock;
+mod oauth;
 mod policy_kinds_cli;
 mod policy_props;
 mod policy_semantics;

@@ -8,6 +8,8 @@
 //!   "allowed_hosts": ["gateway.internal"],
 //!   "allowed_origins": ["https://app.example.com:443"]}}
 //! ```
+//! `oauth` (beside or instead of `tokens`) accepts JWT access tokens from an authorization
+//! server; see `oauth_section`.
 //! Operator tokens (`admin_tokens`) name no agent: they read `/metrics` and the detail of
 //! `/ready`, and cannot call tools.
 //! Tokens are kept only as SHA-256 hashes. `${VAR}` and hashes keep secrets out of the file.
@@ -50,7 +52,10 @@ impl Expander<'_> {
 
     fn http_settings(&mut self, v: &Value<'_>, out: &mut HttpSettings) {
         let Some(http) = v.object("an object") else { return };
-        http.warn_unknown(&["tokens", "admin_tokens", "allowed_hosts", "allowed_origins", "limits"]);
+        http.warn_unknown(&["tokens", "admin_tokens", "allowed_hosts", "allowed_origins", "limits", "oauth"]);
+        if let Some(oauth) = http.get("oauth") {
+            out.oauth = self.oauth_section(&oauth);
+        }
         if let Some(limits) = http.get("limits") {
             limits_section(&limits, &mut out.limits);
         }
