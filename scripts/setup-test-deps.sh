@@ -105,117 +105,83 @@ part_node22() {
   say "Node $NODE22_VERSION installed in $((SECONDS - t)) s"
 }
 
-# --- @modelcontextprotocol/client (TypeScript SDK v2), installed and run with Node 22 -------
-part_ts_client() {
-  local prefix=.tools/ts
-  local pins=(tests/clients/package.json tests/clients/package-lock.json)
+# npm ci of the lock file beside PACKAGE.json in PIN_DIR into PREFIX, under Node 22 (npm's
+# launcher is `#!/usr/bin/env node`: with Node 22 first on PATH, npm runs on Node 22, so engine
+# checks and install scripts see the Node that will run it), unless PACKAGE is already at
+# VERSION from the same pins.
+npm_ci_part() {
+  local package=$1 version=$2 prefix=$3 pin_dir=$4
+  local pins=("$pin_dir/package.json" "$pin_dir/package-lock.json")
   local stamp="$prefix/.pins-sha256"
   local want
   want="$(fingerprint "${pins[@]}")"
-  local pkg="$prefix/node_modules/@modelcontextprotocol/client/package.json"
-  if [ "$(pkg_version "$pkg")" = "$TS_CLIENT_VERSION" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
-    say "@modelcontextprotocol/client@$TS_CLIENT_VERSION is already installed in $prefix"
+  local pkg="$prefix/node_modules/$package/package.json"
+  if [ "$(pkg_version "$pkg")" = "$version" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+    say "$package@$version is already installed in $prefix"
     return
   fi
   local t=$SECONDS
-  say "installing @modelcontextprotocol/client@$TS_CLIENT_VERSION into $prefix (npm ci, under Node $NODE22_VERSION)"
+  say "installing $package@$version into $prefix (npm ci, under Node $NODE22_VERSION)"
   mkdir -p "$prefix"
   cp "${pins[@]}" "$prefix/"
-  # npm's launcher is `#!/usr/bin/env node`: with Node 22 first on PATH, npm runs on Node 22,
-  # so engine checks and install scripts see the Node that will run the client.
   PATH="$ROOT/$NODE22_DIR/node_modules/.bin:$PATH" npm ci --prefix "$prefix" "${NPM_FLAGS[@]}" ||
-    die "npm ci could not install tests/clients/package-lock.json into $prefix"
+    die "npm ci could not install $pin_dir/package-lock.json into $prefix"
   local got
   got="$(pkg_version "$pkg")"
-  [ "$got" = "$TS_CLIENT_VERSION" ] || die "expected @modelcontextprotocol/client $TS_CLIENT_VERSION after installing, found \`${got:-nothing}\`"
+  [ "$got" = "$version" ] || die "expected $package $version after installing, found \`${got:-nothing}\`"
   echo "$want" >"$stamp"
-  say "@modelcontextprotocol/client installed in $((SECONDS - t)) s"
+  say "$package installed in $((SECONDS - t)) s"
 }
+
+# --- @modelcontextprotocol/client (TypeScript SDK v2), installed and run with Node 22 -------
+part_ts_client() { npm_ci_part @modelcontextprotocol/client "$TS_CLIENT_VERSION" .tools/ts tests/clients; }
 
 # --- oidc-provider (the OAuth tests' authorization server), installed and run with Node 22 --
-part_oidc_provider() {
-  local prefix=.tools/oauth
-  local pins=(tests/oauth/package.json tests/oauth/package-lock.json)
-  local stamp="$prefix/.pins-sha256"
-  local want
-  want="$(fingerprint "${pins[@]}")"
-  local pkg="$prefix/node_modules/oidc-provider/package.json"
-  if [ "$(pkg_version "$pkg")" = "$OIDC_PROVIDER_VERSION" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
-    say "oidc-provider@$OIDC_PROVIDER_VERSION is already installed in $prefix"
-    return
-  fi
-  local t=$SECONDS
-  say "installing oidc-provider@$OIDC_PROVIDER_VERSION into $prefix (npm ci, under Node $NODE22_VERSION)"
-  mkdir -p "$prefix"
-  cp "${pins[@]}" "$prefix/"
-  PATH="$ROOT/$NODE22_DIR/node_modules/.bin:$PATH" npm ci --prefix "$prefix" "${NPM_FLAGS[@]}" ||
-    die "npm ci could not install tests/oauth/package-lock.json into $prefix"
-  local got
-  got="$(pkg_version "$pkg")"
-  [ "$got" = "$OIDC_PROVIDER_VERSION" ] || die "expected oidc-provider $OIDC_PROVIDER_VERSION after installing, found \`${got:-nothing}\`"
-  echo "$want" >"$stamp"
-  say "oidc-provider installed in $((SECONDS - t)) s"
-}
+part_oidc_provider() { npm_ci_part oidc-provider "$OIDC_PROVIDER_VERSION" .tools/oauth tests/oauth; }
 
-# --- mcp (Python SDK 2.x) in a venv made with the machine's python3 --------------------------
-part_py_client() {
-  local venv=.tools/py
-  local pins=tests/clients/requirements.txt
+# A venv at VENV made with the machine's python3 from the pin file PINS, unless it was made
+# from the same pins and python3 and CHECK (a shell command run in it) passes. Every dependency
+# is pinned in the file, so pip resolves nothing; `pip check` proves the set complete and
+# consistent. Then CHECK must pass, else WHAT did not install.
+venv_part() {
+  local what=$1 venv=$2 pins=$3 check=$4
   local stamp="$venv/.pins-sha256"
   local want
   want="$(fingerprint "$pins" <(python3 --version))"
-  if [ -x "$venv/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] &&
-    [ "$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("mcp"))' 2>/dev/null)" = "$PY_MCP_VERSION" ]; then
-    say "mcp $PY_MCP_VERSION (Python SDK) is already installed in $venv"
+  if [ -x "$venv/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] && (PATH="$venv/bin:$PATH" eval "$check") >/dev/null 2>&1; then
+    say "$what is already installed in $venv"
     return
   fi
-  grep -qx "mcp==$PY_MCP_VERSION" "$pins" || die "$pins does not pin mcp==$PY_MCP_VERSION"
-  python3 -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else 1)' ||
-    die "the Python SDK 2.x needs Python 3.10 or newer; python3 is $(python3 --version 2>&1)"
   local t=$SECONDS
-  say "installing mcp $PY_MCP_VERSION (Python SDK 2.x) into the venv $venv ($(python3 --version 2>&1))"
+  say "installing $what into the venv $venv ($(python3 --version 2>&1))"
   rm -rf "$venv"
   python3 -m venv "$venv" ||
     die "python3 could not make a venv (on Debian or Ubuntu: apt-get install python3-venv)"
-  # Every dependency is pinned in the file, so pip resolves nothing; `pip check` proves the
-  # set is complete and consistent.
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps -r "$pins" ||
     die "pip could not install $pins into $venv"
   "$venv/bin/python" -m pip check --disable-pip-version-check >/dev/null ||
     die "the pinned set in $pins is inconsistent: $("$venv/bin/python" -m pip check 2>&1 | head -5)"
-  "$venv/bin/python" -c 'from mcp import Client' || die "the venv $venv cannot import mcp.Client"
+  (PATH="$venv/bin:$PATH" eval "$check") || die "$what is not usable in the venv $venv after installing $pins"
   echo "$want" >"$stamp"
-  say "mcp installed in $((SECONDS - t)) s"
+  say "$what installed in $((SECONDS - t)) s"
+}
+
+# --- mcp (Python SDK 2.x) in a venv made with the machine's python3 --------------------------
+part_py_client() {
+  local pins=tests/clients/requirements.txt
+  grep -qx "mcp==$PY_MCP_VERSION" "$pins" || die "$pins does not pin mcp==$PY_MCP_VERSION"
+  python3 -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else 1)' ||
+    die "the Python SDK 2.x needs Python 3.10 or newer; python3 is $(python3 --version 2>&1)"
+  venv_part "mcp $PY_MCP_VERSION (Python SDK 2.x)" .tools/py "$pins" \
+    "python -c 'import importlib.metadata as m, sys; from mcp import Client; sys.exit(m.version(\"mcp\") != \"$PY_MCP_VERSION\")'"
 }
 
 # --- mcp-server-time, mcp-server-fetch, mcp-server-git (PyPI) in their own venv -------------
 # Their own venv: they must not share the client's pins, so a server upgrade can never change
 # the client the SDK tests drive.
 part_py_servers() {
-  local venv=.tools/pyservers
-  local pins=tests/servers/requirements.txt
-  local stamp="$venv/.pins-sha256"
-  local want
-  want="$(fingerprint "$pins" <(python3 --version))"
-  if [ -x "$venv/bin/mcp-server-git" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
-    say "mcp-server-time, -fetch and -git are already installed in $venv"
-    return
-  fi
-  local t=$SECONDS
-  say "installing mcp-server-time, -fetch and -git into the venv $venv"
-  rm -rf "$venv"
-  python3 -m venv "$venv" ||
-    die "python3 could not make a venv (on Debian or Ubuntu: apt-get install python3-venv)"
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps -r "$pins" ||
-    die "pip could not install $pins into $venv"
-  "$venv/bin/python" -m pip check --disable-pip-version-check >/dev/null ||
-    die "the pinned set in $pins is inconsistent: $("$venv/bin/python" -m pip check 2>&1 | head -5)"
-  local server
-  for server in mcp-server-time mcp-server-fetch mcp-server-git; do
-    [ -x "$venv/bin/$server" ] || die "the venv $venv has no \`$server\` after installing $pins"
-  done
-  echo "$want" >"$stamp"
-  say "Python servers installed in $((SECONDS - t)) s"
+  venv_part "mcp-server-time, -fetch and -git" .tools/pyservers tests/servers/requirements.txt \
+    "command -v mcp-server-time && command -v mcp-server-fetch && command -v mcp-server-git"
 }
 
 # --- HAProxy and Redis, from Debian's packages (tests/it/replicas.rs) ----------------------

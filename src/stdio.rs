@@ -19,7 +19,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use crate::gateway::subscriptions::notification_bytes;
+use crate::gateway::subscriptions::{Wants, notification_bytes};
 use crate::gateway::{Gateway, Identity};
 use crate::mcp::codes;
 use crate::server::ClientState;
@@ -77,8 +77,7 @@ where
     let replies = Replies { sink: sink.clone(), dropped: Arc::default() };
     let identity = Arc::new(identity);
     let announcer = gw.settings().expose.direct().then(|| announce_changes(&gw, &client, &sink));
-    let relay =
-        (identity.bound.is_some() || identity.has_default).then(|| relay_notices(&gw, &identity, &client, &sink));
+    let relay = identity.known_without_arguments().then(|| relay_notices(&gw, &identity, &client, &sink));
     tokio::pin!(stop);
     let ended = loop {
         // Wait for a slot before reading: a client that does not read its answers stops
@@ -173,7 +172,7 @@ fn relay_notices(
     let agent = identity.resolve(None).ok().flatten().map(str::to_owned);
     let mut heard = gw.downstream_settings().notices.subscribe();
     tokio::spawn(async move {
-        let wants = gw.legacy_wants(&client.subscriptions);
+        let wants = Wants::legacy(&client.subscriptions);
         while let Some(got) = crate::downstream::notices::next(&mut heard).await {
             if client.negotiated().is_none() {
                 continue;

@@ -22,6 +22,13 @@ pub struct SpoofAttempt {
 }
 
 impl Identity {
+    /// Whether the agent is known without arguments (bound, or a default agent): then the
+    /// requests that carry no `agent_id` (resources, prompts, subscriptions, direct mode)
+    /// can be served.
+    pub fn known_without_arguments(&self) -> bool {
+        self.bound.is_some() || self.has_default
+    }
+
     /// How `agent_id` appears in the tool schemas.
     pub fn agent_param(&self) -> AgentParam {
         match (&self.bound, self.has_default) {

@@ -10,7 +10,6 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::value::RawValue;
 
-use crate::downstream::Budget;
 use crate::downstream::notices::{Notice, NoticeKind};
 use crate::error::GatewayError;
 use crate::gateway::call::{Call, Loaded, NoSuchTool};
@@ -71,7 +70,7 @@ pub(crate) async fn run(call: &mut Call<'_>) -> Result<ToolReply, GatewayError> 
     call.record.server = Some(server.to_string());
     call.judge_item(&server, Some(Item::Resource(&uri)))?;
     let downstream = call.server(&server)?;
-    downstream.subscribe(&uri, Budget::new(downstream.timeout(None)).total).await?;
+    downstream.subscribe(&uri, downstream.timeout(None)).await?;
     Ok(ToolReply::Json("{}".to_owned()))
 }
 
@@ -150,10 +149,10 @@ impl Gateway {
     }
 }
 
-impl Gateway {
+impl Wants {
     /// What a legacy client that may see prompts and resources wants: every list change, and
     /// the updates of the resources in `subscriptions`.
-    pub fn legacy_wants(&self, subscriptions: &Arc<Subscriptions>) -> Wants {
+    pub fn legacy(subscriptions: &Arc<Subscriptions>) -> Wants {
         Wants { prompts: true, resources: true, updates: subscriptions.clone() }
     }
 }

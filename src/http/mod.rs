@@ -51,7 +51,7 @@ use tokio_util::sync::CancellationToken;
 use crate::cli::ServeArgs;
 use crate::config::servers::HttpLimits;
 use crate::gateway::Gateway;
-use crate::gateway::subscriptions::notification_bytes;
+use crate::gateway::subscriptions::{Wants, notification_bytes};
 use crate::wire::build;
 use auth::{Credential, Refusal, credential, unauthorized};
 use budget::{BodyBudget, BudgetLimits};
@@ -190,7 +190,7 @@ pub async fn serve_http(gw: Arc<Gateway>, args: &ServeArgs) -> Result<(), HttpEr
                 for notice in got {
                     sessions.push_each(|session| {
                         let agent = session.agent.as_deref().or(bound.as_deref());
-                        let wants = gw.legacy_wants(&session.client.subscriptions);
+                        let wants = Wants::legacy(&session.client.subscriptions);
                         gw.notice_for(agent, &wants, &notice).map(notification_bytes)
                     });
                 }

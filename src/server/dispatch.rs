@@ -107,7 +107,9 @@ async fn answer(
     let meta = RequestMeta::of(params);
     if meta.protocol_version.is_none() {
         match req.method.as_str() {
-            "initialize" => return initialize(client, params, gw.settings().expose, agent_known(identity)),
+            "initialize" => {
+                return initialize(client, params, gw.settings().expose, identity.known_without_arguments());
+            }
             // A 2025 client may ping at any time, before `initialize` too.
             "ping" => return Ok("{}".to_owned()),
             _ => {}
@@ -116,7 +118,7 @@ async fn answer(
     let era = era(client, &meta)?;
     let shaped = |json: &str, kind| for_caller(json, era.version, kind).into_owned();
     match req.method.as_str() {
-        "server/discover" => Ok(discover(gw.settings().expose, agent_known(identity))),
+        "server/discover" => Ok(discover(gw.settings().expose, identity.known_without_arguments())),
         "tools/list" => Ok(shaped(&tools_list(gw, identity, params).await?, ResultKind::Cacheable)),
         "resources/list" => {
             Ok(shaped(&aggregated(gw, identity, Listing::Resources, params).await?, ResultKind::Cacheable))
@@ -403,15 +405,10 @@ async fn aggregated(
     page(listing.member(), Vec::new(), &gw.aggregate(identity, listing).await, offset)
 }
 
-/// Whether the agent is known without arguments (bound, or a default agent).
-fn agent_known(identity: &Identity) -> bool {
-    identity.bound.is_some() || identity.has_default
-}
-
 /// Resources and prompts are served at the protocol level only when the agent is known
 /// without arguments (those requests carry no `agent_id`).
 fn known_agent(identity: &Identity, method: &str) -> Result<(), Failure> {
-    if agent_known(identity) {
+    if identity.known_without_arguments() {
         return Ok(());
     }
     Err(Failure::new(

@@ -46,7 +46,7 @@ pub async fn listen(
         .filter(Value::is_object)
         .ok_or_else(|| (codes::INVALID_PARAMS, "`subscriptions/listen` needs a `notifications` object".to_owned()))?;
     let asked = |key: &str| filter.get(key).and_then(Value::as_bool).unwrap_or(false);
-    let items = identity.bound.is_some() || identity.has_default;
+    let items = identity.known_without_arguments();
     let tools = asked("toolsListChanged") && gw.settings().expose.direct();
     let updates = Arc::new(Subscriptions::default());
     let wants = Wants {

@@ -60,13 +60,7 @@ async fn redis_server(addr: SocketAddr) -> ChildProcess {
         "--appendonly",
         "no",
     ]);
-    let child = spawn.spawn().expect("spawn redis-server (scripts/setup-test-deps.sh installs it)");
-    let up = eventually(Duration::from_secs(20), || {
-        std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
-    })
-    .await;
-    assert!(up, "redis-server did not listen on {addr}: {}", child.stderr().text());
-    child
+    listening(spawn, "redis-server", addr).await
 }
 
 /// The `shared_limits` part of a replica's `/ready`.
@@ -148,12 +142,18 @@ async fn haproxy(listen: SocketAddr, replicas: &[&HttpGateway]) -> ChildProcess 
     for (i, r) in replicas.iter().enumerate() {
         spawn = spawn.env(format!("MCPGW_R{}", i + 1), r.addr.to_string());
     }
-    let child = spawn.spawn().expect("spawn haproxy (scripts/setup-test-deps.sh installs it)");
+    listening(spawn, "haproxy", listen).await
+}
+
+/// Starts `spawn` (the program `what`, which `scripts/setup-test-deps.sh` installs) and waits
+/// until it accepts connections on `addr`.
+async fn listening(spawn: Spawn, what: &str, addr: SocketAddr) -> ChildProcess {
+    let child = spawn.spawn().unwrap_or_else(|e| panic!("spawn {what} (scripts/setup-test-deps.sh installs it): {e}"));
     let up = eventually(Duration::from_secs(20), || {
-        std::net::TcpStream::connect_timeout(&listen, Duration::from_millis(200)).is_ok()
+        std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
     })
     .await;
-    assert!(up, "haproxy did not listen on {listen}: {}", child.stderr().text());
+    assert!(up, "{what} did not listen on {addr}: {}", child.stderr().text());
     child
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
-use crate::support::gateway::read_audit;
+use crate::support::gateway::{audited_operations, read_audit};
 use crate::support::raw::{RawGateway, rpc_error_code};
 use crate::support::*;
 
@@ -193,13 +193,7 @@ async fn completions_reach_their_server_and_denied_prompts_are_refused() {
         )
         .await;
     assert!(r["error"]["message"].as_str().unwrap().contains("`argument`"), "{r}");
-    let path = files.file_path("audit.jsonl");
-    eventually(Duration::from_secs(5), || {
-        read_audit(&path).iter().filter(|l| l["operation"] == "completion/complete").count() >= 6
-    })
-    .await;
-    let audit = read_audit(&path);
-    let completions: Vec<&Value> = audit.iter().filter(|l| l["operation"] == "completion/complete").collect();
+    let completions = audited_operations(&files.file_path("audit.jsonl"), "completion/complete", 6).await;
     assert_eq!(completions[0]["tool"], "completable-prompt", "{completions:?}");
     assert_eq!(completions[0]["decision"], "allow", "{completions:?}");
     assert_eq!(completions[3]["outcome"], "DENIED_BY_POLICY", "{completions:?}");

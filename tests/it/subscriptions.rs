@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::support::gateway::audited_operations;
 use crate::support::http::HttpGatewayBuilder;
 use crate::support::raw::{RawGateway, rpc_error_code};
 use crate::support::*;
@@ -78,19 +79,9 @@ async fn a_legacy_client_subscribes_hears_updates_under_the_gateways_uri_and_uns
         until(&mut gw, Duration::from_secs(20), |m| m["method"] == "notifications/resources/list_changed").await;
     assert!(changed.is_some(), "a reload announces the resource list may have changed");
     // Subscriptions are audited like reads.
-    let path = files.file_path("audit.jsonl");
-    eventually(Duration::from_secs(5), || {
-        read_audit_lines(&path).iter().filter(|l| l["operation"] == "resources/subscribe").count() >= 3
-    })
-    .await;
-    let audit = read_audit_lines(&path);
-    let subs: Vec<&Value> = audit.iter().filter(|l| l["operation"] == "resources/subscribe").collect();
+    let subs = audited_operations(&files.file_path("audit.jsonl"), "resources/subscribe", 3).await;
     assert_eq!(subs[0]["decision"], "allow", "{subs:?}");
     assert_eq!(subs[1]["outcome"], "DENIED_BY_POLICY", "{subs:?}");
-}
-
-fn read_audit_lines(path: &std::path::Path) -> Vec<Value> {
-    crate::support::gateway::read_audit(path)
 }
 
 /// The `_meta` of a 2026-07-28 request.

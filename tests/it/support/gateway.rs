@@ -118,6 +118,14 @@ pub fn read_audit(path: &Path) -> Vec<Value> {
     complete.lines().map(|l| serde_json::from_str(l).expect("audit lines are JSON")).collect()
 }
 
+/// The audit lines of `operation` in the log at `path`, once there are at least `n` of them
+/// (the audit writer runs behind the calls), or after 5 s, whatever there are.
+pub async fn audited_operations(path: &Path, operation: &str, n: usize) -> Vec<Value> {
+    let of = || read_audit(path).into_iter().filter(|l| l["operation"] == operation).collect::<Vec<_>>();
+    super::eventually(std::time::Duration::from_secs(5), || of().len() >= n).await;
+    of()
+}
+
 /// Rules that allow agent `dev` every server.
 /// The gateway's own tools, in the order `tools/list` shows them.
 pub const META_TOOLS: [&str; 6] =
