@@ -7,6 +7,8 @@
 #   @modelcontextprotocol/server-filesystem 2026.8.31 -> .tools/npm      filesystem, on Node 20)
 #   mcp-server-time, -fetch, -git (PyPI) in a venv    -> .tools/pyservers (the Python reference
 #                                                        servers, tests/servers/requirements.txt)
+#   rotel 0.0.1a15 (PyPI), in a venv               -> .tools/otel     (a real OpenTelemetry
+#                                                        collector for the telemetry tests)
 #   haproxy, redis-server (Debian's packages)         -> the system (the replica tests; the
 #                                                        only part installed system-wide, as
 #                                                        root or with sudo)
@@ -184,6 +186,12 @@ part_py_servers() {
     "command -v mcp-server-time && command -v mcp-server-fetch && command -v mcp-server-git"
 }
 
+# --- rotel (PyPI), an OpenTelemetry collector, in its own venv (tests/it/telemetry.rs) -------
+part_collector() {
+  venv_part "rotel (an OpenTelemetry collector)" .tools/otel tests/collector/requirements.txt \
+    "ls .tools/otel/lib/python3*/site-packages/rotel/rotel-agent"
+}
+
 # --- HAProxy and Redis, from Debian's packages (tests/it/replicas.rs) ----------------------
 part_debian() {
   local missing=() program
@@ -218,5 +226,6 @@ part_ts_client
 part_oidc_provider
 part_py_client
 part_py_servers
+part_collector
 part_debian
 say "done in $((SECONDS - started_all)) s ($(du -sh .tools 2>/dev/null | cut -f1) in .tools)"

@@ -17,6 +17,7 @@ use crate::limits::shared::Shared;
 use crate::policy::is_valid_agent_id;
 use crate::reload;
 use crate::telemetry::audit::{self, Audit};
+use crate::telemetry::otel::{AuditLogs, Otel};
 use crate::wire::DEFAULT_MAX_MESSAGE_BYTES;
 
 /// Runs the gateway until its client goes away or a signal arrives.
@@ -92,6 +93,9 @@ pub enum StartupError {
         /// Why.
         source: std::io::Error,
     },
+    /// The `OTEL_*` environment cannot be used.
+    #[error("telemetry: {0}")]
+    Telemetry(#[from] crate::telemetry::otel::OtelError),
     /// `gateway.redis.url` cannot be used.
     #[error(transparent)]
     Redis(#[from] crate::limits::shared::SharedError),
@@ -141,7 +145,8 @@ pub async fn build(args: &ServeArgs) -> Result<Arc<Gateway>, StartupError> {
         }
         None => Pins::default(),
     };
-    let audit = open_audit(args.audit_log.clone()).await?;
+    let otel = Arc::new(Otel::from_env()?);
+    let audit = open_audit(args.audit_log.clone(), otel.audit_logs()).await?;
 
     let downstream_settings = Arc::new(DownstreamSettings {
         max_message: max_message_bytes(),
@@ -154,6 +159,7 @@ pub async fn build(args: &ServeArgs) -> Result<Arc<Gateway>, StartupError> {
     reload_status.success(ConfigFile::Rules, warnings.clone());
     let table = &snapshot.table;
     summarize(&servers, table, &audit, args, warnings.len() + servers.warnings.len());
+    eprintln!("  - OpenTelemetry export: {}", otel.summary());
     let identity = Identity { bound: args.agent.clone(), has_default: table.default_agent().is_some() };
     crate::gateway::expose::check_separator(&args.tool_separator)?;
     let tokens = args.transport == TransportKind::Http && !servers.http.tokens.is_empty();
@@ -184,26 +190,31 @@ pub async fn build(args: &ServeArgs) -> Result<Arc<Gateway>, StartupError> {
             Some(url) => Limits::shared(Shared::connect(url)?),
             None => Limits::default(),
         },
+        otel: otel.clone(),
     });
     let gw = Arc::new(gw);
+    let weak = Arc::downgrade(&gw);
+    otel.observe(move || weak.upgrade().map(|gw| gw.scrape()));
     gw.watch_tool_changes();
     Ok(gw)
 }
 
-async fn open_audit(given: Option<PathBuf>) -> Result<Audit, StartupError> {
+/// The audit log at `given`, else at the default path; records also go to `logs` when
+/// given (OpenTelemetry), even without a file.
+async fn open_audit(given: Option<PathBuf>, logs: Option<AuditLogs>) -> Result<Audit, StartupError> {
     match given {
-        Some(path) => Audit::open(&path).await.map_err(|source| StartupError::Audit { path, source }),
+        Some(path) => Audit::open(&path, logs).await.map_err(|source| StartupError::Audit { path, source }),
         None => match audit::default_path() {
-            Some(path) => match Audit::open(&path).await {
+            Some(path) => match Audit::open(&path, logs.clone()).await {
                 Ok(a) => Ok(a),
                 Err(e) => {
                     eprintln!("warning: cannot open the audit log {} ({e}); auditing is off", path.display());
-                    Ok(Audit::disabled())
+                    Ok(Audit::without_file(logs))
                 }
             },
             None => {
                 eprintln!("warning: no cache directory for the audit log; give --audit-log to turn auditing on");
-                Ok(Audit::disabled())
+                Ok(Audit::without_file(logs))
             }
         },
     }

@@ -222,9 +222,12 @@ fn on_line(client: &ClientState, line: &[u8], replies: &Replies) -> Option<Reque
         return None;
     }
     match crate::wire::parse(line) {
-        Ok(Message::Request { id, method, params }) => {
-            Some(Request { id: id.to_owned(), method: method.into_owned(), params: params.map(ToOwned::to_owned) })
-        }
+        Ok(Message::Request { id, method, params }) => Some(Request {
+            id: id.to_owned(),
+            method: method.into_owned(),
+            params: params.map(ToOwned::to_owned),
+            trace: Default::default(),
+        }),
         Ok(Message::Notification { method, params }) => {
             dispatch::notification(client, &method, params);
             None

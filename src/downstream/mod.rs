@@ -515,7 +515,7 @@ impl Downstream {
         }
         let head =
             rpc::RequestHead { method: "tools/call".into(), name: Some(call.tool.to_owned()), params: Vec::new() };
-        let req = OutRequest { method: "tools/call", members: &members, meta: "", head, tasks: call.tasks };
+        let req = OutRequest { method: "tools/call", members: &members, meta: call.meta, head, tasks: call.tasks };
         match self.request(req, route, budget, cancel).await {
             Err(Failure::Request(conn, e)) => {
                 let gone = matches!(&e, RequestError::Rpc { code, .. } if *code == codes::INVALID_PARAMS || *code == codes::METHOD_NOT_FOUND)
@@ -694,6 +694,8 @@ pub struct ToolCall<'a> {
     pub extra: &'a str,
     /// Whether the caller takes tasks.
     pub tasks: bool,
+    /// `_meta` members to send, raw and without braces (the trace context).
+    pub meta: &'a str,
 }
 
 /// How a request failed: with an error the gateway already phrased, or with the request

@@ -13,8 +13,8 @@ use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 
 use crate::config::PolicySnapshot;
-use crate::downstream::Downstream;
-use crate::downstream::rpc::{CallRoute, InputAsk};
+use crate::downstream::rpc::{CallRoute, InputAsk, OutRequest, RawResult};
+use crate::downstream::{Budget, Downstream};
 use crate::error::{ErrorCode, GatewayError};
 use crate::gateway::caller::Caller;
 use crate::gateway::expose::split;
@@ -35,7 +35,9 @@ use crate::mcp::codes;
 use crate::policy::{Item, Reason, Request};
 use crate::telemetry::audit::{AuditEvent, Decided};
 use crate::telemetry::metrics::Metrics;
+use crate::telemetry::otel::trace::CallTrace;
 use crate::wire::build::json_string;
+use opentelemetry::KeyValue;
 
 /// A tool call that is no gateway tool: the protocol error to answer it with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,6 +86,8 @@ pub(crate) struct Call<'a> {
     pub agent: Option<&'a str>,
     pub params: Params<'a>,
     pub record: Record,
+    /// The call's span; requests to servers are its children.
+    pub trace: &'a CallTrace,
 }
 
 impl Gateway {
@@ -136,6 +140,7 @@ impl Gateway {
         loaded: Loaded,
     ) -> ToolReply {
         let Loaded { started, ts, snapshot, servers } = loaded;
+        let trace = self.otel().call(label, caller.trace.clone());
         let pins = self.pins();
         let mut record = Record::default();
         let given = arguments
@@ -161,6 +166,7 @@ impl Gateway {
                                 agent: agent.as_deref(),
                                 params,
                                 record: Record::default(),
+                                trace: &trace,
                             };
                             let reply = call.run(op).await;
                             record = call.record;
@@ -179,6 +185,11 @@ impl Gateway {
         let latency = started.elapsed();
         let outcome = reply.error().map(|e| e.code);
         let key = Metrics::agent_key(agent.as_deref(), &snapshot.table);
+        let otel = self.otel();
+        if otel.is_on() {
+            otel.record_call(&key, label, latency);
+            trace.end(span_attributes(agent.as_deref(), &record, outcome), outcome.map(ErrorCode::as_str));
+        }
         self.metrics().record(key, label, outcome, latency);
         self.audit()
             .record(AuditEvent {
@@ -194,6 +205,7 @@ impl Gateway {
                 latency,
                 args: record.args,
                 detail: None,
+                trace: trace.span_context(),
             })
             .await;
         reply
@@ -313,11 +325,37 @@ impl Call<'_> {
         self.gw.limits().acquire_concurrency(self.agent, limits.max_concurrent_calls).await
     }
 
+    /// Sends `req` to `downstream` (the server `server`) under a span of its own, with this
+    /// call's route and cancellation.
+    pub async fn send(
+        &self,
+        downstream: &Downstream,
+        server: &str,
+        req: OutRequest<'_>,
+        budget: Budget,
+    ) -> Result<RawResult, GatewayError> {
+        let span = self.trace.downstream(req.method, server);
+        let req = OutRequest { meta: span.meta(), ..req };
+        let result = downstream.send(req, self.route(None), budget, self.caller.cancel.clone()).await;
+        span.end(result.as_ref().err().map(|e| e.message.as_str().into()));
+        result
+    }
+
     /// Where this call's messages go downstream: progress with the caller's token, log
     /// messages at the caller's level, requests for input to `input`.
     pub fn route(&self, input: Option<mpsc::Sender<InputAsk>>) -> Arc<CallRoute> {
         Arc::new(CallRoute::new(self.caller.owner, self.caller.delivery(), input))
     }
+}
+
+/// What the span of a call says of it: the agent, the server and tool, and the outcome.
+fn span_attributes(agent: Option<&str>, record: &Record, outcome: Option<ErrorCode>) -> Vec<KeyValue> {
+    let mut out = Vec::with_capacity(4);
+    let fields =
+        [("mcpgw.agent", agent), ("mcpgw.server", record.server.as_deref()), ("mcpgw.tool", record.tool.as_deref())];
+    out.extend(fields.into_iter().filter_map(|(k, v)| Some(KeyValue::new(k, bounded(v?).into_owned()))));
+    out.push(KeyValue::new("mcpgw.outcome", outcome.map_or("ok", ErrorCode::as_str)));
+    out
 }
 
 /// The audit and metrics name of a direct-mode call.

@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use crate::downstream::rpc::Delivery;
 use crate::gateway::identity::Identity;
 use crate::mcp::{ClientCaps, Version};
+use crate::telemetry::otel::trace::TraceParent;
 use crate::wire::Sink;
 
 /// Why a request to the client got no result.
@@ -71,8 +72,8 @@ pub struct Caller {
     /// Sends requests to the client, for clients that take them (none of 2026-07-28's do:
     /// they get an `InputRequiredResult` instead).
     pub asker: Option<Arc<dyn Asker>>,
-    /// The W3C trace context of the request, if any.
-    pub traceparent: Option<String>,
+    /// The W3C trace context of the request (its `_meta` members, else the HTTP headers).
+    pub trace: TraceParent,
     /// The answers of an input round this request retries (2026-07-28), if it is a retry.
     pub retry: Option<InputRetry>,
     /// The task the call asks to run as (`task` of a 2025-11-25 `tools/call`), raw.

@@ -80,5 +80,5 @@ pub(crate) async fn run(call: &mut Call<'_>) -> Result<ToolReply, GatewayError> 
     }
     let head = RequestHead { method: "completion/complete".into(), name: None, params: Vec::new() };
     let req = OutRequest { method: "completion/complete", members: &members, head, ..Default::default() };
-    Ok(ToolReply::Forwarded(downstream.send(req, call.route(None), budget, call.caller.cancel.clone()).await?))
+    Ok(ToolReply::Forwarded(call.send(&downstream, &server, req, budget).await?))
 }

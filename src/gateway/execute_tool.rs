@@ -129,14 +129,17 @@ fn start(call: &Call<'_>, t: &Target<'_>, extra: String, permit: ConcurrencyPerm
     let (downstream, tool, args, budget) = (t.downstream.clone(), t.tool.to_owned(), t.args.clone(), t.budget);
     let task_route = route.clone();
     let tasks = t.task_mode != TaskMode::None;
+    let span = call.trace.downstream("tools/call", t.server);
     // The call does not take its caller's cancellation: it may outlive the request that
     // started it (parked, over HTTP, after that response is sent). Whoever ends it aborts
     // the task (a cancelled caller in `drive`, an expired park), and dropping the request
     // cancels it at the server.
     let task = tokio::spawn(async move {
         let _permit = permit;
-        let request = ToolCall { tool: &tool, arguments: args.as_deref(), extra: &extra, tasks };
-        downstream.call(&request, task_route, budget, CancellationToken::new()).await
+        let request = ToolCall { tool: &tool, arguments: args.as_deref(), extra: &extra, tasks, meta: span.meta() };
+        let result = downstream.call(&request, task_route, budget, CancellationToken::new()).await;
+        span.end(result.as_ref().err().map(|e| e.message.as_str().into()));
+        result
     });
     Running { task, asks, route }
 }

@@ -56,6 +56,7 @@ pub(crate) fn run(call: &mut Call<'_>) -> Result<ToolReply, GatewayError> {
         "servers": servers,
         "metrics": {"operations": gw.metrics().for_agent(&key)},
         "audit": gw.audit().report(),
+        "telemetry": gw.otel().report(),
         "lock": {
             "enabled": call.pins.lock.is_some(),
             "last_error": gw.lock_error().map(|e| if debug { e } else { redact(&e, &paths) }),

@@ -26,5 +26,5 @@ pub(crate) async fn run(call: &mut Call<'_>) -> Result<ToolReply, GatewayError> 
     }
     let head = RequestHead { method: "prompts/get".into(), name: Some(prompt.to_string()), params: Vec::new() };
     let req = OutRequest { method: "prompts/get", members: &members, head, ..Default::default() };
-    Ok(ToolReply::Forwarded(downstream.send(req, call.route(None), budget, call.caller.cancel.clone()).await?))
+    Ok(ToolReply::Forwarded(call.send(&downstream, &server, req, budget).await?))
 }

@@ -210,6 +210,7 @@ impl Gateway {
                     latency: std::time::Duration::ZERO,
                     args: None,
                     detail: Some(detail),
+                    trace: None,
                 })
                 .await;
         }

@@ -35,7 +35,7 @@ pub(crate) async fn run(call: &mut Call<'_>) -> Result<ToolReply, GatewayError> 
     let members = format!(r#""uri":{}"#, json_string(&uri));
     let head = RequestHead { method: "resources/read".into(), name: Some(uri.clone()), params: Vec::new() };
     let req = OutRequest { method: "resources/read", members: &members, head, ..Default::default() };
-    let result = downstream.send(req, call.route(None), budget, call.caller.cancel.clone()).await?;
+    let result = call.send(&downstream, &server, req, budget).await?;
     let read: Value = serde_json::from_str(result.json()).map_err(|e| {
         GatewayError::new(
             ErrorCode::DownstreamError,

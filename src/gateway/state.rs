@@ -7,7 +7,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 
 use crate::config::servers::HttpSettings;
-use crate::config::{PolicySnapshot, ReloadStatus};
+use crate::config::{ConfigFile, PolicySnapshot, ReloadStatus};
 use crate::downstream::DownstreamSettings;
 use crate::gateway::expose::Expose;
 use crate::gateway::identity::Identity;
@@ -19,6 +19,8 @@ use crate::gateway::tasks::TaskTable;
 use crate::limits::Limits;
 use crate::telemetry::audit::Audit;
 use crate::telemetry::metrics::Metrics;
+use crate::telemetry::otel::Otel;
+use crate::telemetry::scrape::Scrape;
 
 /// How long the downstreams get to stop at shutdown.
 const SHUTDOWN_LIMIT: std::time::Duration = std::time::Duration::from_secs(3);
@@ -67,6 +69,8 @@ pub struct GatewayParts {
     pub pins: Pins,
     /// The per-agent limits (shared in Redis, or this replica's own).
     pub limits: Limits,
+    /// Export to an OpenTelemetry collector (or none).
+    pub otel: Arc<Otel>,
 }
 
 /// The state shared by every client.
@@ -77,6 +81,7 @@ pub struct Gateway {
     settings: GatewaySettings,
     downstream: Arc<DownstreamSettings>,
     audit: Audit,
+    otel: Arc<Otel>,
     metrics: Metrics,
     reload: ReloadStatus,
     limits: Limits,
@@ -105,6 +110,7 @@ impl Gateway {
             settings: parts.settings,
             downstream: parts.downstream,
             audit: parts.audit,
+            otel: parts.otel,
             metrics: Metrics::default(),
             reload: parts.reload,
             limits: parts.limits,
@@ -198,6 +204,24 @@ impl Gateway {
         &self.metrics
     }
 
+    /// Export to an OpenTelemetry collector.
+    pub fn otel(&self) -> &Otel {
+        &self.otel
+    }
+
+    /// Every metrics series, read now (for `/metrics` and the OTLP exporter).
+    pub fn scrape(&self) -> Scrape {
+        let reload = &self.reload;
+        Scrape {
+            ops: self.metrics.snapshot(),
+            servers: self.servers().iter().map(|d| (d.name().to_owned(), d.status())).collect(),
+            files: [("rules", reload.get(ConfigFile::Rules)), ("mcp_config", reload.get(ConfigFile::McpConfig))],
+            snapshot: self.policy().table.snapshot_id().to_owned(),
+            shared_limits: self.limits.redis().map(|r| (r.in_fallback(), r.fallbacks())),
+            telemetry: self.otel.tallies(),
+        }
+    }
+
     /// What the loads of the two files did.
     pub fn reload_status(&self) -> &ReloadStatus {
         &self.reload
@@ -217,6 +241,15 @@ impl Gateway {
             tracing::warn!("some downstreams did not stop in time");
         }
         self.audit.flush(std::time::Duration::from_secs(1)).await;
+        // After the audit's flush, so that its last records go out as logs too.
+        if self.otel.is_on() {
+            let otel = self.otel.clone();
+            // Bounded as a whole: a collector that hangs must not hold the exit.
+            let stop = tokio::task::spawn_blocking(move || otel.shutdown_blocking());
+            if tokio::time::timeout(SHUTDOWN_LIMIT, stop).await.is_err() {
+                tracing::warn!("the OpenTelemetry collector did not take the last records in time");
+            }
+        }
     }
 
     /// Calls parked between input rounds.

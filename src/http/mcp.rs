@@ -27,6 +27,7 @@ use crate::http::{HttpState, sse};
 use crate::mcp::{RequestMeta, codes};
 use crate::server::ClientState;
 use crate::server::dispatch::{self, Request as McpRequest};
+use crate::telemetry::otel::trace::TraceParent;
 use crate::wire::envelope::Malformed;
 use crate::wire::{Message, Sink, build};
 
@@ -125,16 +126,17 @@ pub async fn post(State(st): State<Arc<HttpState>>, req: Request) -> Response {
                 if let Err(e) = crate::http::headers::check(&parts.headers, &method, params, version) {
                     return rpc_error(StatusCode::BAD_REQUEST, id.get(), codes::HEADER_MISMATCH, &e.to_string());
                 }
-                let req = owned(id, &method, params);
+                let req = owned(id, &method, params, &parts.headers);
                 return run(&st, None, identity, req, sse, permit, &[]).await;
             }
             if method == "initialize" {
-                return initialize(&st, agent.as_deref(), identity, owned(id, &method, params), permit).await;
+                return initialize(&st, agent.as_deref(), identity, owned(id, &method, params, &parts.headers), permit)
+                    .await;
             }
             let Some(session) = find_session(&st, &parts.headers, agent.as_deref()) else {
                 return missing_session(&parts.headers);
             };
-            let req = owned(id, &method, params);
+            let req = owned(id, &method, params, &parts.headers);
             run(&st, Some(session.client.clone()), identity, req, sse, permit, &[]).await
         }
         Message::Notification { method, params } => {
@@ -154,8 +156,16 @@ pub async fn post(State(st): State<Arc<HttpState>>, req: Request) -> Response {
     }
 }
 
-fn owned(id: &RawValue, method: &str, params: Option<&RawValue>) -> McpRequest {
-    McpRequest { id: id.to_owned(), method: method.to_owned(), params: params.map(ToOwned::to_owned) }
+/// The request, owned, with the W3C trace context of its HTTP headers (which its `_meta`
+/// members, if any, override).
+fn owned(id: &RawValue, method: &str, params: Option<&RawValue>, headers: &HeaderMap) -> McpRequest {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    McpRequest {
+        id: id.to_owned(),
+        method: method.to_owned(),
+        params: params.map(ToOwned::to_owned),
+        trace: TraceParent { traceparent: header("traceparent"), tracestate: header("tracestate") },
+    }
 }
 
 fn find_session(st: &HttpState, headers: &HeaderMap, agent: Option<&str>) -> Option<Arc<Session>> {

@@ -16,7 +16,7 @@ use crate::config::servers::HttpSettings;
 use crate::downstream::Status;
 use crate::http::HttpState;
 use crate::http::auth::{Credential, credential};
-use crate::telemetry::prometheus::{Exposition, render};
+use crate::telemetry::prometheus::render;
 
 fn json_response(status: StatusCode, body: serde_json::Value) -> Response {
     let mut resp = (status, body.to_string()).into_response();
@@ -101,16 +101,7 @@ pub async fn metrics(State(st): State<Arc<HttpState>>, req: Request) -> Response
         return (StatusCode::FORBIDDEN, "Forbidden: /metrics needs an operator token (gateway.http.admin_tokens)")
             .into_response();
     }
-    let gw = &st.gw;
-    let servers = gw.servers().iter().map(|d| (d.name().to_owned(), d.status())).collect();
-    let snapshot = gw.policy();
-    let text = render(&Exposition {
-        metrics: gw.metrics(),
-        servers,
-        reload: gw.reload_status(),
-        snapshot: snapshot.table.snapshot_id(),
-        shared_limits: gw.limits().redis().map(|r| (r.in_fallback(), r.fallbacks())),
-    });
+    let text = render(st.gw.scrape());
     let mut resp = (StatusCode::OK, text).into_response();
     resp.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(crate::telemetry::prometheus::CONTENT_TYPE));

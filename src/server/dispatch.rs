@@ -6,6 +6,7 @@
 //! connection, an HTTP session), whose negotiated revision and capabilities apply.
 //! Results are shaped for the request's revision ([`crate::mcp::shape`]).
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use serde::Deserialize;
@@ -21,6 +22,7 @@ use crate::logging::bounded;
 use crate::mcp::shape::{ResultKind, for_caller};
 use crate::mcp::{ClientCaps, RequestMeta, Version, codes, meta};
 use crate::server::client::{ClientAsker, ClientState, Negotiated, next_owner};
+use crate::telemetry::otel::trace::TraceParent;
 use crate::wire::object::Members;
 use crate::wire::{Sink, build};
 
@@ -52,6 +54,8 @@ pub struct Request {
     pub method: String,
     /// Its params, as written.
     pub params: Option<Box<RawValue>>,
+    /// The trace context its transport carried (HTTP headers); its `_meta` overrides it.
+    pub trace: TraceParent,
 }
 
 /// A request's failure as a JSON-RPC error.
@@ -104,7 +108,11 @@ async fn answer(
     cancel: CancellationToken,
 ) -> Result<String, Failure> {
     let params = req.params.as_deref();
-    let meta = RequestMeta::of(params);
+    let mut meta = RequestMeta::of(params);
+    if meta.traceparent.is_none() {
+        meta.traceparent = req.trace.traceparent.as_deref().map(Cow::Borrowed);
+        meta.tracestate = req.trace.tracestate.as_deref().map(Cow::Borrowed);
+    }
     if meta.protocol_version.is_none() {
         match req.method.as_str() {
             "initialize" => {
@@ -223,7 +231,10 @@ fn caller(
             (false, Some(c)) => Some(Arc::new(ClientAsker(c.clone())) as Arc<dyn Asker>),
             _ => None,
         },
-        traceparent: meta.traceparent.as_deref().map(str::to_owned),
+        trace: TraceParent {
+            traceparent: meta.traceparent.as_deref().map(str::to_owned),
+            tracestate: meta.tracestate.as_deref().map(str::to_owned),
+        },
         retry: None,
         task: None,
     }

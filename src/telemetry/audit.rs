@@ -3,7 +3,9 @@
 //! Records go through a bounded channel to a writer task, so the request path never waits on
 //! the disk. When the writer falls behind and the channel is full, the request waits for room
 //! (nothing is dropped) and the event is counted and logged. The explanation of each decision
-//! is computed by the writer, from the snapshot the request was judged by.
+//! is computed by the writer, from the snapshot the request was judged by. With logs exported
+//! to an OpenTelemetry collector, the writer also emits each record as a log record (queued,
+//! never waited for), tied to the call's span.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -18,6 +20,7 @@ use crate::config::PolicySnapshot;
 use crate::error::ErrorCode;
 use crate::logging::clock::rfc3339;
 use crate::policy::{Item, ItemKind, Request, RuleRef};
+use crate::telemetry::otel::{AuditLog, AuditLogs};
 
 /// Records waiting for the writer before requests start to wait.
 const QUEUE: usize = 8192;
@@ -49,6 +52,8 @@ pub struct AuditEvent {
     pub args: Option<Value>,
     /// What happened beyond the outcome (a quarantined tool: what changed).
     pub detail: Option<String>,
+    /// The call's span, when traces are exported.
+    pub trace: Option<opentelemetry::trace::SpanContext>,
 }
 
 /// A policy decision a call acted on: the question and the snapshot that answered it. The
@@ -95,17 +100,30 @@ impl Audit {
         Audit { tx: None, path: None, stats: Arc::default() }
     }
 
-    /// Opens (appends to) the log at `path`, creating its directory, and starts the writer.
-    /// Must be called inside a Tokio runtime.
-    pub async fn open(path: &Path) -> std::io::Result<Audit> {
+    /// Opens (appends to) the log at `path`, creating its directory, and starts the writer,
+    /// which also emits each record to `logs` when given. Must be called inside a Tokio
+    /// runtime.
+    pub async fn open(path: &Path, logs: Option<AuditLogs>) -> std::io::Result<Audit> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             tokio::fs::create_dir_all(dir).await?;
         }
         let file = tokio::fs::OpenOptions::new().create(true).append(true).open(path).await?;
+        Ok(Audit::start(Some(file), logs, Some(path.to_owned())))
+    }
+
+    /// Records go only to `logs` (no local file), or nowhere without them.
+    pub fn without_file(logs: Option<AuditLogs>) -> Audit {
+        match logs {
+            Some(logs) => Audit::start(None, Some(logs), None),
+            None => Audit::disabled(),
+        }
+    }
+
+    fn start(file: Option<tokio::fs::File>, logs: Option<AuditLogs>, path: Option<PathBuf>) -> Audit {
         let (tx, rx) = mpsc::channel(QUEUE);
         let stats = Arc::new(AuditStats::default());
-        tokio::spawn(write_loop(file, rx, stats.clone()));
-        Ok(Audit { tx: Some(tx), path: Some(path.to_owned()), stats })
+        tokio::spawn(write_loop(file, logs, rx, stats.clone()));
+        Audit { tx: Some(tx), path, stats }
     }
 
     /// The counters, for the status: whether auditing is on, lines written, waits for the
@@ -150,8 +168,13 @@ impl Audit {
     }
 }
 
-async fn write_loop(file: tokio::fs::File, mut rx: mpsc::Receiver<Msg>, stats: Arc<AuditStats>) {
-    let mut out = tokio::io::BufWriter::new(file);
+async fn write_loop(
+    file: Option<tokio::fs::File>,
+    logs: Option<AuditLogs>,
+    mut rx: mpsc::Receiver<Msg>,
+    stats: Arc<AuditStats>,
+) {
+    let mut out = file.map(tokio::io::BufWriter::new);
     let mut seq: u64 = 0;
     let run = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis();
     while let Some(msg) = rx.recv().await {
@@ -161,25 +184,56 @@ async fn write_loop(file: tokio::fs::File, mut rx: mpsc::Receiver<Msg>, stats: A
             match msg {
                 Msg::Event(ev) => {
                     seq += 1;
-                    let mut line = render(&ev, &format!("{run:x}-{seq}"));
-                    line.push(b'\n');
-                    if out.write_all(&line).await.is_ok() {
+                    let id = format!("{run:x}-{seq}");
+                    let line = line(&ev, &id);
+                    let mut bytes = serde_json::to_vec(&line).unwrap_or_default();
+                    if let Some(logs) = &logs {
+                        logs.emit(as_log(&ev, &line, &bytes));
+                    }
+                    let Some(out) = out.as_mut() else { continue };
+                    bytes.push(b'\n');
+                    if out.write_all(&bytes).await.is_ok() {
                         stats.written.fetch_add(1, Ordering::Relaxed);
                     } else {
                         stats.write_errors.fetch_add(1, Ordering::Relaxed);
                     }
                 }
                 Msg::Flush(done) => {
-                    let _ = out.flush().await;
+                    if let Some(out) = out.as_mut() {
+                        let _ = out.flush().await;
+                    }
                     let _ = done.send(());
                 }
             }
         }
-        if out.flush().await.is_err() {
+        if let Some(out) = out.as_mut()
+            && out.flush().await.is_err()
+        {
             stats.write_errors.fetch_add(1, Ordering::Relaxed);
         }
     }
-    let _ = out.flush().await;
+    if let Some(out) = out.as_mut() {
+        let _ = out.flush().await;
+    }
+}
+
+/// One record as a log record: the line as the body, the fields worth querying as
+/// attributes, and the call's span.
+fn as_log<'a>(ev: &'a AuditEvent, line: &Line<'_>, bytes: &'a [u8]) -> AuditLog<'a> {
+    let mut attributes = vec![
+        ("mcpgw.decision_id", line.decision_id.to_owned()),
+        ("mcpgw.operation", line.operation.to_owned()),
+        ("mcpgw.outcome", line.outcome.to_owned()),
+    ];
+    let optional = [
+        ("mcpgw.agent", line.agent_id),
+        ("mcpgw.server", line.server),
+        ("mcpgw.tool", line.tool),
+        ("mcpgw.decision", line.decision),
+        ("mcpgw.reason", line.reason),
+    ];
+    attributes.extend(optional.into_iter().filter_map(|(k, v)| Some((k, v?.to_owned()))));
+    AuditLog { ts: ev.ts, body: bytes, failed: ev.outcome.is_some(), attributes, trace: ev.trace.as_ref() }
 }
 
 /// One audit line, serialized straight from borrowed fields (no intermediate JSON tree: the
@@ -208,8 +262,8 @@ struct Line<'a> {
     detail: Option<&'a str>,
 }
 
-/// The JSON line of one event, without the line break.
-pub fn render(ev: &AuditEvent, decision_id: &str) -> Vec<u8> {
+/// The fields of one event's line.
+fn line<'a>(ev: &'a AuditEvent, decision_id: &'a str) -> Line<'a> {
     let mut line = Line {
         ts: rfc3339(ev.ts),
         decision_id,
@@ -242,7 +296,7 @@ pub fn render(ev: &AuditEvent, decision_id: &str) -> Vec<u8> {
         line.determining_rules = why.determining_rules;
         line.snapshot = Some(why.snapshot);
     }
-    serde_json::to_vec(&line).unwrap_or_default()
+    line
 }
 
 /// The default audit log: `$XDG_CACHE_HOME/agent-mcp-gateway/audit.jsonl`, else under

@@ -1,6 +1,5 @@
 //! The gateway's metrics as an OpenMetrics text exposition, for `/metrics`, written by
-//! `prometheus-client` from a snapshot taken at scrape time (the metrics themselves live in
-//! [`Metrics`], which also answers `get_gateway_status`).
+//! `prometheus-client` from a [`Scrape`] taken at scrape time.
 
 use std::borrow::Cow;
 
@@ -11,39 +10,17 @@ use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
 
-use crate::config::{ConfigFile, FileStatus, ReloadStatus};
-use crate::downstream::{Status, StatusReport};
-use crate::telemetry::metrics::{Metrics, OpStats};
-
-/// What the exposition shows.
-pub struct Exposition<'a> {
-    /// Call metrics.
-    pub metrics: &'a Metrics,
-    /// Each server's name and status.
-    pub servers: Vec<(String, StatusReport)>,
-    /// The loads of the two files.
-    pub reload: &'a ReloadStatus,
-    /// The snapshot being served.
-    pub snapshot: &'a str,
-    /// With limits shared in Redis: whether they fall back to local ones now, and how many
-    /// checks did.
-    pub shared_limits: Option<(bool, u64)>,
-}
+use crate::downstream::Status;
+use crate::telemetry::scrape::Scrape;
 
 /// Histogram bucket bounds, in seconds.
-const BUCKETS: [f64; 14] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0, 60.0];
+pub const BUCKETS: [f64; 14] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0, 60.0];
 
 /// The content type of the exposition.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
-/// The values of one scrape.
-struct Scrape {
-    ops: Vec<((String, &'static str), OpStats)>,
-    servers: Vec<(String, StatusReport)>,
-    files: [(&'static str, FileStatus); 2],
-    snapshot: String,
-    shared_limits: Option<(bool, u64)>,
-}
+/// The values of one scrape, as a collector.
+struct Exposition(Scrape);
 
 type Labels = Vec<(Cow<'static, str>, Cow<'static, str>)>;
 
@@ -65,26 +42,27 @@ fn counters(
     Ok(())
 }
 
-impl std::fmt::Debug for Scrape {
+impl std::fmt::Debug for Exposition {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Scrape").field("series", &self.ops.len()).field("servers", &self.servers.len()).finish()
+        f.debug_struct("Exposition").field("series", &self.0.ops.len()).field("servers", &self.0.servers.len()).finish()
     }
 }
 
-impl Collector for Scrape {
+impl Collector for Exposition {
     fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        let scrape = &self.0;
         let op_labels = |(agent, op): &(String, &'static str)| labels(&[("agent", agent), ("operation", op)]);
         counters(
             &mut encoder,
             "mcpgw_calls",
             "Gateway tool calls by agent and operation.",
-            self.ops.iter().map(|(k, s)| (op_labels(k), s.count)),
+            scrape.ops.iter().map(|(k, s)| (op_labels(k), s.count)),
         )?;
         counters(
             &mut encoder,
             "mcpgw_call_errors",
             "Gateway tool calls that ended in a gateway error.",
-            self.ops.iter().map(|(k, s)| (op_labels(k), s.errors)),
+            scrape.ops.iter().map(|(k, s)| (op_labels(k), s.errors)),
         )?;
         {
             let mut family = encoder.encode_descriptor(
@@ -93,7 +71,7 @@ impl Collector for Scrape {
                 None,
                 MetricType::Histogram,
             )?;
-            for (k, s) in &self.ops {
+            for (k, s) in &scrape.ops {
                 let l = op_labels(k);
                 let mut below = 0;
                 let mut buckets: Vec<(f64, u64)> = BUCKETS
@@ -119,19 +97,19 @@ impl Collector for Scrape {
             &mut encoder,
             "mcpgw_server_calls",
             "Calls forwarded to a downstream server.",
-            self.servers.iter().map(|(n, r)| (server(n), r.calls)),
+            scrape.servers.iter().map(|(n, r)| (server(n), r.calls)),
         )?;
         counters(
             &mut encoder,
             "mcpgw_server_errors",
             "Forwarded calls that failed (not counting isError results).",
-            self.servers.iter().map(|(n, r)| (server(n), r.errors)),
+            scrape.servers.iter().map(|(n, r)| (server(n), r.errors)),
         )?;
         counters(
             &mut encoder,
             "mcpgw_server_restarts",
             "Times a downstream server was started again.",
-            self.servers.iter().map(|(n, r)| (server(n), r.restarts)),
+            scrape.servers.iter().map(|(n, r)| (server(n), r.restarts)),
         )?;
         {
             let mut family = encoder.encode_descriptor(
@@ -140,7 +118,7 @@ impl Collector for Scrape {
                 None,
                 MetricType::Gauge,
             )?;
-            for (n, r) in &self.servers {
+            for (n, r) in &scrape.servers {
                 ConstGauge::new(i64::from(r.status == Status::Ready)).encode(family.encode_family(&server(n))?)?;
             }
         }
@@ -149,15 +127,15 @@ impl Collector for Scrape {
             &mut encoder,
             "mcpgw_reloads",
             "Configuration loads tried, by file.",
-            self.files.iter().map(|(f, s)| (file(f), s.attempts)),
+            scrape.files.iter().map(|(f, s)| (file(f), s.attempts)),
         )?;
         counters(
             &mut encoder,
             "mcpgw_reload_failures",
             "Configuration loads that failed, by file.",
-            self.files.iter().map(|(f, s)| (file(f), s.failures)),
+            scrape.files.iter().map(|(f, s)| (file(f), s.failures)),
         )?;
-        if let Some((fallback, checks)) = self.shared_limits {
+        if let Some((fallback, checks)) = scrape.shared_limits {
             let mut family = encoder.encode_descriptor(
                 "mcpgw_shared_limits_fallback",
                 "1 while Redis is unreachable and each replica limits on its own.",
@@ -172,24 +150,32 @@ impl Collector for Scrape {
                 std::iter::once((Labels::new(), checks)),
             )?;
         }
+        if !scrape.telemetry.is_empty() {
+            let signal = |name: &'static str| labels(&[("signal", name)]);
+            counters(
+                &mut encoder,
+                "mcpgw_telemetry_exported",
+                "OpenTelemetry records the collector took (metrics: exports), by signal.",
+                scrape.telemetry.iter().map(|(s, exported, _)| (signal(s), *exported)),
+            )?;
+            counters(
+                &mut encoder,
+                "mcpgw_telemetry_dropped",
+                "OpenTelemetry records dropped: queue full or collector unreachable (metrics: exports), by signal.",
+                scrape.telemetry.iter().map(|(s, _, dropped)| (signal(s), *dropped)),
+            )?;
+        }
         let mut info =
             encoder.encode_descriptor("mcpgw_policy", "The policy snapshot being served.", None, MetricType::Info)?;
-        info.encode_info(&labels(&[("snapshot", &self.snapshot)]))?;
+        info.encode_info(&labels(&[("snapshot", &scrape.snapshot)]))?;
         Ok(())
     }
 }
 
 /// The whole exposition.
-pub fn render(x: &Exposition<'_>) -> String {
-    let scrape = Scrape {
-        ops: x.metrics.snapshot(),
-        servers: x.servers.clone(),
-        files: [("rules", x.reload.get(ConfigFile::Rules)), ("mcp_config", x.reload.get(ConfigFile::McpConfig))],
-        snapshot: x.snapshot.to_owned(),
-        shared_limits: x.shared_limits,
-    };
+pub fn render(scrape: Scrape) -> String {
     let mut registry = Registry::default();
-    registry.register_collector(Box::new(scrape));
+    registry.register_collector(Box::new(Exposition(scrape)));
     let mut out = String::new();
     if prometheus_client::encoding::text::encode(&mut out, &registry).is_err() {
         out.clear();

@@ -156,8 +156,10 @@ async fn direct_mode_refuses_to_start_without_an_identity_it_can_know() {
         let mut child = gateway_spawn(&files, &servers, &rules(), &all).spawn().unwrap();
         let exit = child.wait_exit(Duration::from_secs(10)).await;
         assert!(exit.is_some_and(|s| !s.success()), "{expose}: {exit:?}");
-        let stderr = child.stderr().text();
-        assert!(stderr.contains(&format!("--expose {expose} needs the agent without arguments")), "{stderr}");
+        // The pipe may still be draining after the exit.
+        let needle = format!("--expose {expose} needs the agent without arguments");
+        let said = child.stderr().wait_for_line(&needle, Duration::from_secs(10)).await;
+        assert!(said.is_some(), "{}", child.stderr().text());
     }
     // A default agent is enough.
     let spawn = gateway_spawn(&files, &servers, &rules(), &["--expose", "direct", "--default-agent", "dev"]);

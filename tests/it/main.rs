@@ -4,6 +4,7 @@
 mod support;
 
 mod cli_policy_tools;
+mod deploy_script;
 mod direct_mode;
 mod dsl_docs;
 mod dsl_roundtrip;
@@ -43,3 +44,4 @@ mod search_tools;
 mod security;
 mod subscriptions;
 mod tasks;
+mod telemetry;

@@ -10,7 +10,7 @@
 //! public key, an unknown key) are signed here and verify, or not, against the JWKS the real
 //! issuer publishes; the wrong audience is a real token the issuer made for another resource.
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -96,11 +96,6 @@ impl Issuer {
     }
 }
 
-/// A free loopback port, for a gateway whose audience must name its own URL.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 fn sign(key: &EncodingKey, alg: Algorithm, kid: &str, claims: &Value) -> String {
     let mut header = Header::new(alg);
     header.kid = Some(kid.into());
@@ -133,7 +128,7 @@ async fn python_client(gw: &HttpGateway, token: &str) -> Value {
 
 #[tokio::test]
 async fn oidc_provider_tokens_name_the_agent_and_every_bad_token_is_refused() {
-    let port = free_port();
+    let port = free_port().port();
     let audience = format!("http://127.0.0.1:{port}/mcp");
     let issuer = Issuer::start(&[&audience, OTHER_RESOURCE]).await;
     let servers = [("everything", everything_server())];

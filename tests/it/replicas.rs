@@ -19,12 +19,6 @@ use crate::support::*;
 const TOKEN: &str = "token-of-the-agent-dev";
 const AUTH: &str = "Bearer token-of-the-agent-dev";
 
-/// A free loopback port, for HAProxy to listen on.
-fn free_port() -> SocketAddr {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    listener.local_addr().expect("its address")
-}
-
 async fn replica() -> HttpGateway {
     let servers = [("fx", fixture_server(&["--name", "fx"]))];
     HttpGatewayBuilder::new(&servers, allow_all())
@@ -143,18 +137,6 @@ async fn haproxy(listen: SocketAddr, replicas: &[&HttpGateway]) -> ChildProcess 
         spawn = spawn.env(format!("MCPGW_R{}", i + 1), r.addr.to_string());
     }
     listening(spawn, "haproxy", listen).await
-}
-
-/// Starts `spawn` (the program `what`, which `scripts/setup-test-deps.sh` installs) and waits
-/// until it accepts connections on `addr`.
-async fn listening(spawn: Spawn, what: &str, addr: SocketAddr) -> ChildProcess {
-    let child = spawn.spawn().unwrap_or_else(|e| panic!("spawn {what} (scripts/setup-test-deps.sh installs it): {e}"));
-    let up = eventually(Duration::from_secs(20), || {
-        std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
-    })
-    .await;
-    assert!(up, "{what} did not listen on {addr}: {}", child.stderr().text());
-    child
 }
 
 /// A 2026-07-28 `list_servers` call through `addr`.

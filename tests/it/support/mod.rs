@@ -4,6 +4,7 @@
 //! - [`cli`]: running the `mcpgw` command line to its end;
 //! - [`process`]: spawning a binary with piped stdio and a continuously drained stderr;
 //! - [`client`]: an rmcp client over a child's pipes (or HTTP) that records notifications;
+//! - [`collector`]: a real OpenTelemetry collector (rotel) whose debug output tests read;
 //! - [`config`]: temporary config files;
 //! - [`http`]: the gateway served over HTTP, and a raw HTTP/1.1 client;
 //! - [`procfs`]: checking from `/proc` whether processes are still alive;
@@ -12,6 +13,7 @@
 
 pub mod cli;
 pub mod client;
+pub mod collector;
 pub mod config;
 pub mod gateway;
 pub mod http;
@@ -43,6 +45,24 @@ pub fn fixture_bin() -> &'static str {
 /// The gateway binary.
 pub fn mcpgw_bin() -> &'static str {
     env!("CARGO_BIN_EXE_mcpgw")
+}
+
+/// A free loopback address (bound and released: another process may take it, so only for
+/// programs that must be told their port).
+pub fn free_port() -> std::net::SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    listener.local_addr().expect("its address")
+}
+
+/// Starts `spawn` (`what` in messages) and waits until it accepts connections on `addr`.
+pub async fn listening(spawn: Spawn, what: &str, addr: std::net::SocketAddr) -> ChildProcess {
+    let child = spawn.spawn().unwrap_or_else(|e| panic!("spawn {what} (scripts/setup-test-deps.sh installs it): {e}"));
+    let up = eventually(Duration::from_secs(20), || {
+        std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
+    })
+    .await;
+    assert!(up, "{what} did not listen on {addr}: {}", child.stderr().text());
+    child
 }
 
 /// Long enough for the gateway to see a file event, debounce it (150 ms) and reload: a test
