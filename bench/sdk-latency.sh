@@ -16,9 +16,11 @@ if [ -z "${MCPGW_BIN:-}" ]; then
   cargo build --release --bin mcpgw --quiet
   MCPGW_BIN=target/release/mcpgw
 fi
+# The collector for the telemetry variant, when the setup installed it.
+ROTEL="$(ls .tools/otel/lib/python3*/site-packages/rotel/rotel-agent 2>/dev/null || true)"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 echo "sdk-latency: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), mcpgw $MCPGW_BIN" >&2
 "$PY" bench/sdk_latency.py --mcpgw "$MCPGW_BIN" --everything "$EVERYTHING" --workdir "$work" \
-  --calls "${CALLS:-500}" --rounds "${ROUNDS:-3}"
+  --calls "${CALLS:-500}" --rounds "${ROUNDS:-3}" ${ROTEL:+--rotel "$ROTEL"}
 echo "sdk-latency: load after $(cut -d' ' -f1-3 /proc/loadavg)" >&2

@@ -1,7 +1,10 @@
 """Per-call latency of the official Python MCP SDK's default client (`Client`, mode `auto`)
-calling server-everything's `echo`, directly and through mcpgw (meta-tools and direct mode).
+calling server-everything's `echo`, directly and through mcpgw (meta-tools and direct mode);
+with `--rotel BIN`, also through mcpgw exporting every signal to that OpenTelemetry collector
+(started on loopback, discarding what it gets), for the cost of telemetry.
 
 Usage: sdk_latency.py --mcpgw BIN --everything INDEX_JS --workdir DIR [--calls N] [--rounds R]
+       [--rotel BIN]
 
 Each round runs every variant once, in turn, so that a noisy machine slows them alike; the
 report gives per-variant p50/p99 over all rounds and the ratios to `direct` taken from the same
@@ -21,8 +24,8 @@ import time
 from mcp import Client, StdioServerParameters
 
 
-def variants(args: argparse.Namespace) -> dict[str, tuple[list[str], str, dict, str]]:
-    """name -> (command line, tool name, arguments wrapper, client mode). The client's default
+def variants(args: argparse.Namespace, otlp: str | None) -> dict[str, tuple[list[str], str, dict, str, dict]]:
+    """name -> (command line, tool name, arguments wrapper, client mode, environment). The client's default
     mode (`auto`) negotiates 2026-07-28 with mcpgw and 2025-11-25 with server-everything, so
     the gateway is measured in `legacy` mode too, for the same protocol on both sides."""
     mcp = os.path.join(args.workdir, ".mcp.json")
@@ -33,17 +36,22 @@ def variants(args: argparse.Namespace) -> dict[str, tuple[list[str], str, dict, 
         json.dump({"agents": {"bench": {"allow": {"servers": ["everything"]}}}}, f)
     gw = [args.mcpgw, "--mcp-config", mcp, "--rules", rules, "--agent", "bench",
           "--audit-log", os.path.join(args.workdir, "audit.jsonl")]
-    return {
-        "direct": (["node", args.everything, "stdio"], "echo", {}, "auto"),
-        "mcpgw execute_tool": (gw, "execute_tool", {"server": "everything", "tool": "echo"}, "auto"),
-        "mcpgw execute_tool, legacy client": (gw, "execute_tool", {"server": "everything", "tool": "echo"}, "legacy"),
-        "mcpgw direct mode": (gw + ["--expose", "direct"], "everything__echo", {}, "auto"),
-        "mcpgw direct mode, legacy client": (gw + ["--expose", "direct"], "everything__echo", {}, "legacy"),
+    wrap = {"server": "everything", "tool": "echo"}
+    out = {
+        "direct": (["node", args.everything, "stdio"], "echo", {}, "auto", {}),
+        "mcpgw execute_tool": (gw, "execute_tool", wrap, "auto", {}),
+        "mcpgw execute_tool, legacy client": (gw, "execute_tool", wrap, "legacy", {}),
+        "mcpgw direct mode": (gw + ["--expose", "direct"], "everything__echo", {}, "auto", {}),
+        "mcpgw direct mode, legacy client": (gw + ["--expose", "direct"], "everything__echo", {}, "legacy", {}),
     }
+    if otlp:
+        env = {"OTEL_EXPORTER_OTLP_ENDPOINT": otlp, "PATH": os.environ.get("PATH", "")}
+        out["mcpgw execute_tool, OTel export on"] = (gw, "execute_tool", wrap, "auto", env)
+    return out
 
 
-async def one_run(command: list[str], tool: str, wrap: dict, mode: str, calls: int) -> tuple[list[float], str]:
-    params = StdioServerParameters(command=command[0], args=command[1:])
+async def one_run(command: list[str], tool: str, wrap: dict, mode: str, env: dict, calls: int) -> tuple[list[float], str]:
+    params = StdioServerParameters(command=command[0], args=command[1:], env=env or None)
     samples = []
     async with Client(params, mode=mode, read_timeout_seconds=30) as client:
         version = client.protocol_version
@@ -72,12 +80,32 @@ async def main() -> None:
     p.add_argument("--workdir", required=True)
     p.add_argument("--calls", type=int, default=500)
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--rotel")
     args = p.parse_args()
+    otlp, collector = None, None
+    if args.rotel:
+        import socket
+        import subprocess
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        grpc = port + 1 if port < 65000 else port - 1
+        collector = subprocess.Popen(
+            [args.rotel, "start", "--otlp-http-endpoint", f"127.0.0.1:{port}", "--otlp-grpc-endpoint",
+             f"127.0.0.1:{grpc}", "--pid-file", os.path.join(args.workdir, "rotel.pid"), "--exporter", "blackhole"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        otlp = f"http://127.0.0.1:{port}"
     all_samples: dict[str, list[float]] = {}
     versions: dict[str, str] = {}
     for r in range(args.rounds):
-        for name, (command, tool, wrap, mode) in variants(args).items():
-            samples, version = await one_run(command, tool, wrap, mode, args.calls)
+        for name, (command, tool, wrap, mode, env) in variants(args, otlp).items():
+            samples, version = await one_run(command, tool, wrap, mode, env, args.calls)
             all_samples.setdefault(name, []).extend(samples)
             versions[name] = version
             print(json.dumps({"round": r, "variant": name, "version": version,
@@ -93,6 +121,8 @@ async def main() -> None:
     print("\n".join(lines), file=sys.stderr)
     print(f"(direct p99 {base99:.3f} ms; mean of all direct calls {statistics.mean(all_samples['direct']):.3f} ms)",
           file=sys.stderr)
+    if collector is not None:
+        collector.terminate()
 
 
 if __name__ == "__main__":

@@ -10,15 +10,19 @@
 
 pub mod bounded;
 pub mod env;
+mod logs;
+mod observe;
 pub mod trace;
 
+pub use logs::{AuditLog, AuditLogs};
+
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use opentelemetry::KeyValue;
-use opentelemetry::logs::{AnyValue, LogRecord as _, Logger as _, LoggerProvider as _, Severity};
-use opentelemetry::metrics::{AsyncInstrument, Histogram, Meter, MeterProvider as _};
-use opentelemetry::trace::{SpanContext, TracerProvider as _};
+use opentelemetry::logs::LoggerProvider as _;
+use opentelemetry::metrics::{Histogram, Meter, MeterProvider as _};
+use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::{ExporterBuildError, LogExporter, MetricExporter, SpanExporter};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::logs::{BatchLogProcessor, SdkLogger, SdkLoggerProvider};
@@ -54,9 +58,6 @@ pub enum OtelError {
         source: ExporterBuildError,
     },
 }
-
-/// Where a series of the scrape comes from, for the observers.
-type Source = Arc<dyn Fn() -> Option<Scrape> + Send + Sync>;
 
 /// Export to a collector (or, [`Otel::off`], nothing).
 pub struct Otel {
@@ -181,123 +182,14 @@ impl Otel {
 
     /// The sink of audit records, with logs exported.
     pub fn audit_logs(&self) -> Option<AuditLogs> {
-        self.logs.as_ref().map(|(_, logger)| AuditLogs(logger.clone()))
+        self.logs.as_ref().map(|(_, logger)| AuditLogs::new(logger.clone()))
     }
 
     /// Registers the observers of every `/metrics` series, read from `source` at each export.
     pub fn observe(&self, source: impl Fn() -> Option<Scrape> + Send + Sync + 'static) {
-        let Some((_, meter, _)) = &self.meter else { return };
-        let source: Source = Arc::new(source);
-        let mut kept = self.observers.lock().unwrap_or_else(|e| e.into_inner());
-        let op =
-            |k: &(String, &'static str)| vec![KeyValue::new("agent", k.0.clone()), KeyValue::new("operation", k.1)];
-        let server = |n: &String| vec![KeyValue::new("server", n.clone())];
-        let file = |f: &'static str| vec![KeyValue::new("file", f)];
-        let signal = |s: &'static str| vec![KeyValue::new("signal", s)];
-        let counters: [(&'static str, &'static str, Read); 11] = [
-            (
-                "mcpgw.calls",
-                "Gateway tool calls by agent and operation.",
-                Box::new(move |s| s.ops.iter().map(|(k, o)| (o.count, op(k))).collect()),
-            ),
-            (
-                "mcpgw.call_errors",
-                "Gateway tool calls that ended in a gateway error.",
-                Box::new(move |s| s.ops.iter().map(|(k, o)| (o.errors, op(k))).collect()),
-            ),
-            (
-                "mcpgw.server.calls",
-                "Calls forwarded to a downstream server.",
-                Box::new(move |s| s.servers.iter().map(|(n, r)| (r.calls, server(n))).collect()),
-            ),
-            (
-                "mcpgw.server.errors",
-                "Forwarded calls that failed (not counting isError results).",
-                Box::new(move |s| s.servers.iter().map(|(n, r)| (r.errors, server(n))).collect()),
-            ),
-            (
-                "mcpgw.server.restarts",
-                "Times a downstream server was started again.",
-                Box::new(move |s| s.servers.iter().map(|(n, r)| (r.restarts, server(n))).collect()),
-            ),
-            (
-                "mcpgw.reloads",
-                "Configuration loads tried, by file.",
-                Box::new(move |s| s.files.iter().map(|(f, st)| (st.attempts, file(f))).collect()),
-            ),
-            (
-                "mcpgw.reload_failures",
-                "Configuration loads that failed, by file.",
-                Box::new(move |s| s.files.iter().map(|(f, st)| (st.failures, file(f))).collect()),
-            ),
-            (
-                "mcpgw.shared_limit_fallbacks",
-                "Limit checks answered locally because Redis could not be reached.",
-                Box::new(|s| s.shared_limits.iter().map(|(_, n)| (*n, Vec::new())).collect()),
-            ),
-            (
-                "mcpgw.telemetry.exported",
-                "OpenTelemetry records the collector took (metrics: exports).",
-                Box::new(move |s| s.telemetry.iter().map(|(n, e, _)| (*e, signal(n))).collect()),
-            ),
-            (
-                "mcpgw.telemetry.dropped",
-                "OpenTelemetry records dropped (metrics: exports).",
-                Box::new(move |s| s.telemetry.iter().map(|(n, _, d)| (*d, signal(n))).collect()),
-            ),
-            (
-                "mcpgw.policy",
-                "The policy snapshot being served (always 1).",
-                Box::new(|s| vec![(1, vec![KeyValue::new("snapshot", s.snapshot.clone())])]),
-            ),
-        ];
-        for (name, help, read) in counters {
-            let source = source.clone();
-            let callback = move |o: &dyn AsyncInstrument<u64>| {
-                if let Some(s) = source() {
-                    for (v, attributes) in read(&s) {
-                        o.observe(v, &attributes);
-                    }
-                }
-            };
-            let instrument: Box<dyn std::any::Any + Send + Sync> = if name == "mcpgw.policy" {
-                Box::new(meter.u64_observable_gauge(name).with_description(help).with_callback(callback).build())
-            } else {
-                Box::new(meter.u64_observable_counter(name).with_description(help).with_callback(callback).build())
-            };
-            kept.push(instrument);
-        }
-        let gauges: [(&'static str, &'static str, Read); 2] = [
-            (
-                "mcpgw.server.up",
-                "1 when the downstream server is connected.",
-                Box::new(move |s| {
-                    s.servers
-                        .iter()
-                        .map(|(n, r)| (u64::from(r.status == crate::downstream::Status::Ready), server(n)))
-                        .collect()
-                }),
-            ),
-            (
-                "mcpgw.shared_limits.fallback",
-                "1 while Redis is unreachable and each replica limits on its own.",
-                Box::new(|s| s.shared_limits.iter().map(|(f, _)| (u64::from(*f), Vec::new())).collect()),
-            ),
-        ];
-        for (name, help, read) in gauges {
-            let source = source.clone();
-            let gauge = meter
-                .u64_observable_gauge(name)
-                .with_description(help)
-                .with_callback(move |o| {
-                    if let Some(s) = source() {
-                        for (v, attributes) in read(&s) {
-                            o.observe(v, &attributes);
-                        }
-                    }
-                })
-                .build();
-            kept.push(Box::new(gauge));
+        if let Some((_, meter, _)) = &self.meter {
+            let kept = observe::register(meter, Arc::new(source));
+            self.observers.lock().unwrap_or_else(|e| e.into_inner()).extend(kept);
         }
     }
 
@@ -346,9 +238,6 @@ impl Otel {
     }
 }
 
-/// Reads some series of a scrape as values with their attributes.
-type Read = Box<dyn Fn(&Scrape) -> Vec<(u64, Vec<KeyValue>)> + Send + Sync>;
-
 /// The resource every signal carries: `service.name` (`mcpgw` unless `OTEL_SERVICE_NAME` or
 /// `OTEL_RESOURCE_ATTRIBUTES` name it) and the version.
 fn resource() -> Resource {
@@ -361,41 +250,4 @@ fn resource() -> Resource {
 /// The queue size the SDK's batch processor reads from `var`, which bounds the wrapper too.
 fn queue_size(var: &str) -> usize {
     std::env::var(var).ok().and_then(|v| v.trim().parse().ok()).filter(|n| *n > 0).unwrap_or(DEFAULT_QUEUE)
-}
-
-/// Where audit records go as OpenTelemetry log records.
-#[derive(Clone)]
-pub struct AuditLogs(SdkLogger);
-
-/// One audit record, as a log record carries it.
-pub struct AuditLog<'a> {
-    /// When the call arrived.
-    pub ts: SystemTime,
-    /// The JSON line, as the local audit log has it.
-    pub body: &'a [u8],
-    /// Whether the call failed.
-    pub failed: bool,
-    /// The record's fields worth querying, as attributes.
-    pub attributes: Vec<(&'static str, String)>,
-    /// The span of the call.
-    pub trace: Option<&'a SpanContext>,
-}
-
-impl AuditLogs {
-    /// Emits one record (queued; never waits).
-    pub fn emit(&self, log: AuditLog<'_>) {
-        let mut r = self.0.create_log_record();
-        r.set_event_name("mcpgw.audit");
-        r.set_timestamp(log.ts);
-        r.set_observed_timestamp(SystemTime::now());
-        let (severity, text) = if log.failed { (Severity::Warn, "WARN") } else { (Severity::Info, "INFO") };
-        r.set_severity_number(severity);
-        r.set_severity_text(text);
-        r.set_body(AnyValue::String(String::from_utf8_lossy(log.body).into_owned().into()));
-        r.add_attributes(log.attributes.into_iter().map(|(k, v)| (k, AnyValue::from(v))));
-        if let Some(sc) = log.trace.filter(|sc| sc.is_valid()) {
-            r.set_trace_context(sc.trace_id(), sc.span_id(), Some(sc.trace_flags()));
-        }
-        self.0.emit(r);
-    }
 }
