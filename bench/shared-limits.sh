@@ -13,7 +13,7 @@ TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 MCPGW="${MCPGW:-$TARGET/release/mcpgw}"
 FIXTURE="${FIXTURE:-$TARGET/release/mcpgw-fixture}"
 if [ ! -x "$MCPGW" ] || [ ! -x "$FIXTURE" ]; then
-  (cd "$ROOT" && cargo build --release --bin mcpgw -p mcpgw -p mcpgw-fixture --quiet)
+  (cd "$ROOT" && cargo build --release --bins -p mcpgw -p mcpgw-fixture --quiet)
 fi
 echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')" >&2
 # shellcheck disable=SC2086

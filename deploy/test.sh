@@ -19,7 +19,7 @@ FIXTURE="${FIXTURE:-$TARGET/debug/mcpgw-fixture}"
 # The test suite has run the setup already (DEPLOY_TEST_SETUP=0 skips it).
 [ "${DEPLOY_TEST_SETUP:-1}" = 0 ] || scripts/setup-test-deps.sh >&2
 if [ ! -x "$MCPGW" ] || [ ! -x "$FIXTURE" ]; then
-  cargo build --bin mcpgw -p mcpgw -p mcpgw-fixture --quiet
+  cargo build --bins -p mcpgw -p mcpgw-fixture --quiet
 fi
 ROTEL="$(ls .tools/otel/lib/python3*/site-packages/rotel/rotel-agent)"
 echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); $(git rev-parse --short HEAD 2>/dev/null || echo '?')" >&2

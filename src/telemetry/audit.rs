@@ -1,9 +1,10 @@
 //! The audit trail: one JSON line per gateway tool call.
 //!
-//! Records go through a bounded channel to a writer task, so the request path never waits on
-//! the disk. When the writer falls behind and the channel is full, the request waits for room
+//! Records go through a bounded channel to a writer thread, so the request path never waits
+//! on the disk. When the writer falls behind and the channel is full, the request waits for room
 //! (nothing is dropped) and the event is counted and logged. The explanation of each decision
-//! is computed by the writer, from the snapshot the request was judged by. With logs exported
+//! is computed by the writer, from the snapshot the request was judged by, once per question
+//! ([`Explained`]). With logs exported
 //! to an OpenTelemetry collector, the writer also emits each record as a log record (queued,
 //! never waited for), tied to the call's span.
 
@@ -13,13 +14,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
-use tokio::io::AsyncWriteExt;
+use std::io::Write as _;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::config::PolicySnapshot;
 use crate::error::ErrorCode;
 use crate::logging::clock::rfc3339;
-use crate::policy::{Item, ItemKind, Request, RuleRef};
+use crate::policy::{ItemKind, RuleRef};
+use crate::telemetry::explained::Explained;
 use crate::telemetry::otel::{AuditLog, AuditLogs};
 
 /// Records waiting for the writer before requests start to wait.
@@ -101,29 +103,34 @@ impl Audit {
     }
 
     /// Opens (appends to) the log at `path`, creating its directory, and starts the writer,
-    /// which also emits each record to `logs` when given. Must be called inside a Tokio
-    /// runtime.
+    /// which also emits each record to `logs` when given.
     pub async fn open(path: &Path, logs: Option<AuditLogs>) -> std::io::Result<Audit> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             tokio::fs::create_dir_all(dir).await?;
         }
-        let file = tokio::fs::OpenOptions::new().create(true).append(true).open(path).await?;
-        Ok(Audit::start(Some(file), logs, Some(path.to_owned())))
+        let file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+        Audit::start(Some(file), logs, Some(path.to_owned()))
     }
 
     /// Records go only to `logs` (no local file), or nowhere without them.
     pub fn without_file(logs: Option<AuditLogs>) -> Audit {
         match logs {
-            Some(logs) => Audit::start(None, Some(logs), None),
+            Some(logs) => Audit::start(None, Some(logs), None).unwrap_or_else(|e| {
+                tracing::warn!("cannot start the audit writer ({e}); audit records are not exported");
+                Audit::disabled()
+            }),
             None => Audit::disabled(),
         }
     }
 
-    fn start(file: Option<tokio::fs::File>, logs: Option<AuditLogs>, path: Option<PathBuf>) -> Audit {
+    fn start(file: Option<std::fs::File>, logs: Option<AuditLogs>, path: Option<PathBuf>) -> std::io::Result<Audit> {
         let (tx, rx) = mpsc::channel(QUEUE);
         let stats = Arc::new(AuditStats::default());
-        tokio::spawn(write_loop(file, logs, rx, stats.clone()));
-        Audit { tx: Some(tx), path, stats }
+        let writer_stats = stats.clone();
+        std::thread::Builder::new()
+            .name("mcpgw-audit".into())
+            .spawn(move || write_loop(file, logs, rx, writer_stats))?;
+        Ok(Audit { tx: Some(tx), path, stats })
     }
 
     /// The counters, for the status: whether auditing is on, lines written, waits for the
@@ -168,16 +175,19 @@ impl Audit {
     }
 }
 
-async fn write_loop(
-    file: Option<tokio::fs::File>,
+/// The writer: a thread of its own with plain blocking writes (through tokio's file, every
+/// write was a hop to its blocking pool: a twelfth of a loaded gateway's CPU).
+fn write_loop(
+    file: Option<std::fs::File>,
     logs: Option<AuditLogs>,
     mut rx: mpsc::Receiver<Msg>,
     stats: Arc<AuditStats>,
 ) {
-    let mut out = file.map(tokio::io::BufWriter::new);
+    let mut out = file.map(std::io::BufWriter::new);
+    let mut explained = Explained::default();
     let mut seq: u64 = 0;
     let run = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis();
-    while let Some(msg) = rx.recv().await {
+    while let Some(msg) = rx.blocking_recv() {
         let mut pending = Some(msg);
         // Write everything queued, then flush once.
         while let Some(msg) = pending.take().or_else(|| rx.try_recv().ok()) {
@@ -185,14 +195,14 @@ async fn write_loop(
                 Msg::Event(ev) => {
                     seq += 1;
                     let id = format!("{run:x}-{seq}");
-                    let line = line(&ev, &id);
+                    let line = line(&ev, &id, &mut explained);
                     let mut bytes = serde_json::to_vec(&line).unwrap_or_default();
                     if let Some(logs) = &logs {
                         logs.emit(as_log(&ev, &line, &bytes));
                     }
                     let Some(out) = out.as_mut() else { continue };
                     bytes.push(b'\n');
-                    if out.write_all(&bytes).await.is_ok() {
+                    if out.write_all(&bytes).is_ok() {
                         stats.written.fetch_add(1, Ordering::Relaxed);
                     } else {
                         stats.write_errors.fetch_add(1, Ordering::Relaxed);
@@ -200,20 +210,20 @@ async fn write_loop(
                 }
                 Msg::Flush(done) => {
                     if let Some(out) = out.as_mut() {
-                        let _ = out.flush().await;
+                        let _ = out.flush();
                     }
                     let _ = done.send(());
                 }
             }
         }
         if let Some(out) = out.as_mut()
-            && out.flush().await.is_err()
+            && out.flush().is_err()
         {
             stats.write_errors.fetch_add(1, Ordering::Relaxed);
         }
     }
     if let Some(out) = out.as_mut() {
-        let _ = out.flush().await;
+        let _ = out.flush();
     }
 }
 
@@ -263,7 +273,7 @@ struct Line<'a> {
 }
 
 /// The fields of one event's line.
-fn line<'a>(ev: &'a AuditEvent, decision_id: &'a str) -> Line<'a> {
+fn line<'a>(ev: &'a AuditEvent, decision_id: &'a str, explained: &mut Explained) -> Line<'a> {
     let mut line = Line {
         ts: rfc3339(ev.ts),
         decision_id,
@@ -283,14 +293,9 @@ fn line<'a>(ev: &'a AuditEvent, decision_id: &'a str) -> Line<'a> {
         detail: ev.detail.as_deref(),
     };
     if let Some(j) = &ev.decided {
-        let req = Request {
-            agent: j.agent.as_deref(),
-            server: &j.server,
-            item: j.item.as_ref().map(|(k, n)| Item::new(*k, n)),
-        };
-        let why = j.snapshot.table.explain(&req);
-        line.decision = Some(why.decision.as_str());
-        line.reason = Some(why.reason.as_str());
+        let why = explained.why(j);
+        line.decision = Some(why.decision);
+        line.reason = Some(why.reason);
         // The request had no (or an unknown) id and the default agent's rules applied.
         line.judged_as = why.judged_as;
         line.determining_rules = why.determining_rules;

@@ -3,6 +3,7 @@
 //! export to an OpenTelemetry collector.
 
 pub mod audit;
+pub mod explained;
 pub mod metrics;
 pub mod otel;
 pub mod prometheus;
