@@ -21,6 +21,7 @@ mod get_gateway_status;
 mod get_prompt;
 mod get_server_tools;
 pub mod identity;
+pub mod instructions;
 mod list_servers;
 pub mod lists;
 pub mod namespace;

@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::gateway::caller::{Asker, Caller, InputRetry};
 use crate::gateway::expose::Expose;
+use crate::gateway::instructions::with_servers;
 use crate::gateway::lists::Listing;
 use crate::gateway::operation::Operation;
 use crate::gateway::{Gateway, Identity};
@@ -25,6 +26,17 @@ use crate::server::client::{ClientAsker, ClientState, Negotiated, next_owner};
 use crate::telemetry::otel::trace::TraceParent;
 use crate::wire::object::Members;
 use crate::wire::{Sink, build};
+
+/// The instructions for `identity`: the gateway's own, and in direct mode (the agent known
+/// without arguments) its servers' own after them.
+async fn instructions_for(gw: &Arc<Gateway>, identity: &Identity) -> String {
+    let expose = gw.settings().expose;
+    let own = instructions(expose);
+    if !expose.direct() || !identity.known_without_arguments() {
+        return own.to_owned();
+    }
+    with_servers(own, &gw.server_instructions(identity).await, &gw.settings().separator)
+}
 
 /// The gateway's instructions to agents, for each exposure.
 fn instructions(expose: Expose) -> &'static str {
@@ -116,7 +128,8 @@ async fn answer(
     if meta.protocol_version.is_none() {
         match req.method.as_str() {
             "initialize" => {
-                return initialize(client, params, gw.settings().expose, identity.known_without_arguments());
+                let text = instructions_for(gw, identity).await;
+                return initialize(client, params, gw.settings().expose, identity.known_without_arguments(), &text);
             }
             // A 2025 client may ping at any time, before `initialize` too.
             "ping" => return Ok("{}".to_owned()),
@@ -126,7 +139,10 @@ async fn answer(
     let era = era(client, &meta)?;
     let shaped = |json: &str, kind| for_caller(json, era.version, kind).into_owned();
     match req.method.as_str() {
-        "server/discover" => Ok(discover(gw.settings().expose, identity.known_without_arguments())),
+        "server/discover" => {
+            let text = instructions_for(gw, identity).await;
+            Ok(discover(gw.settings().expose, identity.known_without_arguments(), &text))
+        }
         "tools/list" => Ok(shaped(&tools_list(gw, identity, params).await?, ResultKind::Cacheable)),
         "resources/list" => {
             Ok(shaped(&aggregated(gw, identity, Listing::Resources, params).await?, ResultKind::Cacheable))
@@ -282,6 +298,7 @@ fn initialize(
     params: Option<&RawValue>,
     expose: Expose,
     items: bool,
+    instructions: &str,
 ) -> Result<String, Failure> {
     #[derive(Deserialize)]
     #[serde(rename_all = "camelCase")]
@@ -304,19 +321,19 @@ fn initialize(
         r#"{{"protocolVersion":"{version}","capabilities":{},"serverInfo":{},"instructions":{}}}"#,
         capabilities(version, expose, items),
         server_info(),
-        build::json_string(instructions(expose))
+        build::json_string(instructions)
     ))
 }
 
 /// `server/discover`'s result: every revision, the capabilities, and the cache hints (the
 /// gateway's answers depend on the caller's policy: private, and stale at once).
-fn discover(expose: Expose, items: bool) -> String {
+fn discover(expose: Expose, items: bool, instructions: &str) -> String {
     let versions: Vec<String> = Version::ALL.iter().map(|v| format!("\"{v}\"")).collect();
     format!(
         r#"{{"resultType":"complete","supportedVersions":[{}],"capabilities":{},"instructions":{},"ttlMs":0,"cacheScope":"private","_meta":{{"{}":{}}}}}"#,
         versions.join(","),
         capabilities(Version::LATEST, expose, items),
-        build::json_string(instructions(expose)),
+        build::json_string(instructions),
         meta::SERVER_INFO,
         server_info()
     )
