@@ -47,8 +47,9 @@ TOKEN = "token-of-the-load-agent"
 LIMITED_TOKEN = "token-of-the-limited-agent"
 OPERATOR = "token-of-the-load-operator"
 RATE = 20
-# A call slower than this is stuck: the gateway's own waits (Redis 250 ms) are far below.
-STUCK = 5.0
+# A call slower than this is stuck: the gateway's own waits (Redis 250 ms) are far below, and a
+# loaded CI machine has room.
+STUCK = 10.0
 
 
 def free_port() -> int:
