@@ -16,6 +16,7 @@ use crate::downstream::rpc::{EventHandler, Forward, OutRequest, RequestError, Rp
 use crate::downstream::stderr_tail::StderrTail;
 use crate::downstream::{http, stdio};
 use crate::mcp::{Version, meta};
+use crate::wire::object::Members;
 
 /// How long a child gets to exit after SIGTERM before SIGKILL.
 const TERMINATE_GRACE: Duration = Duration::from_millis(1500);
@@ -41,6 +42,21 @@ pub struct ServerInfo {
     pub capabilities: Box<RawValue>,
     /// Its instructions.
     pub instructions: Option<String>,
+}
+
+impl ServerInfo {
+    /// Whether the server declares `capability` (as anything but `null`).
+    pub fn declares(&self, capability: &str) -> bool {
+        let caps = Members::of(&self.capabilities).ok();
+        caps.is_some_and(|c| c.get(capability).is_some_and(|v| v.get() != "null"))
+    }
+
+    /// Whether the server declares `capability.flag: true`.
+    pub fn declares_flag(&self, capability: &str, flag: &str) -> bool {
+        let caps = Members::of(&self.capabilities).ok();
+        caps.and_then(|c| c.get(capability).and_then(|r| Members::of(r).ok()))
+            .is_some_and(|r| r.get(flag).is_some_and(|v| v.get() == "true"))
+    }
 }
 
 #[derive(Deserialize)]

@@ -8,6 +8,7 @@
 pub mod catalog;
 pub mod connection;
 pub mod http;
+pub mod listen;
 pub mod notices;
 pub mod process;
 pub mod rpc;
@@ -140,6 +141,10 @@ impl Budget {
 /// A connection that lived this long counts as healthy: its death starts backoff afresh.
 const HEALTHY_UPTIME: Duration = Duration::from_secs(10);
 
+/// The longest a new connection waits for its subscriptions to be taken again (or its
+/// `subscriptions/listen` stream to be acknowledged) before its first call goes ahead.
+const RESUME_WAIT: Duration = Duration::from_secs(5);
+
 /// The most pages of a list the gateway reads from one server.
 const MAX_PAGES: usize = 1000;
 
@@ -163,8 +168,8 @@ pub struct Downstream {
     starting_in_background: AtomicBool,
     /// Called (after the cache is dropped) when the server says its tools changed.
     tools_changed: std::sync::OnceLock<ToolsChanged>,
-    /// The server's own URIs some client subscribed to, asked of every new connection.
-    subscribed: std::sync::Mutex<std::collections::BTreeSet<String>>,
+    /// The subscriptions some client asked for, and a 2026-07-28 connection's stream.
+    listening: Arc<listen::Listening>,
 }
 
 /// What runs when a server says its tools changed.
@@ -186,7 +191,7 @@ impl Downstream {
             drained: tokio::sync::Notify::new(),
             starting_in_background: false.into(),
             tools_changed: std::sync::OnceLock::new(),
-            subscribed: std::sync::Mutex::default(),
+            listening: Arc::default(),
         }
     }
 
@@ -310,7 +315,8 @@ impl Downstream {
                     life.version = Some(c.info().version);
                 }
                 self.settings.catalogue.bump();
-                self.resubscribe(&c).await;
+                // Before the first call, so that nothing the call changes goes unheard.
+                self.listening.resume(&c, self.timeout(None).min(RESUME_WAIT)).await;
                 Ok(c)
             }
             Err(failure) => {
@@ -438,60 +444,26 @@ impl Downstream {
         Ok(items)
     }
 
-    /// Subscribes to updates of the server's resource `uri` (`resources/subscribe`), now and
-    /// on every later connection. Updates come as [`NoticeKind::ResourceUpdated`]; which
-    /// clients hear them is the listeners' business, so the gateway subscribes once per URI
-    /// and never unsubscribes (an update nobody wants is dropped).
+    /// Subscribes to updates of the server's resource `uri`, now and on every later
+    /// connection ([`listen::Listening`]). Updates come as [`NoticeKind::ResourceUpdated`];
+    /// which clients hear them is the listeners' business, so the gateway subscribes once per
+    /// URI and never unsubscribes (an update nobody wants is dropped).
     pub async fn subscribe(&self, uri: &str, timeout: Duration) -> Result<(), GatewayError> {
         let conn = self.connection(timeout).await?;
-        if conn.info().version.has_initialize() {
-            let caps = crate::wire::object::Members::of(&conn.info().capabilities).ok();
-            let subscribable = caps
-                .and_then(|c| c.get("resources").and_then(|r| crate::wire::object::Members::of(r).ok()))
-                .is_some_and(|r| r.get("subscribe").is_some_and(|v| v.get() == "true"));
-            if !subscribable {
-                return Err(GatewayError::new(
-                    ErrorCode::InvalidArgument,
-                    format!("server `{}` offers no resource subscriptions", self.spec.name),
-                )
-                .server(&self.spec.name));
-            }
-        } else {
-            return Err(GatewayError::new(
+        match self.listening.subscribe(&conn, uri, timeout).await {
+            Ok(()) => Ok(()),
+            Err(listen::Refusal::NotOffered(why)) => Err(GatewayError::new(
                 ErrorCode::InvalidArgument,
-                format!(
-                    "server `{}` speaks 2026-07-28, whose resource subscriptions the gateway does not relay yet",
-                    self.spec.name
-                ),
+                format!("server `{}` offers no resource subscriptions: {why}", self.spec.name),
             )
-            .server(&self.spec.name));
-        }
-        let members = format!(r#""uri":{}"#, json_string(uri));
-        let req = OutRequest { method: "resources/subscribe", members: &members, ..Default::default() };
-        self.send(req, Arc::new(CallRoute::quiet(0)), Budget::new(timeout), CancellationToken::new()).await?;
-        self.subscribed.lock().unwrap_or_else(|e| e.into_inner()).insert(uri.to_owned());
-        Ok(())
-    }
-
-    /// Asks a new connection for the subscriptions the last one had, so that a restart loses
-    /// no client's updates.
-    async fn resubscribe(&self, conn: &Arc<Connection>) {
-        let uris: Vec<String> = self.subscribed.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned().collect();
-        for uri in uris {
-            let members = format!(r#""uri":{}"#, json_string(&uri));
-            let req = OutRequest { method: "resources/subscribe", members: &members, ..Default::default() };
-            let never = CancellationToken::new();
-            if let Err(e) = conn.rpc().request(req, None, self.settings.default_timeout, &never).await {
-                tracing::warn!(server = %self.spec.name, uri = %crate::logging::Escaped::new(&uri), "cannot subscribe again after a restart: {e}");
-            }
+            .server(&self.spec.name)),
+            Err(listen::Refusal::Failed(e)) => Err(self.request_error(e, "resources/subscribe", timeout, None)),
         }
     }
 
     /// Whether the started server declares `capability` (`resources`, `prompts` ...).
     pub async fn offers(&self, capability: &str, timeout: Duration) -> Result<bool, GatewayError> {
-        let conn = self.connection(timeout).await?;
-        let caps = crate::wire::object::Members::of(&conn.info().capabilities).ok();
-        Ok(caps.is_some_and(|c| c.get(capability).is_some_and(|v| v.get() != "null")))
+        Ok(self.connection(timeout).await?.info().declares(capability))
     }
 
     /// Calls a tool and returns the downstream's result as it is, within what is left of

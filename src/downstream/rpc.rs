@@ -219,7 +219,7 @@ pub struct OutRequest<'a> {
     pub members: &'a str,
     /// The `_meta` members to add (raw, without braces), such as a trace context.
     pub meta: &'a str,
-    /// Headers for HTTP.
+    /// Headers for HTTP (an empty method stands for `method`).
     pub head: RequestHead,
     /// Whether the caller takes tasks (a 2026-07-28 server may then answer with one).
     pub tasks: bool,
@@ -233,6 +233,8 @@ struct State {
     calls: BTreeMap<u64, Arc<CallRoute>>,
     /// The server's own requests being answered, by their id as written.
     asks: HashMap<String, tokio::task::AbortHandle>,
+    /// `subscriptions/listen` requests waiting for their acknowledgement, by id.
+    acks: HashMap<u64, oneshot::Sender<Box<RawValue>>>,
 }
 
 /// The JSON-RPC client of one connection.
@@ -303,10 +305,22 @@ impl Rpc {
         timeout: Duration,
         cancel: &CancellationToken,
     ) -> Result<RawResult, RequestError> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        self.request_as(id, req, route, timeout, cancel).await
+    }
+
+    /// [`request`](Self::request) under the id `id`, taken from `next_id`.
+    async fn request_as(
+        self: &Arc<Self>,
+        id: u64,
+        req: OutRequest<'_>,
+        route: Option<Arc<CallRoute>>,
+        timeout: Duration,
+        cancel: &CancellationToken,
+    ) -> Result<RawResult, RequestError> {
         if self.closed.is_cancelled() {
             return Err(RequestError::Closed);
         }
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
         let with_progress = route.as_ref().is_some_and(|r| r.wants_progress);
         let log_min = route.as_ref().and_then(|r| r.delivery().log.as_ref().map(|(min, _)| *min));
@@ -330,7 +344,13 @@ impl Rpc {
         // dropping this future), the guard forgets it and, unless answered, cancels it at the
         // server.
         let mut guard = InFlightRequest { rpc: self, id, why: Some("the gateway gave up on it") };
-        self.outlet.send_request(self, id, message, req.head);
+        // Every 2026-07-28 request over HTTP names its method in `Mcp-Method`, and servers
+        // refuse one whose header disagrees with its body.
+        let mut head = req.head;
+        if head.method.is_empty() {
+            req.method.clone_into(&mut head.method);
+        }
+        self.outlet.send_request(self, id, message, head);
         let outcome = tokio::select! {
             r = tokio::time::timeout(timeout, rx) => match r {
                 Ok(Ok(result)) => result,
@@ -347,6 +367,54 @@ impl Rpc {
         };
         drop(guard);
         outcome
+    }
+
+    /// Opens a `subscriptions/listen` stream (2026-07-28) asking for `filter` (a raw JSON
+    /// object) and waits at most `wait` for its acknowledgement: the notifications object the
+    /// server honors, and the stream, which stays open until dropped. What comes on it goes
+    /// where every notice of the server goes ([`ServerEvent`]).
+    pub async fn listen(
+        self: &Arc<Self>,
+        filter: &str,
+        wait: Duration,
+    ) -> Result<(Box<RawValue>, Listen), RequestError> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (tx, acknowledged) = oneshot::channel();
+        self.state().acks.insert(id, tx);
+        let cancel = CancellationToken::new();
+        let members = format!(r#""notifications":{filter}"#);
+        let (rpc, stop) = (Arc::clone(self), cancel.clone());
+        let mut stream = tokio::spawn(async move {
+            let req = OutRequest { method: "subscriptions/listen", members: &members, ..Default::default() };
+            // The stream lives as long as the gateway wants it: no timeout.
+            rpc.request_as(id, req, None, Duration::MAX, &stop).await
+        });
+        let listen = Listen { cancel };
+        let outcome = tokio::select! {
+            ack = acknowledged => ack.map_err(|_| RequestError::Closed),
+            ended = &mut stream => Err(match ended {
+                Ok(Err(e)) => e,
+                Ok(Ok(_)) => RequestError::Malformed("the stream ended before it was acknowledged".to_owned()),
+                Err(_) => RequestError::Closed,
+            }),
+            () = tokio::time::sleep(wait) => Err(RequestError::Timeout),
+        };
+        self.state().acks.remove(&id);
+        let honored = outcome?;
+        let server = Arc::clone(&self.server);
+        let stop = listen.cancel.clone();
+        tokio::spawn(async move {
+            let ended = stream.await;
+            if !stop.is_cancelled() {
+                match ended {
+                    Ok(Err(RequestError::Closed)) => {}
+                    Ok(Err(e)) => tracing::warn!(%server, "the server's `subscriptions/listen` stream failed: {e}"),
+                    _ => tracing::warn!(%server, "the server ended its `subscriptions/listen` stream"),
+                }
+            }
+        });
+        let notifications = Members::of(&honored).ok().and_then(|m| m.get("notifications").map(ToOwned::to_owned));
+        Ok((notifications.unwrap_or(honored), listen))
     }
 
     /// Sends a notification.
@@ -534,6 +602,16 @@ impl Rpc {
                     ask.abort();
                 }
             }
+            "notifications/subscriptions/acknowledged" => {
+                let Some(params) = params else { return };
+                let stream = Members::of(params)
+                    .ok()
+                    .and_then(|m| m.get("_meta").and_then(|meta| Members::of(meta).ok()))
+                    .and_then(|meta| meta.get(meta::SUBSCRIPTION_ID).and_then(parse_id));
+                if let Some(waiting) = stream.and_then(|id| self.state().acks.remove(&id)) {
+                    let _ = waiting.send(params.to_owned());
+                }
+            }
             "notifications/tools/list_changed" => (self.events)(ServerEvent::ToolsChanged),
             "notifications/prompts/list_changed" => (self.events)(ServerEvent::PromptsChanged),
             "notifications/resources/list_changed" => (self.events)(ServerEvent::ResourcesChanged),
@@ -652,6 +730,17 @@ impl Rpc {
             rpc.outlet.send_other(&rpc, message, None);
         });
         self.state().asks.insert(key, task.abort_handle());
+    }
+}
+
+/// An open `subscriptions/listen` stream ([`Rpc::listen`]); dropping it closes the stream.
+pub struct Listen {
+    cancel: CancellationToken,
+}
+
+impl Drop for Listen {
+    fn drop(&mut self) {
+        self.cancel.cancel();
     }
 }
 

@@ -20,11 +20,9 @@ use crate::gateway::lists::required_string_list;
 use crate::gateway::subscriptions::{Notification, Subscriptions, Wants};
 use crate::gateway::{Gateway, Identity};
 use crate::mcp::codes;
+use crate::mcp::meta::SUBSCRIPTION_ID;
 use crate::wire::object::Members;
 use crate::wire::{Sink, build};
-
-/// The `_meta` key that ties a notification to its stream.
-const SUBSCRIPTION_ID: &str = "io.modelcontextprotocol/subscriptionId";
 
 /// Why a listen request was refused: the JSON-RPC code and message.
 pub type Refused = (i64, String);

@@ -196,3 +196,96 @@ async fn over_http_only_the_subscribers_session_hears_the_updates() {
     dev.close().await;
     other.close().await;
 }
+
+/// A server on the official Python SDK that the gateway speaks 2026-07-28 with and that
+/// announces its changes only on `subscriptions/listen` streams: the gateway listens, so its
+/// clients, legacy ones included, hear the updates they subscribed to and every list change
+/// (the tool list's in direct mode), and read the new state.
+#[tokio::test]
+async fn a_2026_server_is_heard_on_the_stream_the_gateway_listens_on() {
+    const NOTE: &str = "mcpgw://notes/note://today";
+    let files = TempFiles::new();
+    let rules = json!({"agents": {"dev": {"allow": {"servers": ["notes"]}}}});
+    let servers = [("notes", python_sdk_server("live_notes.py"))];
+    let spawn = gateway_spawn(&files, &servers, &rules, &["--agent", "dev", "--expose", "both"]);
+    let mut gw = RawGateway::start(&spawn).await;
+    let r = gw.request("resources/subscribe", json!({"uri": NOTE})).await;
+    assert_eq!(r["result"], json!({}), "{r}");
+    let edit = json!({"server": "notes", "tool": "edit_note", "args": {"text": "second"}});
+    let r = gw.call("execute_tool", edit).await;
+    assert!(r["result"]["isError"] != true, "{r}");
+    let updated = until(&mut gw, Duration::from_secs(20), |m| m["method"] == "notifications/resources/updated").await;
+    assert_eq!(updated.expect("the update of the subscribed note")["params"]["uri"], NOTE);
+    let r = gw.request("resources/read", json!({"uri": NOTE})).await;
+    assert_eq!(r["result"]["contents"][0]["text"], "second", "{r}");
+    let r = gw.call("get_gateway_status", json!({})).await;
+    assert_eq!(r["result"]["structuredContent"]["servers"][0]["protocol_version"], "2026-07-28", "{r}");
+
+    let r = gw.call("execute_tool", json!({"server": "notes", "tool": "add_prompt", "args": {}})).await;
+    assert!(r["result"]["isError"] != true, "{r}");
+    let changed =
+        until(&mut gw, Duration::from_secs(20), |m| m["method"] == "notifications/prompts/list_changed").await;
+    assert!(changed.is_some(), "the prompt list change");
+    let r = gw.request("prompts/list", json!({})).await;
+    let prompts: Vec<&str> =
+        r["result"]["prompts"].as_array().unwrap().iter().filter_map(|p| p["name"].as_str()).collect();
+    assert_eq!(prompts, ["notes__greet"], "{r}");
+
+    let r = gw.call("notes__add_tool", json!({})).await;
+    assert!(r["result"]["isError"] != true, "{r}");
+    let changed = until(&mut gw, Duration::from_secs(20), |m| m["method"] == "notifications/tools/list_changed").await;
+    assert!(changed.is_some(), "the tool list change, in direct mode");
+    let r = gw.request("tools/list", json!({})).await;
+    let tools: Vec<&str> = r["result"]["tools"].as_array().unwrap().iter().filter_map(|t| t["name"].as_str()).collect();
+    assert!(tools.contains(&"notes__extra"), "{tools:?}");
+
+    // A restarted server is listened to again, for the same note.
+    let r = gw.call("execute_tool", json!({"server": "notes", "tool": "pid", "args": {}})).await;
+    let pid = r["result"]["structuredContent"]["result"].as_u64().expect("the server's pid");
+    let killed = std::process::Command::new("kill").arg(pid.to_string()).status().expect("run kill");
+    assert!(killed.success());
+    gw.clear_stash();
+    let edit = json!({"server": "notes", "tool": "edit_note", "args": {"text": "third"}});
+    let mut edited = false;
+    for _ in 0..40 {
+        let r = gw.call("execute_tool", edit.clone()).await;
+        if r["result"]["isError"] != true {
+            edited = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(edited, "the server came back");
+    let updated = until(&mut gw, Duration::from_secs(20), |m| m["method"] == "notifications/resources/updated").await;
+    assert_eq!(updated.expect("the update after the restart")["params"]["uri"], NOTE);
+}
+
+/// The same over HTTP: the gateway's stream to the server is a POST whose event stream stays
+/// open, and the updates it carries reach the subscriber.
+#[tokio::test]
+async fn over_http_a_2026_servers_stream_is_one_long_lived_post() {
+    const NOTE: &str = "mcpgw://notes/note://today";
+    let entry = python_sdk_server("live_notes.py");
+    let addr = free_port();
+    let spawn = Spawn::new(entry["command"].as_str().unwrap())
+        .arg(entry["args"][0].as_str().unwrap())
+        .args(["--http", &addr.port().to_string()]);
+    let _server = listening(spawn, "live_notes.py", addr).await;
+    let files = TempFiles::new();
+    let rules = json!({"agents": {"dev": {"allow": {"servers": ["notes"]}}}});
+    let servers = [("notes", json!({"url": format!("http://{addr}/mcp")}))];
+    let spawn = gateway_spawn(&files, &servers, &rules, &["--agent", "dev"]);
+    let mut gw = RawGateway::start(&spawn).await;
+    let r = gw.request("resources/subscribe", json!({"uri": NOTE})).await;
+    assert_eq!(r["result"], json!({}), "{r}");
+    let r = gw.call("get_gateway_status", json!({})).await;
+    assert_eq!(r["result"]["structuredContent"]["servers"][0]["protocol_version"], "2026-07-28", "{r}");
+    for text in ["second", "third"] {
+        let edit = json!({"server": "notes", "tool": "edit_note", "args": {"text": text}});
+        let r = gw.call("execute_tool", edit).await;
+        assert!(r["result"]["isError"] != true, "{r}");
+        let updated =
+            until(&mut gw, Duration::from_secs(20), |m| m["method"] == "notifications/resources/updated").await;
+        assert_eq!(updated.expect("the update of the subscribed note")["params"]["uri"], NOTE);
+    }
+}

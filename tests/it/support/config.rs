@@ -62,6 +62,13 @@ fn installed(relative: &str) -> PathBuf {
     path
 }
 
+/// A server of `tests/servers` written on the official Python SDK, run by the venv that holds
+/// the SDK.
+pub fn python_sdk_server(script: &str) -> Value {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/servers").join(script);
+    json!({"command": installed("pyservers/bin/python"), "args": [path]})
+}
+
 /// The entry point of one of the npm reference servers (`server-everything`, `server-memory`,
 /// `server-filesystem`).
 fn npm_server(name: &str) -> PathBuf {

@@ -25,7 +25,8 @@ use std::time::Duration;
 
 pub use client::{McpClient, Recorder};
 pub use config::{
-    TempFiles, everything_server, filesystem_server, fixture_server, mcp_json, memory_server, reference_servers,
+    TempFiles, everything_server, filesystem_server, fixture_server, mcp_json, memory_server, python_sdk_server,
+    reference_servers,
 };
 pub use gateway::{
     GatewayUnderTest, META_TOOLS, allow_all, error_code, exec, first_text, gateway_error, gateway_error_code,
