@@ -164,6 +164,7 @@ async fn drive(call: &Call<'_>, t: &Target<'_>, mut running: Running) -> Result<
                     return Ok(ToolReply::Json(creation_for_caller(result.json(), &id, !caller.version.has_initialize())));
                 }
                 if result_type(result.json()) != "input_required" {
+                    call.gw.links().note(call.agent, t.server, result.json());
                     return Ok(ToolReply::Forwarded(result));
                 }
                 // A 2026-07-28 server's input round.

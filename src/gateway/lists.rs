@@ -162,8 +162,8 @@ impl Gateway {
     }
 
     /// The server that owns `uri` and the server's own URI: named by a gateway URI, else the
-    /// one of the agent's servers that lists it (a URI a tool result carried), else the one
-    /// of the agent's servers that offers resources.
+    /// server whose tool result gave the agent that URI, else the one of the agent's servers
+    /// that lists it, else the one of the agent's servers that offers resources.
     pub(crate) async fn owner_of(
         &self,
         agent: Option<&str>,
@@ -179,6 +179,11 @@ impl Gateway {
                 code: codes::RESOURCE_NOT_FOUND,
                 message: format!("no server of yours owns `{}`: no server has that name", bounded(uri)),
             });
+        }
+        if let Some(server) = self.links().owner(agent, uri)
+            && loaded.servers.get(&server).is_some()
+        {
+            return Ok((server, uri.to_owned()));
         }
         let mut owners = Vec::new();
         let mut offering = Vec::new();

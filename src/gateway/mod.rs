@@ -22,6 +22,7 @@ mod get_prompt;
 mod get_server_tools;
 pub mod identity;
 pub mod instructions;
+pub mod links;
 mod list_servers;
 pub mod lists;
 pub mod namespace;

@@ -11,6 +11,7 @@ use crate::config::{ConfigFile, PolicySnapshot, ReloadStatus};
 use crate::downstream::DownstreamSettings;
 use crate::gateway::expose::Expose;
 use crate::gateway::identity::Identity;
+use crate::gateway::links::Links;
 use crate::gateway::parked::ParkedCalls;
 use crate::gateway::pins::{Pins, Quarantine};
 use crate::gateway::seal::Sealer;
@@ -91,6 +92,8 @@ pub struct Gateway {
     tasks: TaskTable,
     pins: ArcSwap<Pins>,
     quarantine: Quarantine,
+    /// Which server's tool result gave each agent each resource URI.
+    links: Links,
     /// Why the last load of the lock failed, while the one before serves.
     lock_error: std::sync::Mutex<Option<String>>,
 }
@@ -119,6 +122,7 @@ impl Gateway {
             tasks: TaskTable::default(),
             pins: ArcSwap::from_pointee(parts.pins),
             quarantine: Quarantine::default(),
+            links: Links::default(),
             lock_error: std::sync::Mutex::new(None),
             sealer: Sealer::new(
                 std::env::var(STATE_KEY_VAR).ok().filter(|k| !k.is_empty()).as_deref().map(str::as_bytes),
@@ -155,6 +159,11 @@ impl Gateway {
         self.downstream.catalogue.bump();
         self.downstream.notices.all_lists_changed();
         old
+    }
+
+    /// Which server's tool result gave each agent each resource URI.
+    pub fn links(&self) -> &Links {
+        &self.links
     }
 
     /// The current lock. A call loads it once, with the policy.

@@ -269,3 +269,29 @@ async fn two_filesystem_servers_over_two_directories_never_cross() {
     }
     client.close().await;
 }
+
+/// A link that a tool returned names the server's own URI, which two servers may share and no
+/// list may hold (server-everything's links point at its templates): a read of it goes to the
+/// server whose result gave it, for the agent it was given to.
+#[tokio::test]
+async fn a_link_from_a_tool_result_is_read_from_the_server_that_returned_it() {
+    let files = TempFiles::new();
+    let mut gw = gateway(&files, &["e1", "e2"], &["--agent", "dev"]).await;
+    let links =
+        gw.call("execute_tool", json!({"server": "e2", "tool": "get-resource-links", "args": {"count": 2}})).await;
+    let uris: Vec<String> = links["result"]["content"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["type"] == "resource_link")
+        .map(|c| c["uri"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(uris.len(), 2, "{links}");
+    for uri in &uris {
+        let r = gw.request("resources/read", json!({"uri": uri})).await;
+        assert_eq!(r["result"]["contents"][0]["uri"], format!("mcpgw://e2/{uri}"), "{r}");
+    }
+    // A URI no result gave and no list holds stays ambiguous between the two.
+    let r = gw.request("resources/read", json!({"uri": "demo://resource/dynamic/text/9"})).await;
+    assert_eq!(rpc_error_code(&r), Some(-32002), "{r}");
+}
