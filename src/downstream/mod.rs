@@ -604,6 +604,11 @@ impl Downstream {
         }
     }
 
+    /// The live connection, if the server is running (never starts it).
+    pub fn live(&self) -> Option<Arc<Connection>> {
+        self.conn.load_full().filter(|c| c.is_alive())
+    }
+
     /// The status, for `list_servers` and `get_gateway_status`.
     pub fn status(&self) -> StatusReport {
         let conn = self.conn.load_full();

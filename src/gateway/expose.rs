@@ -64,6 +64,14 @@ pub fn split<'a>(name: &'a str, separator: &str, servers: &ServerSet) -> Option<
         .find(|(server, tool)| !tool.is_empty() && servers.get(server).is_some())
 }
 
+/// The server and item of a namespaced name: as [`split`] finds them, else the parts around the
+/// first separator, for a server that is not configured. A request naming one is judged like
+/// any other, so that a server the agent may not use and one that does not exist look alike.
+pub fn split_any<'a>(name: &'a str, separator: &str, servers: &ServerSet) -> Option<(&'a str, &'a str)> {
+    split(name, separator, servers)
+        .or_else(|| name.split_once(separator).filter(|(server, item)| !server.is_empty() && !item.is_empty()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,6 +18,21 @@ use crate::policy::Request;
 /// How long one server may take to answer such a request (its start included).
 pub const LIST_DEADLINE: Duration = Duration::from_secs(10);
 
+/// The servers of `servers` (`only` that one, if given) that `agent` may use, in config order.
+pub fn allowed(
+    agent: Option<&str>,
+    snapshot: &PolicySnapshot,
+    servers: &ServerSet,
+    only: Option<&str>,
+) -> Vec<Arc<Downstream>> {
+    servers
+        .iter()
+        .filter(|d| only.is_none_or(|o| o == d.name()))
+        .filter(|d| snapshot.table.decide(&Request::server(agent, d.name())).is_allowed())
+        .cloned()
+        .collect()
+}
+
 /// Runs `ask` on each server of `servers` (`only` that one, if given) that `agent` may use,
 /// all at once, each with the deadline it is given; returns each server in config order with
 /// its answer, `None` for one that failed or was late (`what` names the request in the log).
@@ -33,12 +48,7 @@ where
     F: Fn(Arc<Downstream>, Duration) -> Fut,
     Fut: Future<Output = Result<T, GatewayError>>,
 {
-    let allowed: Vec<Arc<Downstream>> = servers
-        .iter()
-        .filter(|d| only.is_none_or(|o| o == d.name()))
-        .filter(|d| snapshot.table.decide(&Request::server(agent, d.name())).is_allowed())
-        .cloned()
-        .collect();
+    let allowed = allowed(agent, snapshot, servers, only);
     let answers = allowed.iter().map(|d| {
         let deadline = d.timeout(None).min(LIST_DEADLINE);
         let asked = ask(d.clone(), deadline);

@@ -17,10 +17,10 @@ use crate::downstream::Downstream;
 use crate::gateway::call::{Loaded, NoSuchTool};
 use crate::gateway::caller::Caller;
 use crate::gateway::complete::Completing;
-use crate::gateway::expose::{join, split};
+use crate::gateway::expose::{join, split_any};
 use crate::gateway::fan_out::each_allowed;
 use crate::gateway::identity::Identity;
-use crate::gateway::namespace::{unwrap_uri, wrap_uri};
+use crate::gateway::namespace::{parse_uri, unwrap_uri, wrap_uri};
 use crate::gateway::operation::Operation;
 use crate::gateway::reply::ToolReply;
 use crate::gateway::state::Gateway;
@@ -173,12 +173,17 @@ impl Gateway {
         if let Some((server, inner)) = unwrap_uri(uri, &loaded.servers) {
             return Ok((server.to_owned(), inner.to_owned()));
         }
-        // The gateway's form, naming no server of its: never some server's own URI.
+        // The gateway's form, naming no configured server: never some server's own URI. The
+        // read is judged as any other, so that a server the agent may not use and one that
+        // does not exist are refused alike, and the error tells nothing about the config.
         if uri.starts_with(crate::gateway::namespace::SCHEME) {
-            return Err(NoSuchTool {
-                code: codes::RESOURCE_NOT_FOUND,
-                message: format!("no server of yours owns `{}`: no server has that name", bounded(uri)),
-            });
+            return match parse_uri(uri) {
+                Some((server, inner)) => Ok((server.to_owned(), inner.to_owned())),
+                None => Err(NoSuchTool {
+                    code: codes::INVALID_PARAMS,
+                    message: format!("malformed gateway URI `{}`: expected `mcpgw://SERVER/URI`", bounded(uri)),
+                }),
+            };
         }
         if let Some(server) = self.links().owner(agent, uri)
             && loaded.servers.get(&server).is_some()
@@ -271,8 +276,8 @@ impl Gateway {
             reference.get(completing.key()).and_then(|n| serde_json::from_str(n.get()).ok()).unwrap_or_default();
         let loaded = Loaded::now(self);
         let owner = match completing {
-            Completing::Prompt => split(&named, &self.settings().separator, &loaded.servers),
-            Completing::Template => unwrap_uri(&named, &loaded.servers),
+            Completing::Prompt => split_any(&named, &self.settings().separator, &loaded.servers),
+            Completing::Template => parse_uri(&named),
         };
         let Some((server, target)) = owner else {
             return Err(invalid(format!(
@@ -305,7 +310,7 @@ impl Gateway {
         let name = required_string(params, "prompts/get", "name")?;
         let members = params.and_then(|p| Members::of(p).ok()).unwrap_or_default();
         let loaded = Loaded::now(self);
-        let Some((server, prompt)) = split(&name, &self.settings().separator, &loaded.servers) else {
+        let Some((server, prompt)) = split_any(&name, &self.settings().separator, &loaded.servers) else {
             return Err(NoSuchTool {
                 code: codes::INVALID_PARAMS,
                 message: format!("unknown prompt `{}`: prompts are named SERVER__PROMPT", bounded(&name)),

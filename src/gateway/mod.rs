@@ -26,6 +26,7 @@ pub mod links;
 mod list_servers;
 pub mod lists;
 pub mod namespace;
+pub mod offered;
 pub mod operation;
 pub mod params;
 pub mod parked;

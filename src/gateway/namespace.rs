@@ -18,9 +18,15 @@ pub fn wrap_uri(server: &str, uri: &str) -> String {
 
 /// The server and the server's own URI of a gateway URI, if it is one of a configured server.
 pub fn unwrap_uri<'a>(uri: &'a str, servers: &ServerSet) -> Option<(&'a str, &'a str)> {
-    let rest = uri.strip_prefix(SCHEME)?;
-    let (server, inner) = rest.split_once('/')?;
-    (servers.get(server).is_some() && !inner.is_empty()).then_some((server, inner))
+    parse_uri(uri).filter(|(server, _)| servers.get(server).is_some())
+}
+
+/// The server and the server's own URI of a gateway URI, whether or not that server is
+/// configured: a request that names one is judged like any other, so that a server the agent
+/// may not use and one that does not exist are refused alike.
+pub fn parse_uri(uri: &str) -> Option<(&str, &str)> {
+    let (server, inner) = uri.strip_prefix(SCHEME)?.split_once('/')?;
+    (!server.is_empty() && !inner.is_empty()).then_some((server, inner))
 }
 
 #[cfg(test)]

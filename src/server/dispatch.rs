@@ -17,6 +17,7 @@ use crate::gateway::caller::{Asker, Caller, InputRetry};
 use crate::gateway::expose::Expose;
 use crate::gateway::instructions::with_servers;
 use crate::gateway::lists::Listing;
+use crate::gateway::offered::Offered;
 use crate::gateway::operation::Operation;
 use crate::gateway::{Gateway, Identity};
 use crate::logging::bounded;
@@ -129,7 +130,7 @@ async fn answer(
         match req.method.as_str() {
             "initialize" => {
                 let text = instructions_for(gw, identity).await;
-                return initialize(client, params, gw.settings().expose, identity.known_without_arguments(), &text);
+                return initialize(client, params, gw.settings().expose, offered(gw, identity), &text);
             }
             // A 2025 client may ping at any time, before `initialize` too.
             "ping" => return Ok("{}".to_owned()),
@@ -141,7 +142,7 @@ async fn answer(
     match req.method.as_str() {
         "server/discover" => {
             let text = instructions_for(gw, identity).await;
-            Ok(discover(gw.settings().expose, identity.known_without_arguments(), &text))
+            Ok(discover(gw.settings().expose, offered(gw, identity), &text))
         }
         "tools/list" => Ok(shaped(&tools_list(gw, identity, params).await?, ResultKind::Cacheable)),
         "resources/list" => {
@@ -297,7 +298,7 @@ fn initialize(
     client: Option<&Arc<ClientState>>,
     params: Option<&RawValue>,
     expose: Expose,
-    items: bool,
+    items: Option<Offered>,
     instructions: &str,
 ) -> Result<String, Failure> {
     #[derive(Deserialize)]
@@ -327,7 +328,7 @@ fn initialize(
 
 /// `server/discover`'s result: every revision, the capabilities, and the cache hints (the
 /// gateway's answers depend on the caller's policy: private, and stale at once).
-fn discover(expose: Expose, items: bool, instructions: &str) -> String {
+fn discover(expose: Expose, items: Option<Offered>, instructions: &str) -> String {
     let versions: Vec<String> = Version::ALL.iter().map(|v| format!("\"{v}\"")).collect();
     format!(
         r#"{{"resultType":"complete","supportedVersions":[{}],"capabilities":{},"instructions":{},"ttlMs":0,"cacheScope":"private","_meta":{{"{}":{}}}}}"#,
@@ -341,21 +342,37 @@ fn discover(expose: Expose, items: bool, instructions: &str) -> String {
 
 /// What the gateway offers its clients: tasks in the form of their revision (a capability
 /// of its own in 2025-11-25, an extension in 2026-07-28).
-/// `items`: resources and prompts are served (the agent is known without arguments).
-fn capabilities(version: Version, expose: Expose, items: bool) -> String {
+/// `items`: what of resources, prompts and completions is served (`None`: none, the agent is
+/// not known without arguments).
+fn capabilities(version: Version, expose: Expose, items: Option<Offered>) -> String {
     let mut caps = base_capabilities(version).to_owned();
     // Direct mode's list follows the policy and the servers: it announces its changes.
     if expose.direct() {
         caps = caps.replacen(r#""tools":{}"#, r#""tools":{"listChanged":true}"#, 1);
     }
-    if items {
-        caps = caps.replacen(
-            r#""tools":"#,
-            r#""completions":{},"resources":{"subscribe":true,"listChanged":true},"prompts":{"listChanged":true},"tools":"#,
-            1,
-        );
+    let Some(offered) = items else { return caps };
+    let mut more = String::new();
+    if offered.completions {
+        more.push_str(r#""completions":{},"#);
     }
-    caps
+    if offered.resources {
+        // The gateway's own reloads change the lists too: it always announces changes.
+        more.push_str(if offered.subscribe {
+            r#""resources":{"subscribe":true,"listChanged":true},"#
+        } else {
+            r#""resources":{"listChanged":true},"#
+        });
+    }
+    if offered.prompts {
+        more.push_str(r#""prompts":{"listChanged":true},"#);
+    }
+    more.push_str(r#""tools":"#);
+    caps.replacen(r#""tools":"#, &more, 1)
+}
+
+/// What the handshake declares of resources, prompts and completions for `identity`.
+fn offered(gw: &Gateway, identity: &Identity) -> Option<Offered> {
+    identity.known_without_arguments().then(|| gw.offered(identity))
 }
 
 fn base_capabilities(version: Version) -> &'static str {

@@ -295,3 +295,88 @@ async fn a_link_from_a_tool_result_is_read_from_the_server_that_returned_it() {
     let r = gw.request("resources/read", json!({"uri": "demo://resource/dynamic/text/9"})).await;
     assert_eq!(rpc_error_code(&r), Some(-32002), "{r}");
 }
+
+/// The handshake declares resources, prompts and completions only when one of the agent's
+/// servers may offer them. Direct mode starts the servers at the handshake, so it knows: the
+/// fixture offers tools alone, server-everything all three. In meta mode a server not started
+/// yet may offer anything; once it runs, a 2026-07-28 `server/discover` says what it offers.
+#[tokio::test]
+async fn the_declared_capabilities_follow_what_the_agents_servers_offer() {
+    let beyond_tools = |caps: &Value| -> Vec<String> {
+        ["resources", "prompts", "completions"]
+            .iter()
+            .filter(|k| caps.get(**k).is_some())
+            .map(|k| k.to_string())
+            .collect()
+    };
+    let files = TempFiles::new();
+    let rules = json!({"agents": {"dev": {"allow": {"servers": ["fx", "everything"]}}}});
+    let direct = ["--agent", "dev", "--expose", "direct"];
+    let gw = RawGateway::start(&gateway_spawn(&files, &[("fx", fixture_server(&[]))], &rules, &direct)).await;
+    let caps = gw.initialize_result()["capabilities"].clone();
+    assert!(beyond_tools(&caps).is_empty(), "{caps}");
+    drop(gw);
+    let both = [("fx", fixture_server(&[])), ("everything", everything_server())];
+    let gw = RawGateway::start(&gateway_spawn(&files, &both, &rules, &direct)).await;
+    let caps = gw.initialize_result()["capabilities"].clone();
+    assert_eq!(beyond_tools(&caps), ["resources", "prompts", "completions"], "{caps}");
+    assert_eq!(caps["resources"]["subscribe"], true, "{caps}");
+    drop(gw);
+
+    let mut gw =
+        RawGateway::start(&gateway_spawn(&files, &[("fx", fixture_server(&[]))], &rules, &["--agent", "dev"])).await;
+    let caps = gw.initialize_result()["capabilities"].clone();
+    assert_eq!(beyond_tools(&caps), ["resources", "prompts", "completions"], "not started yet: {caps}");
+    let r = gw.call("execute_tool", json!({"server": "fx", "tool": "echo", "args": {"text": "hi"}})).await;
+    assert!(r["result"]["isError"] != true, "{r}");
+    let meta = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientInfo": {"name": "raw-2026", "version": "1"}
+    });
+    let r = gw.request("server/discover", json!({"_meta": meta})).await;
+    let caps = r["result"]["capabilities"].clone();
+    assert!(caps.get("tools").is_some() && beyond_tools(&caps).is_empty(), "{r}");
+}
+
+/// Bad resource URIs and prompt names get clear errors that tell nothing: a server the agent
+/// may not use is refused exactly as one that does not exist, for reads, subscriptions, gets
+/// and completions alike.
+#[tokio::test]
+async fn bad_uris_and_names_get_clear_errors_that_reveal_nothing() {
+    let files = TempFiles::new();
+    let servers = [("everything", everything_server()), ("fx", fixture_server(&[]))];
+    let mut gw =
+        RawGateway::start(&gateway_spawn(&files, &servers, &rules(&["everything"]), &["--agent", "dev"])).await;
+    let message = |r: &Value| r["error"]["message"].as_str().unwrap_or_else(|| panic!("an error: {r}")).to_owned();
+    let complete =
+        |uri: &str| json!({"ref": {"type": "ref/resource", "uri": uri}, "argument": {"name": "a", "value": ""}});
+    let prompt_completion =
+        |name: &str| json!({"ref": {"type": "ref/prompt", "name": name}, "argument": {"name": "a", "value": ""}});
+    for (method, denied, missing) in [
+        ("resources/read", json!({"uri": "mcpgw://fx/fx://a"}), json!({"uri": "mcpgw://nowhere/fx://a"})),
+        ("resources/subscribe", json!({"uri": "mcpgw://fx/fx://a"}), json!({"uri": "mcpgw://nowhere/fx://a"})),
+        ("completion/complete", complete("mcpgw://fx/fx://{a}"), complete("mcpgw://nowhere/fx://{a}")),
+        ("prompts/get", json!({"name": "fx__p"}), json!({"name": "nowhere__p"})),
+        ("completion/complete", prompt_completion("fx__p"), prompt_completion("nowhere__p")),
+    ] {
+        let denied = message(&gw.request(method, denied).await);
+        let missing = message(&gw.request(method, missing).await);
+        assert!(denied.starts_with("DENIED_BY_POLICY"), "{method}: {denied}");
+        assert_eq!(denied.replace("`fx`", "`S`"), missing.replace("`nowhere`", "`S`"), "{method}");
+    }
+    for (uri, says) in [
+        (json!("mcpgw://"), "malformed gateway URI"),
+        (json!("mcpgw://everything"), "malformed gateway URI"),
+        (json!("mcpgw://everything/"), "malformed gateway URI"),
+        (json!(7), "needs a string `uri`"),
+        (json!(null), "needs a string `uri`"),
+    ] {
+        let r = gw.request("resources/read", json!({"uri": uri})).await;
+        assert_eq!(rpc_error_code(&r), Some(-32602), "{uri}: {r}");
+        assert!(message(&r).contains(says), "{uri}: {r}");
+    }
+    // A megabyte of URI: refused, and not echoed whole.
+    let r = gw.request("resources/read", json!({"uri": format!("mcpgw://everything/{}", "x".repeat(1 << 20))})).await;
+    assert!(message(&r).len() < 2000, "{}", &message(&r)[..200]);
+}
