@@ -286,6 +286,15 @@ impl Outlet for SharedOutlet {
     fn cancels_by_notification(&self) -> bool {
         !self.0.modern.load(Ordering::Relaxed)
     }
+
+    /// Stops reading every answer still streaming (a `subscriptions/listen` stream never ends
+    /// by itself), so that nothing of a closed connection lives on.
+    fn close(&self) {
+        let streams = std::mem::take(&mut *self.0.streams.lock().unwrap_or_else(|e| e.into_inner()));
+        for task in streams.into_values() {
+            task.abort();
+        }
+    }
 }
 
 fn content_type(resp: &reqwest::Response) -> &str {

@@ -13,14 +13,20 @@
 //! again, with `resources/subscribe` or with the stream, whichever it speaks.
 
 use std::collections::BTreeSet;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use serde_json::Value;
+use tokio::sync::oneshot;
 
 use crate::downstream::Connection;
 use crate::downstream::rpc::{Listen, OutRequest, RequestError};
 use crate::wire::build::json_string;
+
+/// How long after a stream ended the gateway listens again, at first; it doubles after each
+/// failure, up to [`REOPEN_MOST`].
+const REOPEN_AFTER: Duration = Duration::from_secs(1);
+const REOPEN_MOST: Duration = Duration::from_secs(30);
 
 /// One server's subscriptions and, for a 2026-07-28 connection, its open stream.
 #[derive(Default)]
@@ -29,7 +35,17 @@ pub struct Listening {
     uris: Mutex<BTreeSet<String>>,
     /// The stream of the current connection; locked across the wait for an acknowledgement,
     /// so that two changes of the set never race to replace it.
-    stream: tokio::sync::Mutex<Option<Listen>>,
+    stream: tokio::sync::Mutex<Option<Open>>,
+}
+
+/// An open stream.
+struct Open {
+    /// Dropping it closes the stream.
+    _listen: Listen,
+    /// The connection it is on.
+    conn: Weak<Connection>,
+    /// The URIs it honors.
+    honored: BTreeSet<String>,
 }
 
 /// Why a subscription was not taken.
@@ -49,7 +65,12 @@ impl Listening {
 
     /// Subscribes to the server's resource `uri` on `conn`, now and on every later
     /// connection; waits at most `timeout` for the server.
-    pub async fn subscribe(&self, conn: &Connection, uri: &str, timeout: Duration) -> Result<(), Refusal> {
+    pub async fn subscribe(
+        self: &Arc<Self>,
+        conn: &Arc<Connection>,
+        uri: &str,
+        timeout: Duration,
+    ) -> Result<(), Refusal> {
         if conn.info().version.has_initialize() {
             if !conn.info().declares_flag("resources", "subscribe") {
                 return Err(Refusal::NotOffered("it declares no `resources.subscribe` capability".to_owned()));
@@ -61,7 +82,13 @@ impl Listening {
             self.uris().insert(uri.to_owned());
             return Ok(());
         }
+        if !conn.info().declares("resources") {
+            return Err(Refusal::NotOffered("it declares no `resources` capability".to_owned()));
+        }
         let fresh = self.uris().insert(uri.to_owned());
+        if !fresh && self.honors(conn, uri).await {
+            return Ok(());
+        }
         let honored = match self.listen(conn, timeout).await {
             Ok(honored) => honored,
             Err(e) => {
@@ -85,9 +112,17 @@ impl Listening {
         Err(Refusal::NotOffered("its `subscriptions/listen` stream does not honor that URI".to_owned()))
     }
 
+    /// Whether the open stream on `conn` honors `uri`.
+    async fn honors(&self, conn: &Arc<Connection>, uri: &str) -> bool {
+        let stream = self.stream.lock().await;
+        stream
+            .as_ref()
+            .is_some_and(|open| std::ptr::eq(open.conn.as_ptr(), Arc::as_ptr(conn)) && open.honored.contains(uri))
+    }
+
     /// Asks a new connection for everything the last one had: the subscriptions again (legacy)
     /// or a stream (2026-07-28). Failures are logged: no caller is waiting.
-    pub async fn resume(&self, conn: &Connection, timeout: Duration) {
+    pub async fn resume(self: &Arc<Self>, conn: &Arc<Connection>, timeout: Duration) {
         let server = conn.rpc().server();
         if !conn.info().version.has_initialize() {
             if let Err(e) = self.listen(conn, timeout).await {
@@ -107,20 +142,59 @@ impl Listening {
     }
 
     /// Opens a stream on `conn` for the current set, replacing the old one once it is
-    /// acknowledged; the URIs it honors.
-    async fn listen(&self, conn: &Connection, timeout: Duration) -> Result<BTreeSet<String>, RequestError> {
+    /// acknowledged; the URIs it honors. A server that declares nothing to listen for gets no
+    /// stream.
+    async fn listen(
+        self: &Arc<Self>,
+        conn: &Arc<Connection>,
+        timeout: Duration,
+    ) -> Result<BTreeSet<String>, RequestError> {
         let mut stream = self.stream.lock().await;
-        let filter = self.filter(conn);
-        let (honored, opened) = conn.rpc().listen(&filter, timeout).await?;
-        // The old stream closes here, after the new one is heard.
-        *stream = Some(opened);
+        let Some(filter) = self.filter(conn) else {
+            *stream = None;
+            return Ok(BTreeSet::new());
+        };
+        let (honored, listen, ended) = conn.rpc().listen(&filter, timeout).await?;
         let honored: Value = serde_json::from_str(honored.get()).unwrap_or(Value::Null);
         let uris = honored.get("resourceSubscriptions").and_then(Value::as_array);
-        Ok(uris.into_iter().flatten().filter_map(Value::as_str).map(str::to_owned).collect())
+        let honored: BTreeSet<String> =
+            uris.into_iter().flatten().filter_map(Value::as_str).map(str::to_owned).collect();
+        // The old stream closes here, after the new one is heard.
+        *stream = Some(Open { _listen: listen, conn: Arc::downgrade(conn), honored: honored.clone() });
+        self.reopen_when(ended, conn, timeout);
+        Ok(honored)
     }
 
-    /// The notifications object of a stream: every kind the server declares, and the URIs.
-    fn filter(&self, conn: &Connection) -> String {
+    /// Listens again once `ended` says the stream ended by itself (the server closed it, or
+    /// it broke) while its connection lives on, retrying with a growing wait. A stream the
+    /// gateway closed (replaced, or its connection gone) says nothing, and nothing happens.
+    fn reopen_when(self: &Arc<Self>, ended: oneshot::Receiver<()>, conn: &Arc<Connection>, timeout: Duration) {
+        let (listening, conn) = (Arc::downgrade(self), Arc::downgrade(conn));
+        tokio::spawn(async move {
+            if ended.await.is_err() {
+                return;
+            }
+            let mut wait = REOPEN_AFTER;
+            loop {
+                tokio::time::sleep(wait).await;
+                let (Some(listening), Some(conn)) = (listening.upgrade(), conn.upgrade()) else { return };
+                if !conn.is_alive() {
+                    return;
+                }
+                match listening.listen(&conn, timeout).await {
+                    Ok(_) => return,
+                    Err(e) => {
+                        tracing::warn!(server = %conn.rpc().server(), "cannot listen again: {e}; next try in {} s", (wait * 2).min(REOPEN_MOST).as_secs());
+                        wait = (wait * 2).min(REOPEN_MOST);
+                    }
+                }
+            }
+        });
+    }
+
+    /// The notifications object of a stream: every kind the server declares, and the URIs
+    /// (`None`: nothing to listen for).
+    fn filter(&self, conn: &Connection) -> Option<String> {
         let mut filter = serde_json::Map::new();
         for (capability, key) in
             [("tools", "toolsListChanged"), ("prompts", "promptsListChanged"), ("resources", "resourcesListChanged")]
@@ -133,7 +207,7 @@ impl Listening {
         if conn.info().declares("resources") && !uris.is_empty() {
             filter.insert("resourceSubscriptions".to_owned(), uris.iter().cloned().collect());
         }
-        Value::Object(filter).to_string()
+        (!filter.is_empty()).then(|| Value::Object(filter).to_string())
     }
 }
 

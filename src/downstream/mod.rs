@@ -315,8 +315,12 @@ impl Downstream {
                     life.version = Some(c.info().version);
                 }
                 self.settings.catalogue.bump();
-                // Before the first call, so that nothing the call changes goes unheard.
-                self.listening.resume(&c, self.timeout(None).min(RESUME_WAIT)).await;
+                // Before the first call, so that nothing the call changes goes unheard, within
+                // the caller's time; in a task of its own, so that a caller that gives up
+                // leaves it finishing.
+                let (listening, conn) = (Arc::clone(&self.listening), Arc::clone(&c));
+                let resumed = tokio::spawn(async move { listening.resume(&conn, RESUME_WAIT).await });
+                let _ = tokio::time::timeout(timeout.min(RESUME_WAIT), resumed).await;
                 Ok(c)
             }
             Err(failure) => {

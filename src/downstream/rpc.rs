@@ -370,17 +370,19 @@ impl Rpc {
     }
 
     /// Opens a `subscriptions/listen` stream (2026-07-28) asking for `filter` (a raw JSON
-    /// object) and waits at most `wait` for its acknowledgement: the notifications object the
-    /// server honors, and the stream, which stays open until dropped. What comes on it goes
-    /// where every notice of the server goes ([`ServerEvent`]).
+    /// object) and waits at most `wait` for its acknowledgement. Returns the notifications
+    /// object the server honors, the stream (open until dropped), and what tells when the
+    /// stream ended without being dropped (the server ended it, or it failed). What comes on
+    /// it goes where every notice of the server goes ([`ServerEvent`]).
     pub async fn listen(
         self: &Arc<Self>,
         filter: &str,
         wait: Duration,
-    ) -> Result<(Box<RawValue>, Listen), RequestError> {
+    ) -> Result<(Box<RawValue>, Listen, oneshot::Receiver<()>), RequestError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, acknowledged) = oneshot::channel();
         self.state().acks.insert(id, tx);
+        let _waiting = AckWait { rpc: self, id };
         let cancel = CancellationToken::new();
         let members = format!(r#""notifications":{filter}"#);
         let (rpc, stop) = (Arc::clone(self), cancel.clone());
@@ -389,6 +391,7 @@ impl Rpc {
             // The stream lives as long as the gateway wants it: no timeout.
             rpc.request_as(id, req, None, Duration::MAX, &stop).await
         });
+        // Dropped with this future, it closes the stream.
         let listen = Listen { cancel };
         let outcome = tokio::select! {
             ack = acknowledged => ack.map_err(|_| RequestError::Closed),
@@ -399,22 +402,23 @@ impl Rpc {
             }),
             () = tokio::time::sleep(wait) => Err(RequestError::Timeout),
         };
-        self.state().acks.remove(&id);
         let honored = outcome?;
-        let server = Arc::clone(&self.server);
-        let stop = listen.cancel.clone();
+        let (server, stop) = (Arc::clone(&self.server), listen.cancel.clone());
+        let (ended_tx, ended) = oneshot::channel();
         tokio::spawn(async move {
-            let ended = stream.await;
-            if !stop.is_cancelled() {
-                match ended {
-                    Ok(Err(RequestError::Closed)) => {}
-                    Ok(Err(e)) => tracing::warn!(%server, "the server's `subscriptions/listen` stream failed: {e}"),
-                    _ => tracing::warn!(%server, "the server ended its `subscriptions/listen` stream"),
-                }
+            let outcome = stream.await;
+            if stop.is_cancelled() {
+                return;
             }
+            match outcome {
+                Ok(Err(RequestError::Closed)) => return,
+                Ok(Err(e)) => tracing::warn!(%server, "the server's `subscriptions/listen` stream failed: {e}"),
+                _ => tracing::warn!(%server, "the server ended its `subscriptions/listen` stream"),
+            }
+            let _ = ended_tx.send(());
         });
         let notifications = Members::of(&honored).ok().and_then(|m| m.get("notifications").map(ToOwned::to_owned));
-        Ok((notifications.unwrap_or(honored), listen))
+        Ok((notifications.unwrap_or(honored), listen, ended))
     }
 
     /// Sends a notification.
@@ -439,6 +443,7 @@ impl Rpc {
         }
         let (pending, asks) = {
             let mut state = self.state();
+            state.acks.clear();
             (std::mem::take(&mut state.pending), std::mem::take(&mut state.asks))
         };
         for (_, tx) in pending {
@@ -741,6 +746,19 @@ pub struct Listen {
 impl Drop for Listen {
     fn drop(&mut self) {
         self.cancel.cancel();
+    }
+}
+
+/// A wait for a stream's acknowledgement ([`Rpc::listen`]): forgotten however it ends, the
+/// waiting future dropped included.
+struct AckWait<'a> {
+    rpc: &'a Rpc,
+    id: u64,
+}
+
+impl Drop for AckWait<'_> {
+    fn drop(&mut self) {
+        self.rpc.state().acks.remove(&self.id);
     }
 }
 

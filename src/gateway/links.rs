@@ -16,6 +16,8 @@ use serde::Deserialize;
 
 /// How many URIs are remembered, over every agent.
 const REMEMBERED: usize = 4096;
+/// The longest URI remembered, in bytes: the memory stays bounded whatever results carry.
+const LONGEST: usize = 2048;
 
 /// Who returned which URI.
 #[derive(Default)]
@@ -24,10 +26,13 @@ pub struct Links(Mutex<Remembered>);
 #[derive(Default)]
 struct Remembered {
     /// `(agent, URI)` to server.
-    owners: HashMap<(String, String), String>,
+    owners: HashMap<Key, String>,
     /// The keys, oldest first.
-    order: VecDeque<(String, String)>,
+    order: VecDeque<Key>,
 }
+
+/// An agent (`None`: the calls judged without one) and a URI.
+type Key = (Option<String>, String);
 
 #[derive(Deserialize)]
 struct ToolResult<'a> {
@@ -69,8 +74,8 @@ impl Links {
             _ => None,
         });
         let mut remembered = self.remembered();
-        for uri in uris {
-            let key = (agent.unwrap_or_default().to_owned(), uri.into_owned());
+        for uri in uris.filter(|u| u.len() <= LONGEST) {
+            let key = (agent.map(str::to_owned), uri.into_owned());
             if remembered.owners.insert(key.clone(), server.to_owned()).is_none() {
                 remembered.order.push_back(key);
             }
@@ -84,7 +89,7 @@ impl Links {
 
     /// The server whose tool result gave `agent` the URI `uri`, if one did.
     pub fn owner(&self, agent: Option<&str>, uri: &str) -> Option<String> {
-        let key = (agent.unwrap_or_default().to_owned(), uri.to_owned());
+        let key = (agent.map(str::to_owned), uri.to_owned());
         self.remembered().owners.get(&key).cloned()
     }
 }
@@ -104,6 +109,10 @@ mod tests {
         assert_eq!(links.owner(Some("dev"), "file:///b").as_deref(), Some("everything"));
         assert_eq!(links.owner(Some("other"), "demo://a"), None, "another agent's links are not its own");
         assert_eq!(links.owner(None, "demo://a"), None);
+        assert_eq!(links.owner(Some(""), "demo://a"), None);
+        let long = format!("demo://{}", "x".repeat(LONGEST));
+        links.note(Some("dev"), "everything", &format!(r#"{{"content":[{{"type":"resource_link","uri":"{long}"}}]}}"#));
+        assert_eq!(links.owner(Some("dev"), &long), None, "too long to remember");
         links.note(Some("dev"), "fs", r#"{"content":[{"type":"resource_link","uri":"demo://a"}]}"#);
         assert_eq!(links.owner(Some("dev"), "demo://a").as_deref(), Some("fs"), "the latest result wins");
     }

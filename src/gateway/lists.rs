@@ -162,8 +162,9 @@ impl Gateway {
     }
 
     /// The server that owns `uri` and the server's own URI: named by a gateway URI, else the
-    /// server whose tool result gave the agent that URI, else the one of the agent's servers
-    /// that lists it, else the one of the agent's servers that offers resources.
+    /// server whose tool result gave the agent that URI (unless only others list it), else
+    /// the one of the agent's servers that lists it, else the one of the agent's servers that
+    /// offers resources.
     pub(crate) async fn owner_of(
         &self,
         agent: Option<&str>,
@@ -185,11 +186,11 @@ impl Gateway {
                 }),
             };
         }
-        if let Some(server) = self.links().owner(agent, uri)
-            && loaded.servers.get(&server).is_some()
-        {
-            return Ok((server, uri.to_owned()));
-        }
+        // A server whose result linked to the URI, if the agent may still use it.
+        let linked = self.links().owner(agent, uri).filter(|s| {
+            loaded.servers.get(s).is_some()
+                && loaded.snapshot.table.decide(&crate::policy::Request::server(agent, s)).is_allowed()
+        });
         let mut owners = Vec::new();
         let mut offering = Vec::new();
         for (d, items) in self.listed(agent, loaded, Listing::Resources).await {
@@ -198,6 +199,13 @@ impl Gateway {
                 owners.push(d.name().to_owned());
             }
             offering.push(d.name().to_owned());
+        }
+        // The link decides unless other servers list the URI and the linking one does not: a
+        // server cannot capture the reads of another's listed resource by linking to it.
+        if let Some(server) = linked
+            && (owners.is_empty() || owners.contains(&server))
+        {
+            return Ok((server, uri.to_owned()));
         }
         // A URI no list holds (one of a template, say) belongs to the one server of the
         // agent's that has resources at all, if there is one.

@@ -8,7 +8,7 @@ use crate::downstream::Budget;
 use crate::downstream::rpc::{OutRequest, RequestHead};
 use crate::error::{ErrorCode, GatewayError};
 use crate::gateway::call::Call;
-use crate::gateway::namespace::unwrap_uri;
+use crate::gateway::namespace::parse_uri;
 use crate::gateway::reply::ToolReply;
 use crate::logging::bounded;
 use crate::policy::Item;
@@ -19,7 +19,7 @@ pub(crate) async fn run(call: &mut Call<'_>) -> Result<ToolReply, GatewayError> 
     let server = call.params.req_str("server")?;
     let given = call.params.req_str("uri")?;
     call.record.server = Some(server.to_string());
-    let uri = match unwrap_uri(&given, &call.servers) {
+    let uri = match parse_uri(&given) {
         Some((owner, inner)) if owner == server => inner.to_owned(),
         Some((owner, _)) => {
             return Err(GatewayError::new(

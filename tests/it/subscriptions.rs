@@ -258,6 +258,22 @@ async fn a_2026_server_is_heard_on_the_stream_the_gateway_listens_on() {
     assert!(edited, "the server came back");
     let updated = until(&mut gw, Duration::from_secs(20), |m| m["method"] == "notifications/resources/updated").await;
     assert_eq!(updated.expect("the update after the restart")["params"]["uri"], NOTE);
+
+    // A server that ends its stream is listened to again.
+    let r = gw.call("execute_tool", json!({"server": "notes", "tool": "end_streams", "args": {}})).await;
+    assert!(r["result"]["isError"] != true, "{r}");
+    let mut heard = false;
+    for n in 0..40 {
+        let edit = json!({"server": "notes", "tool": "edit_note", "args": {"text": format!("edit {n}")}});
+        let r = gw.call("execute_tool", edit).await;
+        assert!(r["result"]["isError"] != true, "{r}");
+        let is_update = |m: &Value| m["method"] == "notifications/resources/updated";
+        if until(&mut gw, Duration::from_millis(250), is_update).await.is_some() {
+            heard = true;
+            break;
+        }
+    }
+    assert!(heard, "no update after the server ended its stream");
 }
 
 /// The same over HTTP: the gateway's stream to the server is a POST whose event stream stays

@@ -6,15 +6,18 @@ that speaks 2026-07-28 with it and listens hears of them.
 - resource `note://today`, whose text `edit_note` replaces (then it announces the update);
 - tool `add_tool` registers the tool `extra` (then the tool list changed);
 - tool `add_prompt` registers the prompt `greet` (then the prompt list changed);
+- tool `end_streams` ends every listen stream (the client should listen again);
 - tool `pid` gives its process id, so that a test can kill it.
 
 Used by tests/it/subscriptions.rs. Usage: python live_notes.py [--http PORT]
 """
 
+import gc
 import os
 import sys
 
 from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.subscriptions import ListenHandler
 
 server = MCPServer("live-notes")
 NOTE = {"text": "first"}
@@ -57,6 +60,14 @@ async def add_prompt(ctx: Context) -> str:
 
     await ctx.notify_prompts_changed()
     return "added"
+
+
+@server.tool()
+def end_streams() -> str:
+    """End every subscriptions/listen stream, as a server shutting them down gracefully does."""
+    for handler in (o for o in gc.get_objects() if isinstance(o, ListenHandler)):
+        handler.close()
+    return "ended"
 
 
 @server.tool()
