@@ -47,6 +47,20 @@ def variants(args: argparse.Namespace, otlp: str | None) -> dict[str, tuple[list
     if otlp:
         env = {"OTEL_EXPORTER_OTLP_ENDPOINT": otlp, "PATH": os.environ.get("PATH", "")}
         out["mcpgw execute_tool, OTel export on"] = (gw, "execute_tool", wrap, "auto", env)
+    if args.agw:
+        # The Python gateway watches its config's directory, so its files and its logs live
+        # apart from everything else's (a log written beside the config makes it log its own
+        # file events in a loop).
+        conf, logs = os.path.join(args.workdir, "agw"), os.path.join(args.workdir, "agw-logs")
+        os.makedirs(conf, exist_ok=True)
+        os.makedirs(logs, exist_ok=True)
+        for name in (".mcp.json", "rules.json"):
+            with open(os.path.join(args.workdir, name)) as src, open(os.path.join(conf, name), "w") as dst:
+                dst.write(src.read())
+        env = {"GATEWAY_MCP_CONFIG": os.path.join(conf, ".mcp.json"), "GATEWAY_RULES": os.path.join(conf, "rules.json"),
+               "GATEWAY_AUDIT_LOG": os.path.join(logs, "audit.jsonl"), "PATH": os.environ.get("PATH", ""),
+               "HOME": os.environ.get("HOME", "")}
+        out["agent-mcp-gateway execute_tool"] = ([args.agw], "execute_tool", {"agent_id": "bench", **wrap}, "auto", env)
     return out
 
 
@@ -81,6 +95,7 @@ async def main() -> None:
     p.add_argument("--calls", type=int, default=500)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--rotel")
+    p.add_argument("--agw", help="the Python gateway's agent-mcp-gateway entry point, measured beside mcpgw")
     args = p.parse_args()
     otlp, collector = None, None
     if args.rotel:

@@ -170,7 +170,8 @@ async fn direct_mode_refuses_to_start_without_an_identity_it_can_know() {
         gateway_spawn(&files, &servers, &rules(), &["--expose", "direct", "--agent", "dev", "--tool-separator", "/"]);
     let mut child = bad.spawn().unwrap();
     assert!(child.wait_exit(Duration::from_secs(10)).await.is_some_and(|s| !s.success()));
-    assert!(child.stderr().text().contains("the tool separator `/` must be"), "{}", child.stderr().text());
+    let said = child.stderr().wait_for_line("the tool separator `/` must be", Duration::from_secs(10)).await;
+    assert!(said.is_some(), "{}", child.stderr().text());
 }
 
 #[tokio::test]

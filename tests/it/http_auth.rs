@@ -229,6 +229,8 @@ async fn unauthenticated_gateway_refuses_a_non_loopback_address() {
     let spawn = HttpGatewayBuilder::new(&servers, rules()).spawn_spec(&files, "0.0.0.0:0");
     let mut child = spawn.spawn().expect("spawn mcpgw");
     let status = child.wait_exit(Duration::from_secs(15)).await.expect("the gateway must exit");
+    // The pipe may still be draining after the exit.
+    child.stderr().wait_for_line("gateway.http.tokens", Duration::from_secs(5)).await;
     let stderr = child.stderr().text();
     assert_eq!(status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("refusing to serve 0.0.0.0:0 without authentication"), "{stderr}");
