@@ -26,7 +26,9 @@ cat >"$work/.mcp.json" <<JSON
                 "everything": {"command": "node", "args": ["$EVERYTHING", "stdio"]}}}
 JSON
 echo '{"agents": {"bench": {"allow": {"servers": ["*"]}}}}' >"$work/rules.json"
-GW_ARGS=(--mcp-config "$work/.mcp.json" --rules "$work/rules.json" --agent bench --audit-log "$work/audit.jsonl")
+# The audit log in a directory of its own, as by default: the gateway watches its config's.
+mkdir -p "$work/logs"
+GW_ARGS=(--mcp-config "$work/.mcp.json" --rules "$work/rules.json" --agent bench --audit-log "$work/logs/audit.jsonl")
 GW=("$MCPGW_BIN" "${GW_ARGS[@]}")
 BASE=("${MCPGW_BASE_BIN:-}" "${GW_ARGS[@]}")
 VARIANTS="fixture mcpgw-fixture everything mcpgw-everything"

@@ -35,7 +35,9 @@ def variants(args: argparse.Namespace, otlp: str | None) -> dict[str, tuple[list
     with open(rules, "w") as f:
         json.dump({"agents": {"bench": {"allow": {"servers": ["everything"]}}}}, f)
     gw = [args.mcpgw, "--mcp-config", mcp, "--rules", rules, "--agent", "bench",
-          "--audit-log", os.path.join(args.workdir, "audit.jsonl")]
+          "--audit-log", os.path.join(args.workdir, "logs", "audit.jsonl")]
+    # The audit log in a directory of its own, as by default: the gateway watches its config's.
+    os.makedirs(os.path.join(args.workdir, "logs"), exist_ok=True)
     wrap = {"server": "everything", "tool": "echo"}
     out = {
         "direct": (["node", args.everything, "stdio"], "echo", {}, "auto", {}),

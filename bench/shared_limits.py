@@ -63,7 +63,7 @@ def wait_port(port, what, timeout=30):
 
 def gateway(args, tmp, name, redis_port):
     d = os.path.join(tmp, name)
-    os.makedirs(d)
+    os.makedirs(os.path.join(d, "logs"))
     section = {"http": {"tokens": [{"agent": "dev", "token": TOKEN}]}}
     if redis_port:
         section["redis"] = {"url": f"redis://127.0.0.1:{redis_port}/0"}
@@ -77,7 +77,7 @@ def gateway(args, tmp, name, redis_port):
     p = subprocess.Popen(
         [args.mcpgw, "serve", "--transport", "http", "--listen", f"127.0.0.1:{port}",
          "--mcp-config", os.path.join(d, ".mcp.json"), "--rules", os.path.join(d, "rules.json"),
-         "--audit-log", os.path.join(d, "audit.jsonl")],
+         "--audit-log", os.path.join(d, "logs", "audit.jsonl")],
         stdout=subprocess.DEVNULL, stderr=open(os.path.join(d, "stderr"), "w"))
     wait_port(port, name)
     return p, port

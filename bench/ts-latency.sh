@@ -23,9 +23,11 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 echo "{\"mcpServers\": {\"everything\": {\"command\": \"node\", \"args\": [\"$PWD/$EVERYTHING\", \"stdio\"]}}}" >"$work/.mcp.json"
 echo '{"agents": {"bench": {"allow": {"servers": ["everything"]}}}}' >"$work/rules.json"
+# The audit log in a directory of its own, as by default: the gateway watches its config's.
+mkdir -p "$work/logs"
 gw() {
   python3 -c 'import json,sys; print(json.dumps(sys.argv[1:]))' "$MCPGW_BIN" --mcp-config "$work/.mcp.json" \
-    --rules "$work/rules.json" --agent bench --audit-log "$work/audit.jsonl" "$@"
+    --rules "$work/rules.json" --agent bench --audit-log "$work/logs/audit.jsonl" "$@"
 }
 DIRECT=$(python3 -c 'import json,sys; print(json.dumps(sys.argv[1:]))' node "$PWD/$EVERYTHING" stdio)
 META=$(gw)

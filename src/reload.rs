@@ -201,6 +201,16 @@ pub fn watch(gw: Arc<Gateway>) -> Option<notify::RecommendedWatcher> {
                 [&rules, &servers, &lock].iter().filter_map(|p| p.parent().map(Path::to_path_buf)).collect();
             dirs.sort();
             dirs.dedup();
+            // Every write into a watched directory wakes the watcher, which then finds that
+            // the file is none of its own: an audit log there costs that on every call.
+            if let Some(audit_dir) = gw.audit().path().and_then(|p| absolute(p).parent().map(Path::to_path_buf))
+                && dirs.contains(&audit_dir)
+            {
+                tracing::warn!(
+                    dir = %audit_dir.display(),
+                    "the audit log is in a directory watched for config changes, so each audit line wakes the watcher; a directory of its own saves that work"
+                );
+            }
             for dir in dirs {
                 if let Err(e) = w.watch(&dir, RecursiveMode::NonRecursive) {
                     tracing::warn!(dir = %dir.display(), "cannot watch for config changes: {e}");
