@@ -33,6 +33,7 @@ mod isolation;
 mod json_front_ends;
 mod lock;
 mod oauth;
+mod pass_through;
 mod policy_kinds_cli;
 mod policy_props;
 mod policy_semantics;

@@ -102,6 +102,13 @@ impl RawGateway {
         self.read_line(timeout).await
     }
 
+    /// The next stdout line as the gateway wrote it, unparsed (nothing may be stashed): for
+    /// results that a JSON parser would not keep as they are (`1e400`, say).
+    pub async fn next_raw_line(&mut self, timeout: Duration) -> Option<Vec<u8>> {
+        assert!(self.stash.is_empty(), "messages are stashed: {:?}", self.stash);
+        tokio::time::timeout(timeout, self.lines.recv()).await.ok()?
+    }
+
     async fn read_line(&mut self, timeout: Duration) -> Option<Value> {
         let line = tokio::time::timeout(timeout, self.lines.recv()).await.ok()??;
         let value: Value = serde_json::from_slice(&line).unwrap_or_else(|e| {
