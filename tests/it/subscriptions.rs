@@ -276,8 +276,31 @@ async fn a_2026_server_is_heard_on_the_stream_the_gateway_listens_on() {
     assert!(heard, "no update after the server ended its stream");
 }
 
+/// How many `subscriptions/listen` streams the live-notes server at `addr` has open, asked
+/// directly (2026-07-28 over HTTP, no gateway).
+async fn open_streams(addr: std::net::SocketAddr) -> u64 {
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+        "name": "streams", "arguments": {}, "_meta": modern_meta()}});
+    let resp = reqwest::Client::new()
+        .post(format!("http://{addr}/mcp"))
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", "streams")
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("the server answers");
+    let text = resp.text().await.expect("a body");
+    let json = text.lines().find_map(|l| l.strip_prefix("data: ")).unwrap_or(&text);
+    let answer: Value = serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {text}"));
+    answer["result"]["structuredContent"]["result"].as_u64().unwrap_or_else(|| panic!("{answer}"))
+}
+
 /// The same over HTTP: the gateway's stream to the server is a POST whose event stream stays
-/// open, and the updates it carries reach the subscriber.
+/// open, and the updates it carries reach the subscriber. When a reload takes the server out,
+/// the gateway closes that stream rather than leave it reading.
 #[tokio::test]
 async fn over_http_a_2026_servers_stream_is_one_long_lived_post() {
     const NOTE: &str = "mcpgw://notes/note://today";
@@ -304,4 +327,15 @@ async fn over_http_a_2026_servers_stream_is_one_long_lived_post() {
             until(&mut gw, Duration::from_secs(20), |m| m["method"] == "notifications/resources/updated").await;
         assert_eq!(updated.expect("the update of the subscribed note")["params"]["uri"], NOTE);
     }
+    assert_eq!(open_streams(addr).await, 1, "the gateway's one stream");
+    files.write(".mcp.json", mcp_json(&[("fx", fixture_server(&[]))]));
+    let mut open = 1;
+    for _ in 0..100 {
+        open = open_streams(addr).await;
+        if open == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(open, 0, "the stream of a server the reload took out is closed");
 }

@@ -7,6 +7,7 @@ that speaks 2026-07-28 with it and listens hears of them.
 - tool `add_tool` registers the tool `extra` (then the tool list changed);
 - tool `add_prompt` registers the prompt `greet` (then the prompt list changed);
 - tool `end_streams` ends every listen stream (the client should listen again);
+- tool `streams` counts the open listen streams;
 - tool `pid` gives its process id, so that a test can kill it.
 
 Used by tests/it/subscriptions.rs. Usage: python live_notes.py [--http PORT]
@@ -68,6 +69,12 @@ def end_streams() -> str:
     for handler in (o for o in gc.get_objects() if isinstance(o, ListenHandler)):
         handler.close()
     return "ended"
+
+
+@server.tool()
+def streams() -> int:
+    """How many subscriptions/listen streams are open."""
+    return sum(len(h._streams) for h in gc.get_objects() if isinstance(h, ListenHandler))
 
 
 @server.tool()
