@@ -113,6 +113,22 @@ async fn a_call_sends_its_spans_audit_record_and_metrics_to_a_real_collector_ove
     assert_eq!(telemetry["signals"]["traces"]["dropped"], 0, "{telemetry}");
 }
 
+/// gRPC export from the stdio gateway, whose runtime runs on one thread: the exporter's
+/// connection lives on that runtime and the spans still arrive.
+#[tokio::test]
+async fn over_stdio_grpc_export_delivers_the_calls_span() {
+    let collector = Collector::start().await;
+    let files = TempFiles::new();
+    let log = files.file_path("fixture.log");
+    let env = otel_env(&format!("http://{}", collector.grpc), "grpc");
+    let mut gw = stdio_gateway(&files, &log, &env).await;
+    let r = echo(&mut gw, json!({"traceparent": format!("00-{TRACE}-{PARENT}-01")})).await;
+    assert_eq!(r["result"]["content"][0]["text"], "hi", "{r}");
+    let call = collector.wait_for("Span #", WAIT, named("execute_tool", TRACE)).await;
+    let call = call.unwrap_or_else(|| panic!("no execute_tool span; the collector printed:\n{}", collector.text()));
+    assert_eq!(call["Parent ID"], PARENT, "{call:?}");
+}
+
 #[tokio::test]
 async fn over_http_with_grpc_export_the_traceparent_header_is_continued() {
     let collector = Collector::start().await;
