@@ -25,9 +25,10 @@ pub fn serve(args: &ServeArgs) -> ExitCode {
     // One client over stdio gets a runtime on one thread: a request wakes the thread that
     // reads it, runs there, and is written back from there, without the hop between worker
     // threads that a multi-threaded runtime makes for each message. Measured with
-    // bench/forward-cpu.sh (docs/PERFORMANCE.md): a third of the added latency and a quarter
-    // less CPU per call, with the same calls/s at 32 in flight. HTTP serves many clients at
-    // once and keeps a worker per core.
+    // bench/forward-cpu.sh (docs/PERFORMANCE.md): a third to two thirds off the added latency
+    // and 15-25 % off the CPU per call. The price is throughput when a client pipelines many
+    // calls (16-18 % fewer calls/s at 8 to 32 in flight), which one agent rarely does; HTTP
+    // serves many clients at once and keeps a worker per core.
     let mut builder = match args.transport {
         TransportKind::Stdio => tokio::runtime::Builder::new_current_thread(),
         TransportKind::Http => tokio::runtime::Builder::new_multi_thread(),
