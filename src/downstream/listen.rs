@@ -75,10 +75,7 @@ impl Listening {
             if !conn.info().declares_flag("resources", "subscribe") {
                 return Err(Refusal::NotOffered("it declares no `resources.subscribe` capability".to_owned()));
             }
-            let members = format!(r#""uri":{}"#, json_string(uri));
-            let req = OutRequest { method: "resources/subscribe", members: &members, ..Default::default() };
-            let never = tokio_util::sync::CancellationToken::new();
-            conn.rpc().request(req, None, timeout, &never).await.map_err(Refusal::Failed)?;
+            subscribe_at(conn, uri, timeout).await.map_err(Refusal::Failed)?;
             self.uris().insert(uri.to_owned());
             return Ok(());
         }
@@ -132,10 +129,7 @@ impl Listening {
         }
         let uris: Vec<String> = self.uris().iter().cloned().collect();
         for uri in uris {
-            let members = format!(r#""uri":{}"#, json_string(&uri));
-            let req = OutRequest { method: "resources/subscribe", members: &members, ..Default::default() };
-            let never = tokio_util::sync::CancellationToken::new();
-            if let Err(e) = conn.rpc().request(req, None, timeout, &never).await {
+            if let Err(e) = subscribe_at(conn, &uri, timeout).await {
                 tracing::warn!(%server, uri = %crate::logging::Escaped::new(&uri), "cannot subscribe again after a restart: {e}");
             }
         }
@@ -184,8 +178,8 @@ impl Listening {
                 match listening.listen(&conn, timeout).await {
                     Ok(_) => return,
                     Err(e) => {
-                        tracing::warn!(server = %conn.rpc().server(), "cannot listen again: {e}; next try in {} s", (wait * 2).min(REOPEN_MOST).as_secs());
                         wait = (wait * 2).min(REOPEN_MOST);
+                        tracing::warn!(server = %conn.rpc().server(), "cannot listen again: {e}; next try in {} s", wait.as_secs());
                     }
                 }
             }
@@ -209,6 +203,14 @@ impl Listening {
         }
         (!filter.is_empty()).then(|| Value::Object(filter).to_string())
     }
+}
+
+/// `resources/subscribe` of `uri` on a legacy connection.
+async fn subscribe_at(conn: &Connection, uri: &str, timeout: Duration) -> Result<(), RequestError> {
+    let members = format!(r#""uri":{}"#, json_string(uri));
+    let req = OutRequest { method: "resources/subscribe", members: &members, ..Default::default() };
+    let never = tokio_util::sync::CancellationToken::new();
+    conn.rpc().request(req, None, timeout, &never).await.map(drop)
 }
 
 impl std::fmt::Display for Refusal {
